@@ -1,0 +1,91 @@
+import { Clock, Rng } from './clock.ts';
+import { Faults } from './faults.ts';
+import { IdentityRegistry } from './identity.ts';
+import { type LatencyProfile, type LatencyRanges, PROFILES, draw } from './latency.ts';
+import type { Ec2Model, IamModel, LambdaModel } from './models.ts';
+
+export const DEFAULT_ACCOUNT_ID = '123456789012';
+
+/** Regions where the emulator offers Bedrock (runtime and its endpoint service). */
+export const BEDROCK_REGIONS = [
+  'us-east-1',
+  'us-east-2',
+  'us-west-2',
+  'eu-central-1',
+  'eu-west-1',
+  'eu-west-3',
+  'ap-northeast-1',
+  'ap-southeast-2',
+] as const;
+
+export interface Quotas {
+  /** Includes the default VPC and VPCs still being deleted. */
+  vpcsPerRegion: number;
+  interfaceEndpointsPerVpc: number;
+  endpointPolicyMaxChars: number;
+}
+
+/** How the simulated world misbehaves, for scenarios the product must detect. */
+export interface World {
+  /** false: ModifyVpcEndpoint accepts a new policy but traffic keeps the old one (policy not enforced). */
+  endpointPolicyUpdatesApply: boolean;
+  /** Model ids (or inference profile ids) whose access is not granted in the account. */
+  modelsWithoutAccess: string[];
+}
+
+export interface EmulatorOptions {
+  profile?: LatencyProfile;
+  /** Overrides the profile's timeScale (real seconds per virtual second). */
+  timeScale?: number;
+  seed?: number;
+  accountId?: string;
+  quotas?: Partial<Quotas>;
+  world?: Partial<World>;
+  /** Structured log lines (JSON) go here; default: nowhere. */
+  log?: (line: Record<string, unknown>) => void;
+}
+
+/** Shared state every service sees: time, randomness, identities, faults, settings, and the other services. */
+export class EmulatorContext {
+  readonly accountId: string;
+  readonly profile: LatencyProfile;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly faults: Faults;
+  readonly identities: IdentityRegistry;
+  quotas: Quotas;
+  world: World;
+  /** Base URL of this emulator, known once listening: handed to function workers as AWS_ENDPOINT_URL. */
+  endpointUrl = '';
+  readonly log: (line: Record<string, unknown>) => void;
+
+  // Set by the Emulator once the services exist.
+  ec2!: Ec2Model;
+  iam!: IamModel;
+  lambda!: LambdaModel;
+
+  constructor(opts: EmulatorOptions = {}) {
+    this.accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
+    this.profile = opts.profile ?? PROFILES.instant;
+    this.clock = new Clock(opts.timeScale ?? this.profile.timeScale);
+    this.rng = new Rng(opts.seed ?? 20261124);
+    this.faults = new Faults(this.rng);
+    this.identities = new IdentityRegistry(this.accountId);
+    this.quotas = { vpcsPerRegion: 5, interfaceEndpointsPerVpc: 50, endpointPolicyMaxChars: 20480, ...opts.quotas };
+    this.world = { endpointPolicyUpdatesApply: true, modelsWithoutAccess: [], ...opts.world };
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Draw a delay (virtual ms) from the profile. */
+  delay(key: keyof LatencyRanges): number {
+    return draw(this.rng, this.profile.ranges[key]);
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  isBedrockRegion(region: string): boolean {
+    return (BEDROCK_REGIONS as readonly string[]).includes(region);
+  }
+}

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+
+/** Where a call comes from: outside any VPC, or from a function's VpcConfig. */
+export interface CallerNetwork {
+  vpcId: string;
+  subnetIds: string[];
+  securityGroupIds: string[];
+}
+
+export interface Caller {
+  accessKeyId: string;
+  /** ARN used for policy evaluation (`aws:PrincipalArn`): the role ARN for assumed roles. */
+  principalArn: string;
+  /** ARN GetCallerIdentity reports (assumed-role session ARN for roles). */
+  sessionArn: string;
+  /** Role name when the caller is a role session. */
+  roleName?: string;
+  /** Unknown or emulator-admin keys: the account's administrator. */
+  isAdmin: boolean;
+  /** Set when the call originates inside a VPC (a function with VpcConfig). */
+  network?: CallerNetwork;
+  /** Lambda function that holds these credentials, if any. */
+  functionName?: string;
+}
+
+export interface IssuedCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+}
+
+/**
+ * Maps access keys the emulator issued to the principal and network they stand for. The SigV4
+ * access key is the only identity a request carries, exactly as on AWS.
+ */
+export class IdentityRegistry {
+  private readonly byKey = new Map<string, Caller>();
+  readonly accountId: string;
+
+  constructor(accountId: string) {
+    this.accountId = accountId;
+  }
+
+  admin(accessKeyId = 'unknown'): Caller {
+    return {
+      accessKeyId,
+      principalArn: `arn:aws:iam::${this.accountId}:root`,
+      sessionArn: `arn:aws:iam::${this.accountId}:root`,
+      isAdmin: true,
+    };
+  }
+
+  issueForRole(
+    roleArn: string,
+    roleName: string,
+    sessionName: string,
+    opts: { network?: CallerNetwork; functionName?: string } = {},
+  ): IssuedCredentials {
+    const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
+    const creds: IssuedCredentials = {
+      accessKeyId,
+      secretAccessKey: randomBytes(20).toString('base64'),
+      sessionToken: randomBytes(32).toString('base64'),
+    };
+    const caller: Caller = {
+      accessKeyId,
+      principalArn: roleArn,
+      sessionArn: `arn:aws:sts::${this.accountId}:assumed-role/${roleName}/${sessionName}`,
+      roleName,
+      isAdmin: false,
+    };
+    if (opts.network) caller.network = opts.network;
+    if (opts.functionName) caller.functionName = opts.functionName;
+    this.byKey.set(accessKeyId, caller);
+    return creds;
+  }
+
+  revoke(accessKeyId: string): void {
+    this.byKey.delete(accessKeyId);
+  }
+
+  resolve(accessKeyId: string | undefined): Caller {
+    if (accessKeyId) {
+      const c = this.byKey.get(accessKeyId);
+      if (c) return c;
+    }
+    return this.admin(accessKeyId ?? 'anonymous');
+  }
+
+  reset(): void {
+    this.byKey.clear();
+  }
+}
+
+/** Access key from a SigV4 Authorization header or presigned query, plus the signed service and region. */
+export function parseSigV4(
+  authorization: string | undefined,
+  query: URLSearchParams,
+): { accessKeyId?: string; region?: string; service?: string } {
+  const cred =
+    authorization?.match(/Credential=([^,\s]+)/)?.[1] ?? query.get('X-Amz-Credential') ?? undefined;
+  if (!cred) return {};
+  const [accessKeyId, , region, service] = cred.split('/');
+  return { accessKeyId, region, service };
+}

@@ -1,0 +1,350 @@
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { EmulatorContext, type EmulatorOptions } from './core/context.ts';
+import { AwsError } from './core/errors.ts';
+import type { FaultRule } from './core/faults.ts';
+import { type Caller, parseSigV4 } from './core/identity.ts';
+import { ec2Error, ec2Response, queryError, queryResponse, unflattenQuery } from './core/query.ts';
+import type {
+  EmulatedService,
+  InventoryItem,
+  JsonApi,
+  OperationCall,
+  QueryApi,
+  RestJsonApi,
+  RestResult,
+  ServiceName,
+} from './core/service.ts';
+import { BedrockService } from './services/bedrock.ts';
+import { Ec2Service } from './services/ec2.ts';
+import { IamService } from './services/iam.ts';
+import { LambdaService } from './services/lambda.ts';
+import { StepFunctionsService } from './services/stepfunctions.ts';
+import { StsService } from './services/sts.ts';
+
+export interface StartOptions extends EmulatorOptions {
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+}
+
+const ADMIN_PREFIX = '/_emulator/';
+
+/** The local AWS: one HTTP endpoint on loopback serving every emulated service. */
+export class Emulator {
+  readonly ctx: EmulatorContext;
+  readonly ec2: Ec2Service;
+  readonly iam: IamService;
+  readonly sts: StsService;
+  readonly lambda: LambdaService;
+  readonly bedrock: BedrockService;
+  readonly states: StepFunctionsService;
+  private readonly services: Record<ServiceName, EmulatedService>;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  url = '';
+  port = 0;
+
+  constructor(opts: EmulatorOptions = {}) {
+    this.ctx = new EmulatorContext(opts);
+    this.ec2 = new Ec2Service(this.ctx);
+    this.iam = new IamService(this.ctx);
+    this.sts = new StsService(this.ctx);
+    this.lambda = new LambdaService(this.ctx);
+    this.bedrock = new BedrockService(this.ctx);
+    this.states = new StepFunctionsService(this.ctx);
+    this.ctx.ec2 = this.ec2;
+    this.ctx.iam = this.iam;
+    this.ctx.lambda = this.lambda;
+    this.services = {
+      ec2: this.ec2,
+      iam: this.iam,
+      sts: this.sts,
+      lambda: this.lambda,
+      bedrock: this.bedrock,
+      states: this.states,
+    };
+  }
+
+  static async start(opts: StartOptions = {}): Promise<Emulator> {
+    const emu = new Emulator(opts);
+    await emu.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+    return emu;
+  }
+
+  async listen(port: number, host: string): Promise<void> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err) => {
+        this.ctx.log({ level: 'error', msg: 'unhandled emulator error', error: String(err?.stack ?? err) });
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
+    server.keepAliveTimeout = 5_000;
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.server = server;
+    const addr = server.address() as AddressInfo;
+    this.port = addr.port;
+    this.url = `http://${host}:${addr.port}`;
+    this.ctx.endpointUrl = this.url;
+  }
+
+  /** Every live resource of every service. */
+  inventory(): InventoryItem[] {
+    return Object.values(this.services).flatMap((s) => s.inventory());
+  }
+
+  /** Live resources that carry a tag (optionally with a value): what a run left behind. */
+  leftovers(tagKey: string, tagValue?: string): InventoryItem[] {
+    return this.inventory().filter(
+      (i) => !i.builtIn && tagKey in i.tags && (tagValue === undefined || i.tags[tagKey] === tagValue),
+    );
+  }
+
+  setFaults(rules: FaultRule[]): void {
+    this.ctx.faults.set(rules);
+  }
+
+  reset(): void {
+    for (const s of Object.values(this.services)) s.reset();
+    this.ctx.identities.reset();
+    this.ctx.faults.set([]);
+  }
+
+  /** SDK client settings that reach this emulator as the account admin. */
+  clientConfig(region = 'us-east-1') {
+    return {
+      region,
+      endpoint: this.url,
+      credentials: { accessKeyId: 'AKIALOCALADMIN000000', secretAccessKey: 'local' },
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const s of Object.values(this.services)) await (s as { close?: () => Promise<void> }).close?.();
+    if (!this.server) return;
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const body = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith(ADMIN_PREFIX)) return this.handleAdmin(req, res, url, body);
+
+    const sig = parseSigV4(req.headers.authorization, url.searchParams);
+    const serviceName = routeService(sig.service, req, url, body);
+    const requestId = randomUUID();
+    const caller: Caller = this.ctx.identities.resolve(sig.accessKeyId);
+    const call: OperationCall = { caller, region: sig.region ?? 'us-east-1', requestId, headers: req.headers };
+    if (!serviceName) {
+      return send(res, 400, 'application/json', JSON.stringify({ message: 'emulator: cannot tell which service this request is for' }));
+    }
+    const service = this.services[serviceName];
+    let operation = '?';
+    let status = 200;
+    try {
+      const api = service.api;
+      if (api.protocol === 'ec2' || api.protocol === 'query') {
+        const params = new URLSearchParams(body.toString('utf8'));
+        for (const [k, v] of url.searchParams) if (!params.has(k)) params.set(k, v);
+        operation = params.get('Action') ?? '';
+        const result = await this.runOperation(serviceName, operation, api, unflattenQuery(params), call);
+        const xmlBody =
+          api.protocol === 'ec2'
+            ? ec2Response(operation, requestId, (result ?? {}) as Record<string, any>)
+            : queryResponse(operation, api.xmlns ?? '', requestId, (result ?? {}) as Record<string, any>);
+        return send(res, 200, 'text/xml', xmlBody, { 'x-amzn-requestid': requestId });
+      }
+      if (api.protocol === 'json') {
+        const target = String(req.headers['x-amz-target'] ?? '');
+        operation = target.startsWith(`${api.targetPrefix}.`) ? target.slice(api.targetPrefix.length + 1) : target;
+        const input = body.length ? JSON.parse(body.toString('utf8')) : {};
+        const result = await this.runOperation(serviceName, operation, api, input, call);
+        return send(res, 200, 'application/x-amz-json-1.0', JSON.stringify(result ?? {}), {
+          'x-amzn-requestid': requestId,
+        });
+      }
+      const match = matchRoute(api as RestJsonApi, req.method ?? 'GET', url.pathname);
+      if (!match) throw new AwsError('UnknownOperationException', `No operation for ${req.method} ${url.pathname}`, 404);
+      operation = match.route.operation;
+      const result = (await this.runOperation(serviceName, operation, null, null, call, () =>
+        match.route.handler({ params: match.params, query: url.searchParams, headers: req.headers, body }, call),
+      )) as RestResult;
+      if ('holdMs' in result) {
+        status = 0;
+        const t = setTimeout(() => res.socket?.destroy(), this.ctx.clock.toReal(result.holdMs));
+        res.on('close', () => clearTimeout(t));
+        return;
+      }
+      status = result.status ?? 200;
+      const headers: Record<string, string> = { 'x-amzn-requestid': requestId, ...result.headers };
+      if (result.raw !== undefined) return send(res, status, headers['content-type'] ?? 'application/octet-stream', result.raw, headers);
+      return send(res, status, 'application/json', result.json === undefined ? '' : JSON.stringify(result.json), headers);
+    } catch (err) {
+      const e =
+        err instanceof AwsError
+          ? err
+          : new AwsError(serviceName === 'ec2' ? 'InternalError' : 'InternalFailure', 'internal emulator error', 500);
+      if (!(err instanceof AwsError)) {
+        this.ctx.log({ level: 'error', msg: 'operation crashed', service: serviceName, operation, error: String((err as Error)?.stack ?? err) });
+      }
+      status = e.status;
+      return sendError(res, service.api, e, requestId);
+    } finally {
+      this.ctx.log({
+        level: 'debug',
+        service: serviceName,
+        operation,
+        status,
+        caller: caller.isAdmin ? 'admin' : caller.sessionArn,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+    }
+  }
+
+  private async runOperation(
+    service: ServiceName,
+    operation: string,
+    api: QueryApi | JsonApi | null,
+    input: Record<string, any> | null,
+    call: OperationCall,
+    restHandler?: () => unknown,
+  ): Promise<unknown> {
+    let fn: (() => unknown) | undefined = restHandler;
+    if (api) {
+      const op = api.operations[operation];
+      if (!op) {
+        const code = api.protocol === 'json' ? 'UnknownOperationException' : 'InvalidAction';
+        throw new AwsError(code, `The action ${operation} is not valid for this web service.`, 400);
+      }
+      fn = () => op(input ?? {}, call);
+    }
+    const delay = this.ctx.faults.beforeOperation(service, operation);
+    if (delay > 0) await this.ctx.clock.sleep(delay);
+    return await fn!();
+  }
+
+  private async handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<void> {
+    const path = url.pathname.slice(ADMIN_PREFIX.length);
+    const json = (status: number, v: unknown) => send(res, status, 'application/json', JSON.stringify(v, null, 2));
+    if (path === 'health') return json(200, { ok: true, url: this.url, accountId: this.ctx.accountId });
+    if (path === 'inventory') return json(200, { resources: this.inventory() });
+    if (path === 'reset' && req.method === 'POST') {
+      this.reset();
+      return json(200, { ok: true });
+    }
+    if (path === 'config') {
+      if (req.method === 'POST') {
+        const patch = body.length ? JSON.parse(body.toString('utf8')) : {};
+        if (patch.faults) this.ctx.faults.set(patch.faults);
+        if (patch.quotas) this.ctx.quotas = { ...this.ctx.quotas, ...patch.quotas };
+        if (patch.world) this.ctx.world = { ...this.ctx.world, ...patch.world };
+      }
+      return json(200, {
+        profile: this.ctx.profile.name,
+        timeScale: this.ctx.clock.timeScale,
+        virtualNow: new Date(this.ctx.now()).toISOString(),
+        quotas: this.ctx.quotas,
+        world: this.ctx.world,
+        faults: this.ctx.faults.list(),
+      });
+    }
+    return json(404, { message: `unknown admin route ${url.pathname}` });
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, api: EmulatedService['api'], e: AwsError, requestId: string): void {
+  const h = { 'x-amzn-requestid': requestId };
+  switch (api.protocol) {
+    case 'ec2':
+      return send(res, e.status, 'text/xml', ec2Error(e.code, e.message, requestId), h);
+    case 'query':
+      return send(res, e.status, 'text/xml', queryError(api.xmlns ?? '', e.code, e.message, e.status, requestId), h);
+    case 'json':
+      return send(res, e.status, 'application/x-amz-json-1.0', JSON.stringify({ __type: e.code, message: e.message, ...e.extra }), h);
+    default:
+      return send(
+        res,
+        e.status,
+        'application/json',
+        JSON.stringify({ message: e.message, Message: e.message, ...e.extra }),
+        { ...h, 'x-amzn-errortype': e.code },
+      );
+  }
+}
+
+/** The signing name decides, as on AWS; unsigned requests are recognised by their shape. */
+function routeService(signed: string | undefined, req: IncomingMessage, url: URL, body: Buffer): ServiceName | undefined {
+  switch (signed) {
+    case 'ec2':
+    case 'iam':
+    case 'sts':
+    case 'lambda':
+    case 'bedrock':
+    case 'states':
+      return signed;
+  }
+  const target = String(req.headers['x-amz-target'] ?? '');
+  if (target.startsWith('AWSStepFunctions.')) return 'states';
+  if (url.pathname.startsWith('/2015-03-31/') || url.pathname.startsWith('/2017-03-31/')) return 'lambda';
+  if (url.pathname.startsWith('/model/') || url.pathname.startsWith('/foundation-models')) return 'bedrock';
+  const version = new URLSearchParams(body.toString('utf8')).get('Version') ?? url.searchParams.get('Version');
+  if (version === '2016-11-15') return 'ec2';
+  if (version === '2010-05-08') return 'iam';
+  if (version === '2011-06-15') return 'sts';
+  return undefined;
+}
+
+function matchRoute(
+  api: RestJsonApi,
+  method: string,
+  pathname: string,
+): { route: RestJsonApi['routes'][number]; params: Record<string, string> } | undefined {
+  for (const route of api.routes) {
+    if (route.method !== method) continue;
+    const names: string[] = [];
+    const pattern = route.path.replace(/\{(\w+)(\+?)\}/g, (_m, name: string, greedy: string) => {
+      names.push(name);
+      return greedy ? '(.+)' : '([^/]+)';
+    });
+    const m = new RegExp(`^${pattern}$`).exec(pathname);
+    if (!m) continue;
+    const params: Record<string, string> = {};
+    names.forEach((n, i) => {
+      params[n] = decodeURIComponent(m[i + 1]!);
+    });
+    return { route, params };
+  }
+  return undefined;
+}

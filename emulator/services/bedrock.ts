@@ -1,0 +1,15 @@
+// PLACEHOLDER: being written by a helper; replaced before submission.
+import type { EmulatorContext } from '../core/context.ts';
+import type { EmulatedService, InventoryItem, RestJsonApi } from '../core/service.ts';
+
+export class BedrockService implements EmulatedService {
+  readonly name = 'bedrock' as const;
+  readonly api: RestJsonApi = { protocol: 'rest-json', routes: [] };
+  constructor(readonlyCtx: EmulatorContext) {
+    void readonlyCtx;
+  }
+  inventory(): InventoryItem[] {
+    return [];
+  }
+  reset(): void {}
+}
