@@ -2,7 +2,7 @@ import { Clock, Rng } from './clock.ts';
 import { Faults } from './faults.ts';
 import { IdentityRegistry } from './identity.ts';
 import { type LatencyProfile, type LatencyRanges, PROFILES, draw } from './latency.ts';
-import type { Ec2Model, IamModel, LambdaModel } from './models.ts';
+import type { Ec2Model, IamModel, LambdaModel, NetworkModel } from './models.ts';
 
 export const DEFAULT_ACCOUNT_ID = '123456789012';
 
@@ -63,6 +63,8 @@ export class EmulatorContext {
   ec2!: Ec2Model;
   iam!: IamModel;
   lambda!: LambdaModel;
+  /** Set by the Bedrock service, which owns the network and policy model. */
+  network!: NetworkModel;
 
   constructor(opts: EmulatorOptions = {}) {
     this.accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;

@@ -119,3 +119,13 @@ export interface LambdaInvokeResult {
 export interface LambdaModel {
   invoke(functionNameOrArn: string, payload: Buffer, region: string): Promise<LambdaInvokeResult>;
 }
+
+/** The emulated network as seen from a caller: DNS answers and whether a TCP path exists. */
+export interface NetworkModel {
+  /**
+   * What a DNS lookup of `hostname` returns for a caller (inside a VPC or outside).
+   * Private DNS of an interface endpoint answers with the endpoint ENIs' private IPs; otherwise
+   * AWS public names answer with public addresses. Unknown names: [] (NXDOMAIN).
+   */
+  resolve(hostname: string, region: string, network?: import('./identity.ts').CallerNetwork): string[];
+}
