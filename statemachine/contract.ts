@@ -1,0 +1,317 @@
+/**
+ * The one contract of privatelink-verify: the execution input, what each task returns, and the
+ * final report. The state machine, the tasks, the action, the CLI and the tests import it; nobody
+ * re-declares these shapes.
+ */
+import { z } from 'zod';
+
+export const SCHEMA_VERSION = 1;
+
+/** Tag keys every resource of a run carries from creation. */
+export const TAG_KEYS = {
+  runId: 'privatelink-verify:run-id',
+  expiresAt: 'privatelink-verify:expires-at',
+  owner: 'privatelink-verify:owner',
+} as const;
+
+/** IAM path that holds every probe role, so the task roles can be scoped to it. */
+export const PROBE_ROLE_PATH = '/privatelink-verify/';
+export const PROBE_NAME_PREFIX = 'plv-probe-';
+
+/** Step Functions execution names: 1–80 characters; we keep to the set that is also safe in IAM and Lambda names. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+/** Lambda names are at most 64 characters; the probe name is prefix + run id, so run ids are shorter in practice. */
+export const PROBE_RUN_ID_MAX = 64 - PROBE_NAME_PREFIX.length;
+
+export const REGION_PATTERN = /^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/;
+
+/** Foundation model id (`anthropic.claude-3-haiku-20240307-v1:0`) or cross-region inference profile (`us.…`). */
+export const MODEL_ID_PATTERN = /^((us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:\d+)?(:\d+k)?$/;
+
+const CIDR_PATTERN = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+function cidrProblem(cidr: string): string | undefined {
+  const m = CIDR_PATTERN.exec(cidr);
+  if (!m) return `"${cidr}" is not an IPv4 CIDR block like 10.42.0.0/16`;
+  const octets = m.slice(1, 5).map(Number);
+  if (octets.some((o) => o > 255)) return `"${cidr}" has an octet above 255`;
+  const prefix = Number(m[5]);
+  if (prefix < 16 || prefix > 24) return `"${cidr}" must have a prefix between /16 and /24 (two /26+ subnets must fit)`;
+  const value = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  if ((value & ~mask) >>> 0 !== 0) return `"${cidr}" has host bits set: use the network address`;
+  return undefined;
+}
+
+export const DeadlinesSchema = z.object({
+  endpointAvailableSeconds: z.number().int().min(30).max(840).default(600),
+  probeActiveSeconds: z.number().int().min(30).max(840).default(600),
+  verifyAllowSeconds: z.number().int().min(10).max(840).default(300),
+  verifyDenySeconds: z.number().int().min(10).max(840).default(600),
+  /** Total time cleanup keeps trying before it reports leftovers (Lambda ENIs can take 20+ minutes). */
+  cleanupSeconds: z.number().int().min(60).max(7200).default(3600),
+});
+
+export const OptionsSchema = z.object({
+  /** Turn private DNS off on the endpoint: a deliberate misconfiguration the verification must catch. */
+  privateDnsEnabled: z.boolean().default(true),
+  /** Leave 443 out of the endpoint security group: a deliberate misconfiguration the verification must catch. */
+  endpointAllows443: z.boolean().default(true),
+  /** Seconds between probe invocations while verifying. */
+  probeIntervalSeconds: z.number().min(1).max(60).default(5),
+});
+
+export const ExecutionInputSchema = z.object({
+  runId: z
+    .string()
+    .regex(RUN_ID_PATTERN, 'run id must be 1–80 characters of letters, digits, "-" or "_" (a valid execution name)')
+    .max(PROBE_RUN_ID_MAX, `run id must be at most ${PROBE_RUN_ID_MAX} characters (the probe function name is ${PROBE_NAME_PREFIX}<run id>)`),
+  region: z.string().regex(REGION_PATTERN, 'region must be an AWS region code such as us-east-1'),
+  modelId: z
+    .string()
+    .regex(MODEL_ID_PATTERN, 'model id must look like anthropic.claude-3-haiku-20240307-v1:0 or us.anthropic.claude-3-haiku-20240307-v1:0'),
+  vpcCidr: z
+    .string()
+    .default('10.42.0.0/16')
+    .superRefine((v, ctx) => {
+      const problem = cidrProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `vpcCidr ${problem}` });
+    }),
+  owner: z.string().min(1).max(128).default('privatelink-verify'),
+  /** Resources left by a crashed run are deleted by the sweeper after this. */
+  ttlMinutes: z.number().int().min(15).max(1440).default(180),
+  deadlines: DeadlinesSchema.default(DeadlinesSchema.parse({})),
+  options: OptionsSchema.default(OptionsSchema.parse({})),
+});
+export type ExecutionInputArgs = z.input<typeof ExecutionInputSchema>;
+export type ExecutionInput = z.output<typeof ExecutionInputSchema>;
+
+/** How a probe call ended, in the domain's words. One mapping (tasks/lib/outcomes.ts) produces these. */
+export const OutcomeSchema = z.enum([
+  'allowed',
+  'denied-by-endpoint-policy',
+  'denied-by-identity-policy',
+  'denied-other',
+  'model-access-missing',
+  'network-unreachable',
+  'dns-failure',
+  'throttled',
+  'not-found',
+  'invalid-request',
+  'unknown-error',
+]);
+export type Outcome = z.infer<typeof OutcomeSchema>;
+
+/** What the in-VPC probe reports for one call. */
+export const ProbeResultSchema = z.object({
+  outcome: OutcomeSchema,
+  hostname: z.string(),
+  resolvedAddresses: z.array(z.string()),
+  /** True when every resolved address is private (RFC 1918): traffic goes to the endpoint. */
+  resolvedPrivate: z.boolean(),
+  httpStatus: z.number().optional(),
+  errorCode: z.string().optional(),
+  errorMessage: z.string().optional(),
+  modelId: z.string(),
+  latencyMs: z.number(),
+  at: z.string(),
+});
+export type ProbeResult = z.infer<typeof ProbeResultSchema>;
+
+export const ProbeEventSchema = z.object({
+  region: z.string(),
+  modelId: z.string(),
+  /** Per-call network timeout, seconds: a black-holed path must not eat the whole Lambda timeout. */
+  timeoutSeconds: z.number().default(8),
+});
+export type ProbeEvent = z.input<typeof ProbeEventSchema>;
+
+export const ResourceRefSchema = z.object({
+  type: z.enum([
+    'vpc',
+    'subnet',
+    'security-group',
+    'vpc-endpoint',
+    'network-interface',
+    'lambda-function',
+    'iam-role',
+  ]),
+  id: z.string(),
+});
+export type ResourceRef = z.infer<typeof ResourceRefSchema>;
+
+// ---- task outputs -------------------------------------------------------------------------
+
+export const PreflightOutputSchema = z.object({
+  serviceName: z.string(),
+  availabilityZones: z.array(z.string()).length(2),
+  /** ARNs the endpoint and identity policies must name (profile and foundation model for `us.` ids). */
+  modelResourceArns: z.array(z.string()).min(1),
+  accountId: z.string(),
+  startedAt: z.string(),
+  expiresAt: z.string(),
+});
+export type PreflightOutput = z.infer<typeof PreflightOutputSchema>;
+
+export const NetworkOutputSchema = z.object({
+  vpcId: z.string(),
+  subnetIds: z.array(z.string()).length(2),
+  workloadSecurityGroupId: z.string(),
+  endpointSecurityGroupId: z.string(),
+});
+export type NetworkOutput = z.infer<typeof NetworkOutputSchema>;
+
+export const EndpointOutputSchema = z.object({
+  vpcEndpointId: z.string(),
+  state: z.string(),
+  privateDnsEnabled: z.boolean(),
+  dnsNames: z.array(z.string()),
+  waitedSeconds: z.number().optional(),
+});
+export type EndpointOutput = z.infer<typeof EndpointOutputSchema>;
+
+export const ProbeFunctionOutputSchema = z.object({
+  functionName: z.string(),
+  functionArn: z.string(),
+  roleName: z.string(),
+  roleArn: z.string(),
+  state: z.string(),
+  waitedSeconds: z.number().optional(),
+});
+export type ProbeFunctionOutput = z.infer<typeof ProbeFunctionOutputSchema>;
+
+export const PoliciesOutputSchema = z.object({
+  endpointPolicy: z.string(),
+  identityPolicyName: z.string(),
+  appliedAt: z.string(),
+});
+export type PoliciesOutput = z.infer<typeof PoliciesOutputSchema>;
+
+export const CheckStatusSchema = z.enum(['passed', 'failed', 'skipped']);
+
+export const CheckSchema = z.object({
+  name: z.enum(['allow', 'deny']),
+  status: CheckStatusSchema,
+  /** The outcome the check needed. */
+  expected: OutcomeSchema,
+  /** The last outcome observed. */
+  observed: OutcomeSchema.optional(),
+  /** Why, in one sentence a person can act on. */
+  reason: z.string(),
+  attempts: z.number().int(),
+  elapsedSeconds: z.number(),
+  evidence: ProbeResultSchema.optional(),
+  /** Outcomes seen while polling, in order, de-duplicated consecutive runs: evidence of the path taken. */
+  outcomesSeen: z.array(OutcomeSchema),
+});
+export type Check = z.infer<typeof CheckSchema>;
+
+export const FlipOutputSchema = z.object({ flippedAt: z.string(), endpointPolicy: z.string() });
+export type FlipOutput = z.infer<typeof FlipOutputSchema>;
+
+export const VerifyDenyOutputSchema = CheckSchema.extend({
+  /** Seconds from the policy flip to the first refusal by the endpoint policy. */
+  propagationSeconds: z.number().optional(),
+});
+export type VerifyDenyOutput = z.infer<typeof VerifyDenyOutputSchema>;
+
+export const CleanupOutputSchema = z.object({
+  status: z.enum(['complete', 'pending', 'incomplete']),
+  attempt: z.number().int(),
+  deleted: z.array(ResourceRefSchema),
+  remaining: z.array(ResourceRefSchema),
+  startedAt: z.string(),
+  lastError: z.string().optional(),
+});
+export type CleanupOutput = z.infer<typeof CleanupOutputSchema>;
+
+export const FailureSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+
+export const VerdictSchema = z.enum(['pass', 'fail', 'error']);
+export type Verdict = z.infer<typeof VerdictSchema>;
+
+export const StageNameSchema = z.enum([
+  'preflight',
+  'network',
+  'endpoint',
+  'probe',
+  'policies',
+  'verify-allow',
+  'flip',
+  'verify-deny',
+  'cleanup',
+]);
+export type StageName = z.infer<typeof StageNameSchema>;
+
+/** The state document the ASL threads through: the input plus each stage's output under its own key. */
+export const RunStateSchema = z.object({
+  input: ExecutionInputSchema,
+  preflight: PreflightOutputSchema.optional(),
+  network: NetworkOutputSchema.optional(),
+  provisioned: z
+    .object({ endpoint: EndpointOutputSchema.optional(), probe: ProbeFunctionOutputSchema.optional() })
+    .optional(),
+  policies: PoliciesOutputSchema.optional(),
+  allow: CheckSchema.optional(),
+  flip: FlipOutputSchema.optional(),
+  deny: VerifyDenyOutputSchema.optional(),
+  verdict: z.lazy(() => ReportSchema).optional(),
+  cleanup: CleanupOutputSchema.optional(),
+  failure: FailureSchema.optional(),
+});
+export type RunState = z.infer<typeof RunStateSchema>;
+
+export const ReportSchema = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  runId: z.string(),
+  region: z.string(),
+  modelId: z.string(),
+  accountId: z.string().optional(),
+  /** pass: both checks passed; fail: a check failed; error: the run could not verify (infrastructure). */
+  verdict: VerdictSchema,
+  summary: z.string(),
+  checks: z.array(CheckSchema),
+  propagationSeconds: z.number().optional(),
+  failure: z
+    .object({ stage: StageNameSchema, error: z.string(), cause: z.string().optional() })
+    .optional(),
+  vpcEndpointId: z.string().optional(),
+  resources: z.array(ResourceRefSchema),
+  cleanup: z.object({
+    status: z.enum(['complete', 'pending', 'incomplete', 'not-started']),
+    leftovers: z.array(ResourceRefSchema),
+  }),
+  timings: z.object({ startedAt: z.string(), verdictAt: z.string().optional(), finishedAt: z.string().optional(), totalSeconds: z.number().optional() }),
+  cost: z.object({
+    /** Interface endpoint hours (per AZ, started hour billed whole) and state transitions, list prices in USD. */
+    estimatedUsd: z.number(),
+    basis: z.string(),
+  }),
+});
+export type Report = z.infer<typeof ReportSchema>;
+
+/** What the Report task returns: the document, and its JSON for the Fail state's Cause. */
+export const ReportOutputSchema = z.object({ report: ReportSchema, reportJson: z.string() });
+export type ReportOutput = z.infer<typeof ReportOutputSchema>;
+
+/** Names of the ASL states the action and the CLI watch (the verdict is known at VerdictKnown). */
+export const STATE_NAMES = {
+  verdictKnown: 'VerdictKnown',
+  report: 'Report',
+} as const;
+
+/** Error names the execution fails with: status alone tells verification failure from infrastructure. */
+export const EXECUTION_ERRORS = {
+  verificationFailed: 'PrivateLinkVerify.VerificationFailed',
+  infrastructure: 'PrivateLinkVerify.InfrastructureError',
+} as const;
+
+/** Turn a zod error into one line that says what to fix. */
+export function describeInputProblem(err: z.ZodError): string {
+  return err.issues
+    .map((i) => {
+      const where = i.path.length ? `${i.path.join('.')}: ` : '';
+      return `${where}${i.message}`;
+    })
+    .join('; ');
+}

@@ -1,0 +1,39 @@
+/**
+ * The one list of task functions. The CDK stack and the local deployer both read it, and the ASL
+ * refers to each task only as `${<name>FunctionArn}`, so one definition runs on AWS and locally.
+ */
+export type TaskPermissionSet = 'read' | 'network' | 'endpoint' | 'probe' | 'verify' | 'cleanup' | 'none';
+
+export interface TaskDefinition {
+  /** PascalCase name: the ASL substitution is `${<name>FunctionArn}`. */
+  name: string;
+  /** Entry file, relative to the repository root. */
+  entry: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  /** What the task's role may do (infra/ turns this into least-privilege statements). */
+  permissions: TaskPermissionSet;
+  description: string;
+}
+
+export const TASKS: readonly TaskDefinition[] = [
+  { name: 'Preflight', entry: 'tasks/preflight.ts', timeoutSeconds: 60, memoryMb: 256, permissions: 'read', description: 'Validate input; check the bedrock-runtime endpoint service and its AZs' },
+  { name: 'CreateNetwork', entry: 'tasks/create-network.ts', timeoutSeconds: 300, memoryMb: 256, permissions: 'network', description: 'VPC with DNS on, two private subnets, workload and endpoint security groups' },
+  { name: 'CreateEndpoint', entry: 'tasks/create-endpoint.ts', timeoutSeconds: 120, memoryMb: 256, permissions: 'endpoint', description: 'Interface endpoint for bedrock-runtime with private DNS and a deny-all policy' },
+  { name: 'WaitForEndpoint', entry: 'tasks/wait-endpoint.ts', timeoutSeconds: 900, memoryMb: 256, permissions: 'read', description: 'Poll the endpoint until it is available' },
+  { name: 'CreateProbe', entry: 'tasks/create-probe.ts', timeoutSeconds: 300, memoryMb: 256, permissions: 'probe', description: 'Probe role and the probe function inside the VPC' },
+  { name: 'WaitForProbe', entry: 'tasks/wait-probe.ts', timeoutSeconds: 900, memoryMb: 256, permissions: 'read', description: 'Poll the probe function until it is Active' },
+  { name: 'ApplyPolicies', entry: 'tasks/apply-policies.ts', timeoutSeconds: 120, memoryMb: 256, permissions: 'endpoint', description: 'Endpoint policy allowing the probe role; identity policy bound to aws:SourceVpce' },
+  { name: 'VerifyAllow', entry: 'tasks/verify-allow.ts', timeoutSeconds: 900, memoryMb: 256, permissions: 'verify', description: 'Invoke the probe until InvokeModel succeeds through the endpoint, or a deadline' },
+  { name: 'FlipEndpointPolicyToDeny', entry: 'tasks/flip-to-deny.ts', timeoutSeconds: 120, memoryMb: 256, permissions: 'endpoint', description: 'Replace the endpoint policy with an explicit Deny' },
+  { name: 'VerifyDeny', entry: 'tasks/verify-deny.ts', timeoutSeconds: 900, memoryMb: 256, permissions: 'verify', description: 'Invoke the probe until the endpoint policy refuses it, or a deadline; measure propagation' },
+  { name: 'BuildReport', entry: 'tasks/build-report.ts', timeoutSeconds: 60, memoryMb: 256, permissions: 'none', description: 'The verdict report (before and after cleanup)' },
+  { name: 'Cleanup', entry: 'tasks/cleanup.ts', timeoutSeconds: 900, memoryMb: 256, permissions: 'cleanup', description: 'Delete everything the run created, in dependency order; report leftovers' },
+];
+
+/** The in-VPC probe: created at run time by CreateProbe, so it is not a task state. */
+export const PROBE_FUNCTION = { entry: 'tasks/probe/handler.ts', timeoutSeconds: 60, memoryMb: 256 } as const;
+
+export function substitutionName(task: TaskDefinition): string {
+  return `${task.name}FunctionArn`;
+}
