@@ -37,3 +37,23 @@ export const PROBE_FUNCTION = { entry: 'tasks/probe/handler.ts', timeoutSeconds:
 export function substitutionName(task: TaskDefinition): string {
   return `${task.name}FunctionArn`;
 }
+
+/**
+ * Deletes resources whose expiry tag has passed (runs on a schedule on AWS, `privatelink-verify
+ * sweep` locally). The EventBridge rule for ABORTED / TIMED_OUT executions targets Cleanup, which
+ * accepts that event shape too.
+ */
+export const SWEEPER_FUNCTION: TaskDefinition = {
+  name: 'Sweeper',
+  entry: 'tasks/sweep.ts',
+  timeoutSeconds: 900,
+  memoryMb: 256,
+  permissions: 'cleanup',
+  description: 'Delete expired privatelink-verify resources left by runs that could not clean up',
+};
+
+/** Environment variables the tasks read (set by CDK; optional locally). */
+export const TASK_ENV = {
+  /** ARN of the managed policy used as the probe role's permissions boundary. */
+  probePermissionsBoundaryArn: 'PROBE_PERMISSIONS_BOUNDARY_ARN',
+} as const;
