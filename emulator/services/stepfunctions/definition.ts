@@ -1,0 +1,202 @@
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { AwsError } from '../../core/errors.ts';
+
+/** One state of an ASL definition, as written (JSONPath only). */
+export type AslState = Record<string, any> & { Type: string };
+
+export interface AslRetrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: 'NONE' | 'FULL';
+}
+
+/** Resource the emulator gives the Wait states it turns into local tasks (never invoked on AWS). */
+const LOCAL_WAIT_RESOURCE = 'arn:aws:states:::emulator:wait';
+/** The largest task timeout setTimeout accepts (2^31-1 ms): the library's own timer must never fire. */
+const NEVER_SECONDS = 2_147_483;
+
+/**
+ * Parse and validate a definition the way CreateStateMachine does, with the library's validator
+ * (asl-validator: schema, transitions, JSONPaths, ARNs).
+ */
+export function validateDefinition(text: unknown): StateMachineDefinition {
+  if (typeof text !== 'string' || text.length === 0) {
+    throw new AwsError(
+      'ValidationException',
+      "1 validation error detected: Value null at 'definition' failed to satisfy constraint: Member must not be null",
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new AwsError(
+      'InvalidDefinition',
+      `Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: ${(e as Error).message}'`,
+    );
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new AwsError(
+      'InvalidDefinition',
+      "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The definition must be a JSON object'",
+    );
+  }
+  const def = parsed as Record<string, unknown>;
+  if (def.QueryLanguage === 'JSONata' || JSON.stringify(def).includes('"QueryLanguage":"JSONata"')) {
+    throw new AwsError(
+      'InvalidDefinition',
+      "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: JSONata is not supported by this emulator'",
+    );
+  }
+  try {
+    new StateMachine(def as unknown as StateMachineDefinition);
+  } catch (e) {
+    const detail = String((e as Error).message)
+      .replace(/^State machine definition is invalid, see error\(s\) below:\s*/, '')
+      .trim()
+      .replace(/\n+/g, ', ');
+    throw new AwsError(
+      'InvalidDefinition',
+      `Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: ${detail}'`,
+    );
+  }
+  return def as unknown as StateMachineDefinition;
+}
+
+/** Every state of the machine by name, including Parallel branches and Map iterators (names are unique machine-wide). */
+export function indexStates(def: StateMachineDefinition): Map<string, AslState> {
+  const out = new Map<string, AslState>();
+  const walk = (machine: { States?: Record<string, unknown> }) => {
+    for (const [name, raw] of Object.entries(machine.States ?? {})) {
+      const state = raw as AslState;
+      out.set(name, state);
+      if (state.Type === 'Parallel') for (const b of (state.Branches ?? []) as object[]) walk(b);
+      if (state.Type === 'Map') {
+        const inner = state.ItemProcessor ?? state.Iterator;
+        if (inner) walk(inner);
+      }
+    }
+  };
+  walk(def as unknown as { States: Record<string, unknown> });
+  return out;
+}
+
+/** Context-object paths the library fills with its own (wall-clock, per-branch) values: the emulator supplies them. */
+const CONTEXT_REWRITES: [RegExp, string][] = [
+  [/\$\$\.Execution\.StartTime/g, '$$$$.Execution.EmulatorStartTime'],
+  [/\$\$\.Execution\.Input/g, '$$$$.Execution.EmulatorInput'],
+];
+
+function rewriteContextPaths(v: unknown): unknown {
+  if (typeof v === 'string') {
+    let s = v;
+    for (const [re, to] of CONTEXT_REWRITES) s = s.replace(re, to);
+    return s;
+  }
+  if (Array.isArray(v)) return v.map(rewriteContextPaths);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, val]) => [k, rewriteContextPaths(val)]));
+  }
+  return v;
+}
+
+/**
+ * The definition the library runs. Time-dependent behaviour moves to the emulator so it follows
+ * the virtual clock: Task states keep their data flow but lose Retry and timeouts (the local
+ * task handler owns them), Wait states become local tasks that sleep on the virtual clock, and the
+ * machine-level TimeoutSeconds is enforced by the execution.
+ */
+export function prepareForLibrary(def: StateMachineDefinition): StateMachineDefinition {
+  const prepareMachine = (machine: Record<string, any>): Record<string, any> => {
+    const { TimeoutSeconds: _t, ...rest } = machine;
+    const states: Record<string, any> = {};
+    for (const [name, state] of Object.entries(rest.States as Record<string, AslState>)) {
+      states[name] = prepareState(state);
+    }
+    return { ...rest, States: states };
+  };
+  const prepareState = (state: AslState): AslState => {
+    switch (state.Type) {
+      case 'Task': {
+        const {
+          Retry: _r,
+          TimeoutSeconds: _ts,
+          TimeoutSecondsPath: _tp,
+          HeartbeatSeconds: _h,
+          HeartbeatSecondsPath: _hp,
+          ...rest
+        } = state;
+        return { ...rest, TimeoutSeconds: NEVER_SECONDS } as AslState;
+      }
+      case 'Wait': {
+        const { Seconds: _s, SecondsPath: _sp, Timestamp: _ts, TimestampPath: _tp, ...rest } = state;
+        return {
+          ...rest,
+          Type: 'Task',
+          Resource: LOCAL_WAIT_RESOURCE,
+          TimeoutSeconds: NEVER_SECONDS,
+        } as AslState;
+      }
+      case 'Parallel':
+        return { ...state, Branches: (state.Branches as Record<string, any>[]).map(prepareMachine) };
+      case 'Map': {
+        const out: AslState = { ...state };
+        if (state.ItemProcessor) out.ItemProcessor = prepareMachine(state.ItemProcessor);
+        if (state.Iterator) out.Iterator = prepareMachine(state.Iterator);
+        return out;
+      }
+      default:
+        return state;
+    }
+  };
+  return rewriteContextPaths(prepareMachine(def as unknown as Record<string, any>)) as StateMachineDefinition;
+}
+
+/**
+ * A reference path (`$.a.b[0]['c']`, `$$.Execution.Id`) evaluated against input or context, for the
+ * fields the emulator evaluates itself (SecondsPath, TimestampPath, TimeoutSecondsPath).
+ */
+export function readPath(path: string, input: unknown, context: unknown): unknown {
+  let node: unknown = input;
+  let rest = path;
+  if (path.startsWith('$$')) {
+    node = context;
+    rest = path.slice(2);
+  } else if (path.startsWith('$')) {
+    rest = path.slice(1);
+  } else {
+    throw runtimeError(`Invalid path '${path}'`);
+  }
+  const re = /^(?:\.([^.[\]]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\])/;
+  while (rest.length > 0) {
+    const m = re.exec(rest);
+    if (!m) throw runtimeError(`Invalid path '${path}'`);
+    const key = m[1] ?? m[3] ?? m[4];
+    if (key !== undefined) {
+      node =
+        node && typeof node === 'object' && !Array.isArray(node)
+          ? (node as Record<string, unknown>)[key]
+          : undefined;
+    } else {
+      const i = Number(m[2]);
+      node = Array.isArray(node) ? node[i] : undefined;
+    }
+    rest = rest.slice(m[0].length);
+  }
+  if (node === undefined) {
+    throw runtimeError(`The JSONPath '${path}' could not be found in the input '${JSON.stringify(input)}'`);
+  }
+  return node;
+}
+
+/** States.Runtime: neither retried nor caught, as on AWS (the library honours these flags). */
+export function runtimeError(message: string): Error {
+  const e = new Error(message) as Error & { isRetryable: boolean; isCatchable: boolean };
+  e.name = 'States.Runtime';
+  e.isRetryable = false;
+  e.isCatchable = false;
+  return e;
+}
