@@ -1,15 +1,863 @@
-// PLACEHOLDER: being written by a helper; replaced before submission.
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, normalize, sep } from 'node:path';
+import { unzipSync } from 'fflate';
 import type { EmulatorContext } from '../core/context.ts';
-import type { EmulatedService, InventoryItem, RestJsonApi } from '../core/service.ts';
+import { AwsError } from '../core/errors.ts';
+import type { CallerNetwork } from '../core/identity.ts';
+import type {
+  LambdaInvokeResult,
+  LambdaModel,
+  NetworkModel,
+  PolicyDocument,
+  PolicyStatement,
+} from '../core/models.ts';
+import type {
+  EmulatedService,
+  InventoryItem,
+  OperationCall,
+  RestJsonApi,
+  RestRequest,
+  RestResult,
+} from '../core/service.ts';
+import { FunctionRuntime, type InvocationOutcome } from './lambda/runtime.ts';
 
-export class LambdaService implements EmulatedService {
+const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'];
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const ROLE_ARN = /^arn:aws[a-zA-Z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-/]+$/;
+/** Environment keys Lambda sets itself and refuses to let a function override. */
+const RESERVED_ENV = [
+  '_HANDLER',
+  '_X_AMZN_TRACE_ID',
+  'AWS_DEFAULT_REGION',
+  'AWS_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
+];
+/**
+ * The Node.js Lambda runtimes ship AWS SDK v3 and bundles leave `@aws-sdk/*` external, so
+ * function code finds the emulator's own copy, as it would find the runtime's on AWS.
+ */
+const RUNTIME_SDK_DIR = (() => {
+  try {
+    const pkg = createRequire(import.meta.url).resolve('@aws-sdk/client-sts/package.json');
+    return dirname(dirname(pkg));
+  } catch {
+    return undefined;
+  }
+})();
+/** Updates that touch no network settle in seconds; VPC work takes the profile's `functionUpdate`. */
+const QUICK_UPDATE_MAX_MS = 3_000;
+const QUICK_ACTIVE_MAX_MS = 1_000;
+
+interface VpcSetting {
+  vpcId: string;
+  subnetIds: string[];
+  securityGroupIds: string[];
+}
+
+interface CodePackage {
+  /** Temporary directory owning everything below. */
+  root: string;
+  /** The unzipped package (LAMBDA_TASK_ROOT). */
+  dir: string;
+  sha256: string;
+  size: number;
+}
+
+/** Everything an update can change; invocations run against one of these. */
+interface FunctionSettings {
+  runtime: string;
+  handler: string;
+  role: string;
+  timeout: number;
+  memorySize: number;
+  description: string;
+  environment: Record<string, string>;
+  vpc?: VpcSetting;
+  architectures: string[];
+  code: CodePackage;
+  revisionId: string;
+  lastModified: number;
+}
+
+interface LambdaFunction {
+  name: string;
+  region: string;
+  arn: string;
+  tags: Record<string, string>;
+  /** Virtual ms when the function leaves `Pending`. */
+  activeAt: number;
+  /** What invocations use: the previous settings while an update is in progress. */
+  live: FunctionSettings;
+  /** What the API shows: the newest settings. */
+  latest: FunctionSettings;
+  /** Virtual ms when `latest` takes over from `live`. */
+  updateDoneAt: number;
+  runtime?: FunctionRuntime;
+}
+
+function lambdaError(code: string, message: string, status = 400, type = 'User'): AwsError {
+  return new AwsError(code, message, status, { Type: type });
+}
+
+function validation(field: string, value: unknown, constraint: string): AwsError {
+  return lambdaError(
+    'ValidationException',
+    `1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: ${constraint}`,
+  );
+}
+
+function invalidParameter(message: string): AwsError {
+  return lambdaError('InvalidParameterValueException', message);
+}
+
+/** AWS's LastModified format: 2024-05-01T10:00:00.000+0000. */
+function lambdaTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+0000');
+}
+
+function parseJsonBody(body: Buffer): Record<string, any> {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw lambdaError('InvalidRequestContentException', 'Could not parse request body into json');
+  }
+}
+
+function asList(v: string | string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** `*` and `?` wildcards, case-insensitive, as IAM matches actions. */
+function actionMatches(pattern: string, action: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
+  return re.test(action);
+}
+
+function statementCovers(s: PolicyStatement, action: string): boolean {
+  if (s.Action !== undefined) return asList(s.Action).some((a) => actionMatches(a, action));
+  if (s.NotAction !== undefined) return !asList(s.NotAction).some((a) => actionMatches(a, action));
+  return false;
+}
+
+/** Does any identity policy allow the action (ignoring conditions), with no explicit deny? */
+function policiesAllow(policies: PolicyDocument[], action: string): boolean {
+  const statements = policies.flatMap((p) => (Array.isArray(p.Statement) ? p.Statement : [p.Statement]));
+  if (statements.some((s) => s.Effect === 'Deny' && statementCovers(s, action))) return false;
+  return statements.some((s) => s.Effect === 'Allow' && statementCovers(s, action));
+}
+
+function trustsLambda(doc: PolicyDocument): boolean {
+  const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
+  return statements.some((s) => {
+    if (s.Effect !== 'Allow' || !statementCovers(s, 'sts:AssumeRole')) return false;
+    const principal = s.Principal as { Service?: string | string[] } | string | undefined;
+    if (principal === '*') return true;
+    return typeof principal === 'object' && asList(principal.Service).includes('lambda.amazonaws.com');
+  });
+}
+
+/**
+ * Lambda: functions from zipped esbuild bundles, run in worker threads with their own
+ * environment, credentials, virtual clock and VPC view; states and update windows as on AWS.
+ */
+export class LambdaService implements EmulatedService, LambdaModel {
   readonly name = 'lambda' as const;
-  readonly api: RestJsonApi = { protocol: 'rest-json', routes: [] };
-  constructor(readonlyCtx: EmulatorContext) {
-    void readonlyCtx;
+  readonly api: RestJsonApi;
+  /**
+   * Real milliseconds an invocation may always use before its timeout fires (capped at the
+   * timeout at real speed). Under a small timeScale a handler's real CPU and I/O would count a
+   * thousandfold in virtual time; this keeps ordinary handlers from timing out spuriously.
+   */
+  minRealTimeoutMs = 5_000;
+  private readonly ctx: EmulatorContext;
+  /** Keyed by `region/name`. */
+  private readonly functions = new Map<string, LambdaFunction>();
+  private readonly codeDirs = new Set<string>();
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(ctx: EmulatorContext) {
+    this.ctx = ctx;
+    const fn = '/2015-03-31/functions/{FunctionName}';
+    const route = (
+      method: RestJsonApi['routes'][number]['method'],
+      path: string,
+      operation: string,
+      handler: (req: RestRequest, call: OperationCall) => Promise<RestResult> | RestResult,
+    ) => ({ method, path, operation, handler });
+    this.api = {
+      protocol: 'rest-json',
+      routes: [
+        route('POST', '/2015-03-31/functions', 'CreateFunction', (req, call) =>
+          this.createFunction(req, call),
+        ),
+        route('GET', '/2015-03-31/functions', 'ListFunctions', (req, call) => this.listFunctions(req, call)),
+        route('GET', '/2015-03-31/functions/', 'ListFunctions', (req, call) => this.listFunctions(req, call)),
+        route('GET', fn, 'GetFunction', (req, call) => this.getFunction(req, call)),
+        route('GET', `${fn}/configuration`, 'GetFunctionConfiguration', (req, call) => ({
+          json: this.configuration(this.lookup(req, call)),
+        })),
+        route('PUT', `${fn}/configuration`, 'UpdateFunctionConfiguration', (req, call) =>
+          this.updateConfiguration(req, call),
+        ),
+        route('PUT', `${fn}/code`, 'UpdateFunctionCode', (req, call) => this.updateCode(req, call)),
+        route('DELETE', fn, 'DeleteFunction', (req, call) => this.deleteFunction(req, call)),
+        route('POST', `${fn}/invocations`, 'Invoke', (req, call) => this.invokeRoute(req, call)),
+        route('GET', '/2017-03-31/tags/{Resource+}', 'ListTags', (req, call) => ({
+          json: { Tags: this.byArn(req.params.Resource!, call).tags },
+        })),
+        route('POST', '/2017-03-31/tags/{Resource+}', 'TagResource', (req, call) => {
+          const f = this.byArn(req.params.Resource!, call);
+          Object.assign(f.tags, parseJsonBody(req.body).Tags ?? {});
+          return { status: 204 };
+        }),
+        route('DELETE', '/2017-03-31/tags/{Resource+}', 'UntagResource', (req, call) => {
+          const f = this.byArn(req.params.Resource!, call);
+          for (const key of req.query.getAll('tagKeys')) delete f.tags[key];
+          return { status: 204 };
+        }),
+      ],
+    };
   }
+
+  // ---- LambdaModel: Step Functions invokes in-process. ----
+
+  async invoke(functionNameOrArn: string, payload: Buffer, region: string): Promise<LambdaInvokeResult> {
+    const delay = this.ctx.faults.beforeOperation('lambda', 'Invoke');
+    if (delay > 0) await this.ctx.clock.sleep(delay);
+    const f = this.resolve(functionNameOrArn, region);
+    const outcome = await this.runInvocation(f, payload);
+    return {
+      statusCode: 200,
+      payload: Buffer.from(outcome.payload),
+      ...(outcome.error ? { functionError: 'Unhandled' } : {}),
+    };
+  }
+
+  // ---- Lookup. ----
+
+  /** FunctionName may be a name, a partial ARN (`123456789012:function:name`) or a full ARN, with an optional qualifier. */
+  private resolve(ref: string, callRegion: string, qualifier?: string | null): LambdaFunction {
+    let region = callRegion;
+    let rest = ref;
+    const full = /^arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):function:(.+)$/.exec(ref);
+    const partial = /^(\d{12}):function:(.+)$/.exec(ref);
+    if (full) {
+      region = full[1]!;
+      rest = full[3]!;
+    } else if (partial) {
+      rest = partial[2]!;
+    }
+    const [name, refQualifier] = rest.split(':') as [string, string | undefined];
+    const q = qualifier || refQualifier;
+    const arn = `arn:aws:lambda:${region}:${this.ctx.accountId}:function:${name}`;
+    const f = this.functions.get(`${region}/${name}`);
+    if (!f || (q && q !== '$LATEST')) {
+      throw lambdaError('ResourceNotFoundException', `Function not found: ${q ? `${arn}:${q}` : arn}`, 404);
+    }
+    this.settle(f);
+    return f;
+  }
+
+  private lookup(req: RestRequest, call: OperationCall): LambdaFunction {
+    return this.resolve(req.params.FunctionName!, call.region, req.query.get('Qualifier'));
+  }
+
+  private byArn(arn: string, call: OperationCall): LambdaFunction {
+    if (!arn.startsWith('arn:'))
+      throw validation(
+        'resource',
+        arn,
+        'Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:.*',
+      );
+    return this.resolve(arn, call.region);
+  }
+
+  /** Once an update's time has come, its settings take over and the old sandboxes retire. */
+  private settle(f: LambdaFunction): void {
+    if (f.live === f.latest || this.ctx.now() < f.updateDoneAt) return;
+    const old = f.live;
+    f.live = f.latest;
+    f.runtime?.retire();
+    f.runtime = undefined;
+    if (old.code.root !== f.live.code.root) this.dropCode(old.code.root);
+  }
+
+  // ---- Operations. ----
+
+  private async createFunction(req: RestRequest, call: OperationCall): Promise<RestResult> {
+    const input = parseJsonBody(req.body);
+    const name = String(input.FunctionName ?? '');
+    if (!FUNCTION_NAME.test(name)) {
+      throw validation(
+        'functionName',
+        name,
+        'Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?',
+      );
+    }
+    if ((input.PackageType ?? 'Zip') !== 'Zip')
+      throw invalidParameter('The emulator runs Zip packages only.');
+    const region = call.region;
+    const now = this.ctx.now();
+    const base = this.validateSettings(input, undefined);
+    if (this.functions.has(`${region}/${name}`)) {
+      throw lambdaError('ResourceConflictException', `Function already exist: ${name}`, 409);
+    }
+    const vpc = this.validateVpc(input.VpcConfig, base.role, undefined);
+    const code = await this.storeCode(input.Code);
+    if (this.functions.has(`${region}/${name}`)) {
+      this.dropCode(code.root);
+      throw lambdaError('ResourceConflictException', `Function already exist: ${name}`, 409);
+    }
+    const settings: FunctionSettings = { ...base, code, revisionId: randomUUID(), lastModified: now };
+    if (vpc) settings.vpc = vpc;
+    const activeDelay = vpc
+      ? this.ctx.delay('functionActive')
+      : Math.min(this.ctx.delay('functionActive'), QUICK_ACTIVE_MAX_MS);
+    const f: LambdaFunction = {
+      name,
+      region,
+      arn: `arn:aws:lambda:${region}:${this.ctx.accountId}:function:${name}`,
+      tags: { ...(input.Tags ?? {}) },
+      activeAt: now + activeDelay,
+      live: settings,
+      latest: settings,
+      updateDoneAt: now,
+    };
+    if (vpc)
+      this.ctx.ec2.attachLambdaEnis({
+        functionName: name,
+        region,
+        subnetIds: vpc.subnetIds,
+        securityGroupIds: vpc.securityGroupIds,
+      });
+    this.functions.set(`${region}/${name}`, f);
+    return { status: 201, json: this.configuration(f) };
+  }
+
+  /** Checks shared by create and update; `current` holds the values an update leaves alone. */
+  private validateSettings(
+    input: Record<string, any>,
+    current: FunctionSettings | undefined,
+  ): Omit<FunctionSettings, 'code' | 'revisionId' | 'lastModified' | 'vpc'> {
+    const runtime = String(input.Runtime ?? current?.runtime ?? '');
+    if (!SUPPORTED_RUNTIMES.includes(runtime)) {
+      throw invalidParameter(
+        runtime
+          ? `The runtime parameter of ${runtime} is not supported by this emulator: use one of ${SUPPORTED_RUNTIMES.join(', ')}.`
+          : 'Runtime is required for .zip deployment package.',
+      );
+    }
+    const handler = String(input.Handler ?? current?.handler ?? '');
+    if (!/^[^\s]{1,128}$/.test(handler)) {
+      if (!handler) throw invalidParameter('Handler is required for .zip deployment package.');
+      throw validation('handler', handler, 'Member must satisfy regular expression pattern: [^\\s]+');
+    }
+    const timeout = Number(input.Timeout ?? current?.timeout ?? 3);
+    if (!Number.isInteger(timeout) || timeout < 1)
+      throw validation('timeout', timeout, 'Member must have value greater than or equal to 1');
+    if (timeout > 900)
+      throw validation('timeout', timeout, 'Member must have value less than or equal to 900');
+    const memorySize = Number(input.MemorySize ?? current?.memorySize ?? 128);
+    if (!Number.isInteger(memorySize) || memorySize < 128)
+      throw validation('memorySize', memorySize, 'Member must have value greater than or equal to 128');
+    if (memorySize > 10240)
+      throw validation('memorySize', memorySize, 'Member must have value less than or equal to 10240');
+    const environment: Record<string, string> =
+      input.Environment !== undefined
+        ? { ...(input.Environment?.Variables ?? {}) }
+        : { ...(current?.environment ?? {}) };
+    const reserved = Object.keys(environment).filter((k) => RESERVED_ENV.includes(k));
+    if (reserved.length) {
+      throw invalidParameter(
+        `Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${reserved.join(', ')}`,
+      );
+    }
+    const architectures: string[] = input.Architectures ?? current?.architectures ?? ['x86_64'];
+    if (architectures.length !== 1 || !['x86_64', 'arm64'].includes(architectures[0]!)) {
+      throw validation(
+        'architectures',
+        JSON.stringify(architectures),
+        'Member must have length less than or equal to 1, Member must satisfy enum value set: [x86_64, arm64]',
+      );
+    }
+    const role = String(input.Role ?? current?.role ?? '');
+    if (!ROLE_ARN.test(role)) {
+      throw validation(
+        'role',
+        role,
+        'Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+',
+      );
+    }
+    if (input.Role !== undefined || !current) this.checkRoleAssumable(role);
+    return {
+      runtime,
+      handler,
+      role,
+      timeout,
+      memorySize,
+      description: String(input.Description ?? current?.description ?? ''),
+      environment,
+      architectures,
+    };
+  }
+
+  /** Lambda assumes the execution role at create time: it must exist, trust Lambda, and have propagated. */
+  private checkRoleAssumable(roleArn: string): void {
+    const role = this.ctx.iam.role(roleArn);
+    const cannot = invalidParameter('The role defined for the function cannot be assumed by Lambda.');
+    if (!role || role.arn !== roleArn || !trustsLambda(role.assumeRolePolicyDocument)) throw cannot;
+    if (this.ctx.now() < this.ctx.iam.assumableByLambdaAt(role.roleName)) throw cannot;
+  }
+
+  /** `undefined` input keeps `current`; empty lists take the function out of its VPC. */
+  private validateVpc(
+    input: Record<string, any> | undefined,
+    roleArn: string,
+    current: VpcSetting | undefined,
+  ): VpcSetting | undefined {
+    if (input === undefined) return current;
+    const subnetIds: string[] = input.SubnetIds ?? [];
+    const securityGroupIds: string[] = input.SecurityGroupIds ?? [];
+    if (subnetIds.length === 0 && securityGroupIds.length === 0) return undefined;
+    if (subnetIds.length > 16)
+      throw validation('vpcConfig.subnetIds', subnetIds, 'Member must have length less than or equal to 16');
+    if (securityGroupIds.length > 5)
+      throw validation(
+        'vpcConfig.securityGroupIds',
+        securityGroupIds,
+        'Member must have length less than or equal to 5',
+      );
+    if (subnetIds.length === 0)
+      throw invalidParameter(
+        'SubnetIds and SecurityGroupIds must both be specified (or both empty) in VpcConfig.',
+      );
+    if (securityGroupIds.length === 0)
+      throw invalidParameter(
+        'SubnetIds and SecurityGroupIds must both be specified (or both empty) in VpcConfig.',
+      );
+    const vpcIds = new Set<string>();
+    for (const id of subnetIds) {
+      const subnet = this.ctx.ec2.subnet(id);
+      if (!subnet) {
+        throw invalidParameter(
+          `Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.NotFound. EC2 Error Message: The subnet ID '${id}' does not exist`,
+        );
+      }
+      vpcIds.add(subnet.vpcId);
+    }
+    for (const id of securityGroupIds) {
+      const group = this.ctx.ec2.securityGroup(id);
+      if (!group) {
+        throw invalidParameter(
+          `Error occurred while DescribeSecurityGroups. EC2 Error Code: InvalidGroup.NotFound. EC2 Error Message: The security group '${id}' does not exist`,
+        );
+      }
+      vpcIds.add(group.vpcId);
+    }
+    if (vpcIds.size !== 1) throw invalidParameter('Security groups and subnets must be in the same VPC.');
+    const role = this.ctx.iam.role(roleArn);
+    if (!role || !policiesAllow(this.ctx.iam.identityPolicies(role.roleName), 'ec2:CreateNetworkInterface')) {
+      throw invalidParameter(
+        'The provided execution role does not have permissions to call CreateNetworkInterface on EC2',
+      );
+    }
+    return { vpcId: [...vpcIds][0]!, subnetIds: [...subnetIds], securityGroupIds: [...securityGroupIds] };
+  }
+
+  /** Unzip a deployment package into its own directory, which the function's workers load from. */
+  private async storeCode(code: Record<string, any> | undefined): Promise<CodePackage> {
+    if (!code?.ZipFile) {
+      if (code?.S3Bucket || code?.ImageUri) throw invalidParameter('The emulator accepts Code.ZipFile only.');
+      throw invalidParameter('Please provide a source for function code.');
+    }
+    const zip = Buffer.from(String(code.ZipFile), 'base64');
+    let files: Record<string, Uint8Array>;
+    try {
+      files = unzipSync(zip);
+    } catch {
+      throw invalidParameter(
+        'Could not unzip uploaded file. Please check your file, then try to upload again.',
+      );
+    }
+    const root = await mkdtemp(join(tmpdir(), 'plv-lambda-'));
+    this.codeDirs.add(root);
+    // Like /var/task beside /var/runtime: the package's own node_modules win, the runtime's SDK is the fallback.
+    const dir = join(root, 'task');
+    await mkdir(join(root, 'node_modules'), { recursive: true });
+    if (RUNTIME_SDK_DIR) await symlink(RUNTIME_SDK_DIR, join(root, 'node_modules', '@aws-sdk'), 'dir');
+    await mkdir(dir);
+    for (const [path, content] of Object.entries(files)) {
+      if (path.endsWith('/')) continue;
+      const target = normalize(join(dir, path));
+      if (!target.startsWith(dir + sep)) continue; // a path escaping the package is ignored, as unzip -: would refuse it
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, content);
+    }
+    return { root, dir, sha256: createHash('sha256').update(zip).digest('base64'), size: zip.length };
+  }
+
+  private dropCode(dir: string): void {
+    if (!this.codeDirs.delete(dir)) return;
+    this.track(rm(dir, { recursive: true, force: true }).catch(() => {}));
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
+  }
+
+  /** Further changes wait until the function is Active and no update is in flight. */
+  private assertUpdatable(f: LambdaFunction): void {
+    if (this.ctx.now() < f.activeAt) {
+      throw lambdaError(
+        'ResourceConflictException',
+        'The operation cannot be performed at this time. The function is currently in the following state: Pending',
+        409,
+      );
+    }
+    if (f.live !== f.latest) {
+      throw lambdaError(
+        'ResourceConflictException',
+        `The operation cannot be performed at this time. An update is in progress for resource: ${f.arn}`,
+        409,
+      );
+    }
+  }
+
+  private updateConfiguration(req: RestRequest, call: OperationCall): RestResult {
+    const f = this.lookup(req, call);
+    const input = parseJsonBody(req.body);
+    if (input.RevisionId !== undefined && input.RevisionId !== f.latest.revisionId) {
+      throw lambdaError(
+        'PreconditionFailedException',
+        'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+        412,
+      );
+    }
+    this.assertUpdatable(f);
+    const current = f.latest;
+    const base = this.validateSettings(input, current);
+    const vpc = this.validateVpc(input.VpcConfig, base.role, current.vpc);
+    const vpcChanged = JSON.stringify(vpc ?? null) !== JSON.stringify(current.vpc ?? null);
+    const next: FunctionSettings = {
+      ...base,
+      code: current.code,
+      revisionId: randomUUID(),
+      lastModified: this.ctx.now(),
+    };
+    if (vpc) next.vpc = vpc;
+    if (vpcChanged) {
+      // The model keys ENIs by function: release the old set before attaching the new one.
+      if (current.vpc) this.ctx.ec2.releaseLambdaEnis(f.name);
+      if (vpc)
+        this.ctx.ec2.attachLambdaEnis({
+          functionName: f.name,
+          region: f.region,
+          subnetIds: vpc.subnetIds,
+          securityGroupIds: vpc.securityGroupIds,
+        });
+    }
+    const slow = vpcChanged || vpc !== undefined;
+    this.beginUpdate(f, next, slow);
+    return { json: this.configuration(f) };
+  }
+
+  private async updateCode(req: RestRequest, call: OperationCall): Promise<RestResult> {
+    const f = this.lookup(req, call);
+    const input = parseJsonBody(req.body);
+    if (input.RevisionId !== undefined && input.RevisionId !== f.latest.revisionId) {
+      throw lambdaError(
+        'PreconditionFailedException',
+        'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+        412,
+      );
+    }
+    this.assertUpdatable(f);
+    if (input.Architectures !== undefined)
+      this.validateSettings({ Architectures: input.Architectures }, f.latest);
+    if (input.DryRun) return { json: this.configuration(f) };
+    const code = await this.storeCode({
+      ZipFile: input.ZipFile,
+      S3Bucket: input.S3Bucket,
+      ImageUri: input.ImageUri,
+    });
+    this.assertUpdatable(f);
+    const next: FunctionSettings = {
+      ...f.latest,
+      code,
+      architectures: input.Architectures ?? f.latest.architectures,
+      revisionId: randomUUID(),
+      lastModified: this.ctx.now(),
+    };
+    this.beginUpdate(f, next, false);
+    return { json: this.configuration(f) };
+  }
+
+  private beginUpdate(f: LambdaFunction, next: FunctionSettings, slow: boolean): void {
+    const delay = slow
+      ? this.ctx.delay('functionUpdate')
+      : Math.min(this.ctx.delay('functionUpdate'), QUICK_UPDATE_MAX_MS);
+    f.latest = next;
+    f.updateDoneAt = this.ctx.now() + delay;
+    this.settle(f);
+  }
+
+  private async deleteFunction(req: RestRequest, call: OperationCall): Promise<RestResult> {
+    const f = this.lookup(req, call);
+    this.functions.delete(`${f.region}/${f.name}`);
+    if (f.latest.vpc || f.live.vpc) this.ctx.ec2.releaseLambdaEnis(f.name);
+    await this.discard(f);
+    return { status: 204 };
+  }
+
+  private async discard(f: LambdaFunction): Promise<void> {
+    const runtime = f.runtime;
+    f.runtime = undefined;
+    await runtime?.close();
+    this.dropCode(f.live.code.root);
+    this.dropCode(f.latest.code.root);
+  }
+
+  private getFunction(req: RestRequest, call: OperationCall): RestResult {
+    const f = this.lookup(req, call);
+    return {
+      json: {
+        Configuration: this.configuration(f),
+        Code: {
+          RepositoryType: 'S3',
+          Location: `${this.ctx.endpointUrl}/_emulator/lambda-code/${f.region}/${f.name}?versionId=${encodeURIComponent(f.latest.revisionId)}`,
+        },
+        Tags: { ...f.tags },
+      },
+    };
+  }
+
+  private listFunctions(req: RestRequest, call: OperationCall): RestResult {
+    const all = [...this.functions.values()]
+      .filter((f) => f.region === call.region)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const maxItems = Number(req.query.get('MaxItems') ?? 50);
+    if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 10000) {
+      throw validation('maxItems', maxItems, 'Member must have value between 1 and 10000');
+    }
+    const marker = req.query.get('Marker');
+    let start = 0;
+    if (marker) {
+      const after = Buffer.from(marker, 'base64url').toString('utf8');
+      start = all.findIndex((f) => f.name > after);
+      if (start < 0) start = all.length;
+    }
+    const page = all.slice(start, start + maxItems);
+    for (const f of page) this.settle(f);
+    const json: Record<string, unknown> = { Functions: page.map((f) => this.configuration(f)) };
+    if (start + maxItems < all.length) json.NextMarker = Buffer.from(page.at(-1)!.name).toString('base64url');
+    return { json };
+  }
+
+  private async invokeRoute(req: RestRequest, call: OperationCall): Promise<RestResult> {
+    const f = this.lookup(req, call);
+    const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+    if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) {
+      throw validation(
+        'invocationType',
+        type,
+        'Member must satisfy enum value set: [Event, RequestResponse, DryRun]',
+      );
+    }
+    if (req.body.length > 0) {
+      try {
+        JSON.parse(req.body.toString('utf8'));
+      } catch (err) {
+        throw lambdaError(
+          'InvalidRequestContentException',
+          `Could not parse request body into json: ${(err as Error).message}`,
+        );
+      }
+    }
+    const headers: Record<string, string> = { 'x-amz-executed-version': '$LATEST' };
+    if (type === 'DryRun') {
+      this.assertInvocable(f);
+      return { status: 204, headers };
+    }
+    if (type === 'Event') {
+      this.assertInvocable(f);
+      // Asynchronous invocation: accepted now, run in the background; errors go nowhere (no DLQ modelled).
+      this.track(this.runInvocation(f, req.body).catch(() => {}));
+      return { status: 202, headers };
+    }
+    const outcome = await this.runInvocation(f, req.body);
+    if (outcome.error) headers['x-amz-function-error'] = 'Unhandled';
+    return { status: 200, headers: { ...headers, 'content-type': 'application/json' }, raw: outcome.payload };
+  }
+
+  private assertInvocable(f: LambdaFunction): void {
+    if (this.ctx.now() < f.activeAt) {
+      throw lambdaError(
+        'ResourceConflictException',
+        'The operation cannot be performed at this time. The function is currently in the following state: Pending',
+        409,
+      );
+    }
+  }
+
+  private async runInvocation(f: LambdaFunction, payload: Buffer): Promise<InvocationOutcome> {
+    this.assertInvocable(f);
+    this.settle(f);
+    f.runtime ??= this.startRuntime(f);
+    const requestId = randomUUID();
+    const outcome = await f.runtime.invoke(payload.toString('utf8'), requestId, f.arn);
+    this.ctx.log({
+      level: 'info',
+      msg: 'function invoked',
+      functionName: f.name,
+      requestId,
+      error: outcome.error?.errorType,
+    });
+    return outcome;
+  }
+
+  /** A sandbox pool for the settings in force, with credentials that say who and where the function is. */
+  private startRuntime(f: LambdaFunction): FunctionRuntime {
+    const s = f.live;
+    const roleName = s.role.split('/').pop()!;
+    const network: CallerNetwork | undefined = s.vpc
+      ? { vpcId: s.vpc.vpcId, subnetIds: [...s.vpc.subnetIds], securityGroupIds: [...s.vpc.securityGroupIds] }
+      : undefined;
+    const creds = this.ctx.identities.issueForRole(s.role, roleName, f.name, {
+      network,
+      functionName: f.name,
+    });
+    const env: Record<string, string> = {
+      ...s.environment,
+      AWS_REGION: f.region,
+      AWS_DEFAULT_REGION: f.region,
+      AWS_ENDPOINT_URL: this.ctx.endpointUrl,
+      AWS_ACCESS_KEY_ID: creds.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+      AWS_SESSION_TOKEN: creds.sessionToken,
+      AWS_LAMBDA_FUNCTION_NAME: f.name,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(s.memorySize),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${f.name}`,
+      AWS_EXECUTION_ENV: `AWS_Lambda_${s.runtime}`,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      LAMBDA_TASK_ROOT: s.code.dir,
+      _HANDLER: s.handler,
+    };
+    const ctx = this.ctx;
+    const region = f.region;
+    return new FunctionRuntime(
+      {
+        functionName: f.name,
+        handler: s.handler,
+        codeDir: s.code.dir,
+        memorySize: s.memorySize,
+        timeoutSeconds: s.timeout,
+        env,
+      },
+      {
+        clock: ctx.clock,
+        minRealTimeoutMs: () => this.minRealTimeoutMs,
+        resolveDns: (hostname) =>
+          (ctx.network as NetworkModel | undefined)?.resolve(hostname, region, network) ?? [],
+        log: ctx.log,
+      },
+    );
+  }
+
+  private configuration(f: LambdaFunction): Record<string, unknown> {
+    const s = f.latest;
+    const now = this.ctx.now();
+    const pending = now < f.activeAt;
+    const updating = f.live !== f.latest;
+    const config: Record<string, unknown> = {
+      FunctionName: f.name,
+      FunctionArn: f.arn,
+      Runtime: s.runtime,
+      Role: s.role,
+      Handler: s.handler,
+      CodeSize: s.code.size,
+      Description: s.description,
+      Timeout: s.timeout,
+      MemorySize: s.memorySize,
+      LastModified: lambdaTimestamp(s.lastModified),
+      CodeSha256: s.code.sha256,
+      Version: '$LATEST',
+      TracingConfig: { Mode: 'PassThrough' },
+      RevisionId: s.revisionId,
+      State: pending ? 'Pending' : 'Active',
+      LastUpdateStatus: updating ? 'InProgress' : 'Successful',
+      PackageType: 'Zip',
+      Architectures: [...s.architectures],
+      EphemeralStorage: { Size: 512 },
+      SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
+      LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${f.name}` },
+    };
+    if (pending) {
+      config.StateReason = 'The function is being created.';
+      config.StateReasonCode = 'Creating';
+    }
+    if (updating) config.LastUpdateStatusReason = 'The function is being updated.';
+    if (Object.keys(s.environment).length) config.Environment = { Variables: { ...s.environment } };
+    if (s.vpc) {
+      config.VpcConfig = {
+        SubnetIds: [...s.vpc.subnetIds],
+        SecurityGroupIds: [...s.vpc.securityGroupIds],
+        VpcId: s.vpc.vpcId,
+        Ipv6AllowedForDualStack: false,
+      };
+    }
+    return config;
+  }
+
+  // ---- Emulator lifecycle. ----
+
   inventory(): InventoryItem[] {
-    return [];
+    return [...this.functions.values()].map((f) => {
+      this.settle(f);
+      return {
+        service: 'lambda' as const,
+        type: 'function',
+        id: f.name,
+        region: f.region,
+        state: this.ctx.now() < f.activeAt ? 'Pending' : 'Active',
+        tags: { ...f.tags },
+      };
+    });
   }
-  reset(): void {}
+
+  reset(): void {
+    const all = [...this.functions.values()];
+    this.functions.clear();
+    for (const f of all) this.track(this.discard(f));
+  }
+
+  async close(): Promise<void> {
+    this.reset();
+    while (this.background.size) await Promise.all([...this.background]);
+  }
 }
