@@ -114,7 +114,3 @@ export const AWS_MANAGED_POLICIES: readonly ManagedPolicyDefinition[] = [
     },
   ),
 ];
-
-export function awsManagedPolicy(arn: string): ManagedPolicyDefinition | undefined {
-  return AWS_MANAGED_POLICIES.find((p) => p.arn === arn);
-}

@@ -3,11 +3,7 @@ import { AwsError } from '../core/errors.ts';
 import type { IamModel, PolicyDocument, PolicyStatement, RoleView, Tags } from '../core/models.ts';
 import { listOf } from '../core/query.ts';
 import type { EmulatedService, InventoryItem, QueryApi } from '../core/service.ts';
-import {
-  AWS_MANAGED_POLICIES,
-  awsManagedPolicy,
-  type ManagedPolicyDefinition,
-} from './iam-managed-policies.ts';
+import { AWS_MANAGED_POLICIES } from './iam-managed-policies.ts';
 
 const XMLNS = 'https://iam.amazonaws.com/doc/2010-05-08/';
 
@@ -16,6 +12,8 @@ const INLINE_POLICY_CHARS_PER_ROLE = 10_240;
 const TRUST_POLICY_CHARS = 2_048;
 const MANAGED_POLICIES_PER_ROLE = 10;
 const TAGS_PER_ROLE = 50;
+const MANAGED_POLICY_CHARS = 6_144;
+const VERSIONS_PER_POLICY = 5;
 
 const NAME_PATTERN = /^[\w+=,.@-]+$/;
 const PATH_PATTERN = /^\/([\x21-\x7E]*\/)?$/;
@@ -47,9 +45,32 @@ interface RoleRecord {
   assumableAt: number;
 }
 
+interface PolicyVersionRecord {
+  versionId: string;
+  document: string;
+  createDate: number;
+}
+
+/** A managed policy: one of AWS's (read-only) or the account's own. */
+interface ManagedPolicy {
+  policyName: string;
+  policyId: string;
+  arn: string;
+  path: string;
+  description?: string;
+  createDate: number;
+  updateDate: number;
+  awsManaged: boolean;
+  versions: PolicyVersionRecord[];
+  defaultVersionId: string;
+  /** Version ids are never reused: v1, v2, ... */
+  nextVersion: number;
+  tags: Tag[];
+}
+
 /**
- * IAM: roles with trust policies, inline and AWS managed policies, tags and permissions
- * boundaries. A global service: nothing here depends on the signing region.
+ * IAM: roles with trust policies, inline policies, AWS and customer managed policies, tags and
+ * permissions boundaries. A global service: nothing here depends on the signing region.
  */
 export class IamService implements EmulatedService, IamModel {
   readonly name = 'iam' as const;
@@ -57,9 +78,12 @@ export class IamService implements EmulatedService, IamModel {
   private readonly ctx: EmulatorContext;
   /** By lower-cased role name: IAM role names are unique regardless of case. */
   private readonly roles = new Map<string, RoleRecord>();
+  /** By ARN. */
+  private readonly policies = new Map<string, ManagedPolicy>();
 
   constructor(ctx: EmulatorContext) {
     this.ctx = ctx;
+    this.seedAwsManagedPolicies();
     this.api = {
       protocol: 'query',
       xmlns: XMLNS,
@@ -178,7 +202,7 @@ export class IamService implements EmulatedService, IamModel {
           const prefix = validPathPrefix(input.PathPrefix);
           const attached = role.attachedPolicyArns
             .map((arn) => this.managedPolicy(arn))
-            .filter((p): p is ManagedPolicyDefinition => p?.path.startsWith(prefix) === true);
+            .filter((p): p is ManagedPolicy => p?.path.startsWith(prefix) === true);
           const page = paginate(attached, (p) => p.arn, input);
           return {
             AttachedPolicies: page.items.map((p) => ({ PolicyName: p.policyName, PolicyArn: p.arn })),
@@ -203,29 +227,82 @@ export class IamService implements EmulatedService, IamModel {
           role.permissionsBoundaryArn = undefined;
           return {};
         },
-        GetPolicy: (input) => {
-          const arn = validPolicyArn(input.PolicyArn);
-          const p = this.managedPolicy(arn);
-          if (!p) throw new AwsError('NoSuchEntity', `Policy ${arn} was not found.`, 404);
-          return { Policy: this.policyOutput(p) };
+        CreatePolicy: (input) => ({ Policy: this.policyOutput(this.createPolicy(input)) }),
+        GetPolicy: (input) => ({ Policy: this.policyOutput(this.mustGetPolicy(input.PolicyArn)) }),
+        DeletePolicy: (input) => {
+          const p = this.mustModifyPolicy(input.PolicyArn, 'DeletePolicy');
+          const { attachments, boundaries } = this.policyUsage(p.arn);
+          if (attachments + boundaries > 0) {
+            throw new AwsError('DeleteConflict', 'Cannot delete a policy attached to entities.', 409);
+          }
+          if (p.versions.length > 1) {
+            throw new AwsError(
+              'DeleteConflict',
+              "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+              409,
+            );
+          }
+          this.policies.delete(p.arn);
+          return {};
+        },
+        ListPolicies: (input) => {
+          const scope = String(input.Scope ?? 'All');
+          const prefix = validPathPrefix(input.PathPrefix);
+          const onlyAttached = String(input.OnlyAttached ?? 'false') === 'true';
+          const matching = [...this.policies.values()]
+            .filter((p) => scope === 'All' || (scope === 'AWS') === p.awsManaged)
+            .filter((p) => p.path.startsWith(prefix))
+            .filter((p) => !onlyAttached || this.policyUsage(p.arn).attachments > 0)
+            .sort((a, b) => (policyKey(a) < policyKey(b) ? -1 : 1));
+          const page = paginate(matching, policyKey, input);
+          // Like ListRoles, the listing leaves out description and tags.
+          return {
+            Policies: page.items.map((p) => this.policyOutput(p, { summary: true })),
+            IsTruncated: page.isTruncated,
+            Marker: page.marker,
+          };
+        },
+        CreatePolicyVersion: (input) => {
+          const p = this.mustModifyPolicy(input.PolicyArn, 'CreatePolicyVersion');
+          if (p.versions.length >= VERSIONS_PER_POLICY) {
+            throw new AwsError(
+              'LimitExceeded',
+              `A managed policy can have up to ${VERSIONS_PER_POLICY} versions. Before you create a new version, you must delete an existing version.`,
+              409,
+            );
+          }
+          const version = this.addVersion(p, parseManagedPolicy(input.PolicyDocument));
+          if (String(input.SetAsDefault ?? 'false') === 'true') p.defaultVersionId = version.versionId;
+          return { PolicyVersion: versionOutput(p, version, false) };
+        },
+        DeletePolicyVersion: (input) => {
+          const p = this.mustModifyPolicy(input.PolicyArn, 'DeletePolicyVersion');
+          const version = this.mustGetVersion(p, input.VersionId);
+          if (version.versionId === p.defaultVersionId) {
+            throw new AwsError('DeleteConflict', 'Cannot delete the default version of a policy.', 409);
+          }
+          p.versions = p.versions.filter((v) => v !== version);
+          return {};
+        },
+        SetDefaultPolicyVersion: (input) => {
+          const p = this.mustModifyPolicy(input.PolicyArn, 'SetDefaultPolicyVersion');
+          p.defaultVersionId = this.mustGetVersion(p, input.VersionId).versionId;
+          p.updateDate = this.ctx.now();
+          return {};
+        },
+        ListPolicyVersions: (input) => {
+          const p = this.mustGetPolicy(input.PolicyArn);
+          const newestFirst = [...p.versions].reverse();
+          const page = paginate(newestFirst, (v) => v.versionId, input);
+          return {
+            Versions: page.items.map((v) => versionOutput(p, v, true)),
+            IsTruncated: page.isTruncated,
+            Marker: page.marker,
+          };
         },
         GetPolicyVersion: (input) => {
-          const arn = validPolicyArn(input.PolicyArn);
-          const versionId = String(input.VersionId ?? '');
-          const p = this.managedPolicy(arn);
-          if (!p) throw new AwsError('NoSuchEntity', `Policy ${arn} was not found.`, 404);
-          // Only the default version is kept: older versions of AWS managed policies are not modelled.
-          if (versionId !== p.defaultVersionId) {
-            throw new AwsError('NoSuchEntity', `Policy ${arn} version ${versionId} does not exist.`, 404);
-          }
-          return {
-            PolicyVersion: {
-              Document: encodeURIComponent(p.document),
-              VersionId: p.defaultVersionId,
-              IsDefaultVersion: true,
-              CreateDate: isoSeconds(p.updateDate),
-            },
-          };
+          const p = this.mustGetPolicy(input.PolicyArn);
+          return { PolicyVersion: versionOutput(p, this.mustGetVersion(p, input.VersionId), false) };
         },
       },
     };
@@ -253,8 +330,8 @@ export class IamService implements EmulatedService, IamModel {
     const inline = [...r.inlinePolicies.values()].map((t) => JSON.parse(t) as PolicyDocument);
     const managed = r.attachedPolicyArns
       .map((arn) => this.managedPolicy(arn))
-      .filter((p): p is ManagedPolicyDefinition => p !== undefined)
-      .map((p) => JSON.parse(p.document) as PolicyDocument);
+      .filter((p): p is ManagedPolicy => p !== undefined)
+      .map((p) => JSON.parse(defaultDocument(p)) as PolicyDocument);
     return [...inline, ...managed];
   }
 
@@ -266,36 +343,35 @@ export class IamService implements EmulatedService, IamModel {
   permissionsBoundary(roleName: string): PolicyDocument | undefined {
     const arn = this.findRole(roleName)?.permissionsBoundaryArn;
     const p = arn ? this.managedPolicy(arn) : undefined;
-    return p ? (JSON.parse(p.document) as PolicyDocument) : undefined;
+    return p ? (JSON.parse(defaultDocument(p)) as PolicyDocument) : undefined;
   }
 
   // ---- EmulatedService ----
 
   inventory(): InventoryItem[] {
-    return this.sortedRoles().map((r) => ({
+    const roles = this.sortedRoles().map((r) => ({
       service: 'iam' as const,
       type: 'role',
       id: r.roleName,
       tags: tagsRecord(r.tags),
     }));
+    const policies = [...this.policies.values()]
+      .filter((p) => !p.awsManaged)
+      .map((p) => ({ service: 'iam' as const, type: 'policy', id: p.arn, tags: tagsRecord(p.tags) }));
+    return [...roles, ...policies];
   }
 
   reset(): void {
     this.roles.clear();
+    this.policies.clear();
+    this.seedAwsManagedPolicies();
   }
 
   // ---- operations ----
 
   private createRole(input: Record<string, any>): RoleRecord {
     const roleName = validRoleName(input.RoleName);
-    const path = input.Path === undefined ? '/' : String(input.Path);
-    if (path.length > 512 || !PATH_PATTERN.test(path)) {
-      throw validationError(
-        path,
-        'path',
-        'Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)',
-      );
-    }
+    const path = validPath(input.Path);
     if (input.AssumeRolePolicyDocument === undefined) {
       throw validationError('null', 'assumeRolePolicyDocument', 'Member must not be null');
     }
@@ -395,8 +471,122 @@ export class IamService implements EmulatedService, IamModel {
     return [...this.roles.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
   }
 
-  private managedPolicy(arn: string): ManagedPolicyDefinition | undefined {
-    return awsManagedPolicy(arn);
+  private seedAwsManagedPolicies(): void {
+    for (const d of AWS_MANAGED_POLICIES) {
+      this.policies.set(d.arn, {
+        policyName: d.policyName,
+        policyId: d.policyId,
+        arn: d.arn,
+        path: d.path,
+        description: d.description,
+        createDate: d.createDate,
+        updateDate: d.updateDate,
+        awsManaged: true,
+        // Only the current version of AWS's own policies is modelled.
+        versions: [{ versionId: d.defaultVersionId, document: d.document, createDate: d.updateDate }],
+        defaultVersionId: d.defaultVersionId,
+        nextVersion: Number(d.defaultVersionId.slice(1)) + 1,
+        tags: [],
+      });
+    }
+  }
+
+  private managedPolicy(arn: string): ManagedPolicy | undefined {
+    return this.policies.get(arn);
+  }
+
+  private mustGetPolicy(arnInput: unknown): ManagedPolicy {
+    const arn = validPolicyArn(arnInput);
+    const p = this.policies.get(arn);
+    if (!p) throw new AwsError('NoSuchEntity', `Policy ${arn} was not found.`, 404);
+    return p;
+  }
+
+  /** AWS managed policies belong to AWS: the account may read and attach them, not change them. */
+  private mustModifyPolicy(arnInput: unknown, action: string): ManagedPolicy {
+    const p = this.mustGetPolicy(arnInput);
+    if (p.awsManaged) {
+      throw new AwsError(
+        'AccessDenied',
+        `User: arn:aws:iam::${this.ctx.accountId}:root is not authorized to perform: iam:${action} on resource: policy ${p.arn}`,
+        403,
+      );
+    }
+    return p;
+  }
+
+  private mustGetVersion(p: ManagedPolicy, versionIdInput: unknown): PolicyVersionRecord {
+    const versionId = String(versionIdInput ?? '');
+    if (!/^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$/.test(versionId)) {
+      throw validationError(
+        versionId,
+        'versionId',
+        'Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?',
+      );
+    }
+    const v = p.versions.find((x) => x.versionId === versionId);
+    if (!v) throw new AwsError('NoSuchEntity', `Policy ${p.arn} version ${versionId} does not exist.`, 404);
+    return v;
+  }
+
+  private createPolicy(input: Record<string, any>): ManagedPolicy {
+    const name = String(input.PolicyName ?? '');
+    if (name.length < 1 || name.length > 128 || !NAME_PATTERN.test(name)) {
+      throw validationError(
+        name,
+        'policyName',
+        'Member must satisfy regular expression pattern: [\\w+=,.@-]+',
+      );
+    }
+    const path = validPath(input.Path);
+    const tags = validTags(input.Tags);
+    const description = input.Description === undefined ? undefined : validDescription(input.Description);
+    const text = parseManagedPolicy(input.PolicyDocument);
+    // Policy names, like role names, are unique in the account regardless of case and path.
+    for (const p of this.policies.values()) {
+      if (!p.awsManaged && p.policyName.toLowerCase() === name.toLowerCase()) {
+        throw new AwsError(
+          'EntityAlreadyExists',
+          `A policy called ${name} already exists. Duplicate names are not allowed.`,
+          409,
+        );
+      }
+    }
+    const now = this.ctx.now();
+    const policy: ManagedPolicy = {
+      policyName: name,
+      policyId: `ANPA${this.randomId(17)}`,
+      arn: `arn:aws:iam::${this.ctx.accountId}:policy${path}${name}`,
+      path,
+      createDate: now,
+      updateDate: now,
+      awsManaged: false,
+      versions: [],
+      defaultVersionId: 'v1',
+      nextVersion: 1,
+      tags,
+    };
+    if (description !== undefined) policy.description = description;
+    this.addVersion(policy, text);
+    this.policies.set(policy.arn, policy);
+    return policy;
+  }
+
+  private addVersion(p: ManagedPolicy, document: string): PolicyVersionRecord {
+    const version = { versionId: `v${p.nextVersion++}`, document, createDate: this.ctx.now() };
+    p.versions.push(version);
+    p.updateDate = version.createDate;
+    return version;
+  }
+
+  private policyUsage(arn: string): { attachments: number; boundaries: number } {
+    let attachments = 0;
+    let boundaries = 0;
+    for (const r of this.roles.values()) {
+      if (r.attachedPolicyArns.includes(arn)) attachments++;
+      if (r.permissionsBoundaryArn === arn) boundaries++;
+    }
+    return { attachments, boundaries };
   }
 
   private validBoundary(v: unknown): string {
@@ -435,14 +625,9 @@ export class IamService implements EmulatedService, IamModel {
     return out;
   }
 
-  private policyOutput(p: ManagedPolicyDefinition): Record<string, unknown> {
-    let attachments = 0;
-    let boundaries = 0;
-    for (const r of this.roles.values()) {
-      if (r.attachedPolicyArns.includes(p.arn)) attachments++;
-      if (r.permissionsBoundaryArn === p.arn) boundaries++;
-    }
-    return {
+  private policyOutput(p: ManagedPolicy, opts: { summary?: boolean } = {}): Record<string, unknown> {
+    const { attachments, boundaries } = this.policyUsage(p.arn);
+    const out: Record<string, unknown> = {
       PolicyName: p.policyName,
       PolicyId: p.policyId,
       Arn: p.arn,
@@ -451,15 +636,33 @@ export class IamService implements EmulatedService, IamModel {
       AttachmentCount: attachments,
       PermissionsBoundaryUsageCount: boundaries,
       IsAttachable: true,
-      Description: p.description,
       CreateDate: isoSeconds(p.createDate),
       UpdateDate: isoSeconds(p.updateDate),
     };
+    if (opts.summary) return out;
+    out.Description = p.description;
+    if (p.tags.length) out.Tags = p.tags;
+    return out;
   }
 }
 
-/** Every AWS managed policy the emulator can attach, for callers that list what exists. */
-export const KNOWN_MANAGED_POLICY_ARNS: readonly string[] = AWS_MANAGED_POLICIES.map((p) => p.arn);
+function policyKey(p: ManagedPolicy): string {
+  return `${p.policyName.toLowerCase()} ${p.arn}`;
+}
+
+function defaultDocument(p: ManagedPolicy): string {
+  return p.versions.find((v) => v.versionId === p.defaultVersionId)!.document;
+}
+
+function versionOutput(p: ManagedPolicy, v: PolicyVersionRecord, summary: boolean): Record<string, unknown> {
+  return {
+    // Documents travel URL-encoded, as AWS sends them; listings leave them out.
+    Document: summary ? undefined : encodeURIComponent(v.document),
+    VersionId: v.versionId,
+    IsDefaultVersion: v.versionId === p.defaultVersionId,
+    CreateDate: isoSeconds(v.createDate),
+  };
+}
 
 // ---- validation ----
 
@@ -488,6 +691,18 @@ function validRoleName(v: unknown): string {
     throw validationError(s, 'roleName', 'Member must satisfy regular expression pattern: [\\w+=,.@-]+');
   }
   return s;
+}
+
+function validPath(v: unknown): string {
+  const path = v === undefined ? '/' : String(v);
+  if (path.length > 512 || !PATH_PATTERN.test(path)) {
+    throw validationError(
+      path,
+      'path',
+      'Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)',
+    );
+  }
+  return path;
 }
 
 function validDescription(v: unknown): string {
@@ -644,6 +859,15 @@ function parseIdentityPolicy(v: unknown): { text: string; doc: PolicyDocument } 
     }
   }
   return { text, doc };
+}
+
+/** A managed policy's document: an identity policy with its own, smaller, size quota. */
+function parseManagedPolicy(v: unknown): string {
+  const { text } = parseIdentityPolicy(v);
+  if (policySize(text) > MANAGED_POLICY_CHARS) {
+    throw new AwsError('LimitExceeded', `Cannot exceed quota for PolicySize: ${MANAGED_POLICY_CHARS}`, 409);
+  }
+  return text;
 }
 
 function parseTrustPolicy(

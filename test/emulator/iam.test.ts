@@ -1,6 +1,10 @@
 import {
   AttachRolePolicyCommand,
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
   CreateRoleCommand,
+  DeletePolicyCommand,
+  DeletePolicyVersionCommand,
   DeleteRoleCommand,
   DeleteRolePermissionsBoundaryCommand,
   DeleteRolePolicyCommand,
@@ -11,11 +15,14 @@ import {
   GetRolePolicyCommand,
   IAMClient,
   ListAttachedRolePoliciesCommand,
+  ListPoliciesCommand,
+  ListPolicyVersionsCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
   ListRoleTagsCommand,
   PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
+  SetDefaultPolicyVersionCommand,
   TagRoleCommand,
   UntagRoleCommand,
   UpdateAssumeRolePolicyCommand,
@@ -515,6 +522,130 @@ describe('IAM managed policies', () => {
     await iam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: 'probe' }));
     role = (await iam.send(new GetRoleCommand({ RoleName: 'probe' }))).Role!;
     expect(role.PermissionsBoundary).toBeUndefined();
+  });
+});
+
+describe('IAM customer managed policies', () => {
+  const boundaryDoc = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: ['bedrock:InvokeModel', 'logs:*', 'ec2:*'], Resource: '*' }],
+  });
+
+  it('creates a policy in the account, attaches it, and feeds its default version to identityPolicies', async () => {
+    const policy = (
+      await iam.send(
+        new CreatePolicyCommand({
+          PolicyName: 'probe-boundary',
+          Path: '/privatelink-verify/',
+          PolicyDocument: boundaryDoc,
+          Description: 'boundary',
+          Tags: [{ Key: 'run-id', Value: 'r1' }],
+        }),
+      )
+    ).Policy!;
+    expect(policy.Arn).toBe(`arn:aws:iam::${ACCOUNT}:policy/privatelink-verify/probe-boundary`);
+    expect(policy.PolicyId).toMatch(/^ANPA[A-Z2-7]{17}$/);
+    expect(policy.DefaultVersionId).toBe('v1');
+
+    await createRole('probe', { PermissionsBoundary: policy.Arn });
+    await iam.send(new AttachRolePolicyCommand({ RoleName: 'probe', PolicyArn: policy.Arn }));
+    expect((await iam.send(new GetPolicyCommand({ PolicyArn: policy.Arn }))).Policy).toMatchObject({
+      AttachmentCount: 1,
+      PermissionsBoundaryUsageCount: 1,
+      Description: 'boundary',
+    });
+    expect(emu.iam.identityPolicies('probe')).toEqual([JSON.parse(boundaryDoc)]);
+    expect(emu.iam.permissionsBoundary('probe')).toEqual(JSON.parse(boundaryDoc));
+    expect(emu.inventory()).toContainEqual({
+      service: 'iam',
+      type: 'policy',
+      id: policy.Arn,
+      tags: { 'run-id': 'r1' },
+    });
+
+    const local = await iam.send(new ListPoliciesCommand({ Scope: 'Local' }));
+    expect(local.Policies!.map((p) => p.Arn)).toEqual([policy.Arn]);
+    const aws = await iam.send(new ListPoliciesCommand({ Scope: 'AWS' }));
+    expect(aws.Policies!.map((p) => p.PolicyName)).toContain('AWSLambdaVPCAccessExecutionRole');
+
+    const dup = await errorOf(
+      iam.send(new CreatePolicyCommand({ PolicyName: 'PROBE-BOUNDARY', PolicyDocument: boundaryDoc })),
+    );
+    expect(dup.name).toBe('EntityAlreadyExistsException');
+  });
+
+  it('versions a policy: the default decides, the default cannot be deleted, at most five versions', async () => {
+    const arn = (await iam.send(new CreatePolicyCommand({ PolicyName: 'p', PolicyDocument: boundaryDoc })))
+      .Policy!.Arn!;
+    await createRole('probe');
+    await iam.send(new AttachRolePolicyCommand({ RoleName: 'probe', PolicyArn: arn }));
+    const narrower = JSON.stringify({
+      Statement: [{ Effect: 'Allow', Action: 'logs:PutLogEvents', Resource: '*' }],
+    });
+    const v2 = (
+      await iam.send(
+        new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: narrower, SetAsDefault: true }),
+      )
+    ).PolicyVersion!;
+    expect(v2).toMatchObject({ VersionId: 'v2', IsDefaultVersion: true });
+    expect(emu.iam.identityPolicies('probe')).toEqual([JSON.parse(narrower)]);
+    const v1 = (await iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: 'v1' })))
+      .PolicyVersion!;
+    expect(decodeURIComponent(v1.Document!)).toBe(boundaryDoc);
+    expect(v1.IsDefaultVersion).toBe(false);
+
+    const delDefault = await errorOf(
+      iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: 'v2' })),
+    );
+    expect(delDefault.name).toBe('DeleteConflictException');
+    await iam.send(new SetDefaultPolicyVersionCommand({ PolicyArn: arn, VersionId: 'v1' }));
+    await iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: 'v2' }));
+
+    for (let i = 0; i < 4; i++) {
+      await iam.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: narrower }));
+    }
+    const versions = (await iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn }))).Versions!;
+    expect(versions.map((v) => v.VersionId)).toEqual(['v6', 'v5', 'v4', 'v3', 'v1']);
+    const sixth = await errorOf(
+      iam.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: narrower })),
+    );
+    expect(sixth.name).toBe('LimitExceededException');
+  });
+
+  it('deletes a policy only when detached and down to its default version', async () => {
+    const arn = (await iam.send(new CreatePolicyCommand({ PolicyName: 'p', PolicyDocument: boundaryDoc })))
+      .Policy!.Arn!;
+    await createRole('probe');
+    await iam.send(new AttachRolePolicyCommand({ RoleName: 'probe', PolicyArn: arn }));
+    expect((await errorOf(iam.send(new DeletePolicyCommand({ PolicyArn: arn })))).name).toBe(
+      'DeleteConflictException',
+    );
+    await iam.send(new DetachRolePolicyCommand({ RoleName: 'probe', PolicyArn: arn }));
+    await iam.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: boundaryDoc }));
+    expect((await errorOf(iam.send(new DeletePolicyCommand({ PolicyArn: arn })))).name).toBe(
+      'DeleteConflictException',
+    );
+    await iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: 'v2' }));
+    await iam.send(new DeletePolicyCommand({ PolicyArn: arn }));
+    expect((await errorOf(iam.send(new GetPolicyCommand({ PolicyArn: arn })))).name).toBe(
+      'NoSuchEntityException',
+    );
+  });
+
+  it('refuses to change AWS managed policies and oversized documents', async () => {
+    const denied = await errorOf(iam.send(new DeletePolicyCommand({ PolicyArn: BASIC })));
+    expect(denied).toMatchObject({ name: 'AccessDenied', status: 403 });
+    const huge = JSON.stringify({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 's3:GetObject',
+          Resource: Array.from({ length: 300 }, (_, i) => `arn:aws:s3:::bucket-${i}/*`),
+        },
+      ],
+    });
+    const big = await errorOf(iam.send(new CreatePolicyCommand({ PolicyName: 'big', PolicyDocument: huge })));
+    expect(big.name).toBe('LimitExceededException');
   });
 });
 
