@@ -1,0 +1,118 @@
+/**
+ * The probe: a role that Lambda assumes, and a function created inside the run's VPC from the
+ * start (changing VpcConfig later takes minutes). The function's code is the probe bundle,
+ * embedded in this task at build time. Idempotent by name.
+ */
+import {
+  AttachRolePolicyCommand,
+  CreateRoleCommand,
+  GetRoleCommand,
+  type Role,
+} from '@aws-sdk/client-iam';
+import { CreateFunctionCommand, GetFunctionConfigurationCommand, type FunctionConfiguration } from '@aws-sdk/client-lambda';
+import { strToU8, zipSync } from 'fflate';
+import { PROBE_ROLE_PATH, type ProbeFunctionOutput } from '../statemachine/contract.ts';
+import { PROBE_FUNCTION, TASK_ENV } from './manifest.ts';
+import { iam, lambda } from './lib/clients.ts';
+import { timedOut } from './lib/errors.ts';
+import { createLogger } from './lib/log.ts';
+import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
+import { LAMBDA_TRUST_POLICY, LAMBDA_VPC_MANAGED_POLICY } from './lib/policies.ts';
+import { parseRunState, probeName, required } from './lib/run-state.ts';
+import { runTags, tagList, tagMap } from './lib/tags.ts';
+import { waitUntil } from './lib/waiter.ts';
+
+declare const __PROBE_BUNDLE__: string;
+
+/** A newly created role "cannot be assumed by Lambda" for some seconds: that error means "not yet". */
+const isRoleNotReady = (err: unknown) =>
+  errorCode(err) === 'InvalidParameterValueException' && /cannot be assumed|execution role does not have permissions/i.test(String((err as Error).message));
+
+export function probeZip(): Uint8Array {
+  return zipSync({ 'index.mjs': strToU8(__PROBE_BUNDLE__) }, { level: 9 });
+}
+
+export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
+  const state = parseRunState(event);
+  const { input } = state;
+  const preflight = required(state.preflight, 'preflight');
+  const network = required(state.network, 'network');
+  const name = probeName(input.runId);
+  const log = createLogger('CreateProbe', { runId: input.runId, functionName: name });
+  const tags = runTags(input, preflight.expiresAt);
+
+  let role: Role | undefined;
+  try {
+    role = (await aws('GetRole', () => iam(input.region).send(new GetRoleCommand({ RoleName: name })))).Role;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (!role) {
+    const boundary = process.env[TASK_ENV.probePermissionsBoundaryArn];
+    role = (
+      await aws('CreateRole', () =>
+        iam(input.region).send(
+          new CreateRoleCommand({
+            RoleName: name,
+            Path: PROBE_ROLE_PATH,
+            AssumeRolePolicyDocument: LAMBDA_TRUST_POLICY,
+            Description: `privatelink-verify probe for run ${input.runId}`,
+            ...(boundary ? { PermissionsBoundary: boundary } : {}),
+            Tags: tagList(tags),
+          }),
+        ),
+      )
+    ).Role!;
+    log.info('probe role created', { roleArn: role.Arn });
+  }
+  await aws('AttachRolePolicy', () =>
+    iam(input.region).send(new AttachRolePolicyCommand({ RoleName: name, PolicyArn: LAMBDA_VPC_MANAGED_POLICY })),
+  );
+
+  let fn: FunctionConfiguration | undefined;
+  try {
+    fn = await aws('GetFunctionConfiguration', () => lambda(input.region).send(new GetFunctionConfigurationCommand({ FunctionName: name })));
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (!fn) {
+    const zip = probeZip();
+    const created = await waitUntil({
+      what: 'probe function created',
+      poll: () =>
+        aws('CreateFunction', () =>
+          lambda(input.region).send(
+            new CreateFunctionCommand({
+              FunctionName: name,
+              Runtime: 'nodejs24.x',
+              Architectures: ['arm64'],
+              Role: role!.Arn,
+              Handler: 'index.handler',
+              Code: { ZipFile: zip },
+              Timeout: PROBE_FUNCTION.timeoutSeconds,
+              MemorySize: PROBE_FUNCTION.memoryMb,
+              Description: `privatelink-verify probe for run ${input.runId}`,
+              VpcConfig: { SubnetIds: network.subnetIds, SecurityGroupIds: [network.workloadSecurityGroupId] },
+              Tags: tagMap(tags),
+            }),
+          ),
+        ),
+      done: () => true,
+      timeoutMs: 120_000,
+      minDelayMs: 2_000,
+      maxDelayMs: 10_000,
+      retryOn: isRoleNotReady,
+      onAttempt: (_v, attempt, err) => err && log.info('role not assumable yet; retrying', { attempt }),
+    });
+    if (!created.satisfied) throw timedOut(`Lambda could not assume the new role ${role.Arn} within 120 s`);
+    fn = created.value!;
+    log.info('probe function created', { functionArn: fn.FunctionArn, state: fn.State });
+  }
+  return {
+    functionName: name,
+    functionArn: fn.FunctionArn!,
+    roleName: name,
+    roleArn: role.Arn!,
+    state: String(fn.State ?? 'Pending'),
+  };
+}

@@ -1,0 +1,22 @@
+/** The flip: replace the endpoint policy with an explicit Deny of InvokeModel, and note when. */
+import { ModifyVpcEndpointCommand } from '@aws-sdk/client-ec2';
+import type { FlipOutput } from '../statemachine/contract.ts';
+import { ec2 } from './lib/clients.ts';
+import { createLogger } from './lib/log.ts';
+import { aws } from './lib/outcomes.ts';
+import { denyInvokeEndpointPolicy } from './lib/policies.ts';
+import { parseRunState, required } from './lib/run-state.ts';
+
+export async function handler(event: unknown): Promise<FlipOutput> {
+  const state = parseRunState(event);
+  const { input } = state;
+  const preflight = required(state.preflight, 'preflight');
+  const endpoint = required(state.provisioned?.endpoint, 'endpoint');
+  const policy = denyInvokeEndpointPolicy(preflight.modelResourceArns);
+  await aws('ModifyVpcEndpoint', () =>
+    ec2(input.region).send(new ModifyVpcEndpointCommand({ VpcEndpointId: endpoint.vpcEndpointId, PolicyDocument: policy })),
+  );
+  const flippedAt = new Date().toISOString();
+  createLogger('FlipEndpointPolicyToDeny', { runId: input.runId }).info('endpoint policy set to Deny', { flippedAt });
+  return { flippedAt, endpointPolicy: policy };
+}

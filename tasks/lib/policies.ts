@@ -1,0 +1,65 @@
+/** The policy documents a run attaches. Built here only, so the report can show exactly what was tested. */
+
+export const INVOKE_ACTIONS = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'];
+
+const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
+
+/**
+ * ARNs a call to `modelId` is authorized against. A cross-region inference profile is checked
+ * against the profile ARN and the foundation-model ARN in each destination region, so both go in.
+ */
+export function modelResourceArns(region: string, accountId: string, modelId: string): string[] {
+  const m = INFERENCE_PROFILE_PREFIX.exec(modelId);
+  if (!m) return [`arn:aws:bedrock:${region}::foundation-model/${modelId}`];
+  const base = modelId.slice(m[0].length);
+  return [`arn:aws:bedrock:${region}:${accountId}:inference-profile/${modelId}`, `arn:aws:bedrock:*::foundation-model/${base}`];
+}
+
+/** The endpoint is created refusing everything: nothing may pass before the policy under test is in place. */
+export function denyAllEndpointPolicy(): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'DenyAllUntilConfigured', Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+  });
+}
+
+export function allowProbeEndpointPolicy(roleArn: string, resources: string[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'AllowProbeRoleToInvokeTheModel', Effect: 'Allow', Principal: { AWS: roleArn }, Action: INVOKE_ACTIONS, Resource: resources },
+    ],
+  });
+}
+
+/** The flip: an explicit Deny, so a refusal names the endpoint policy. */
+export function denyInvokeEndpointPolicy(resources: string[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'DenyInvokeModel', Effect: 'Deny', Principal: '*', Action: INVOKE_ACTIONS, Resource: resources }],
+  });
+}
+
+export const IDENTITY_POLICY_NAME = 'plv-invoke-only-through-endpoint';
+
+export function identityPolicy(vpcEndpointId: string, resources: string[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'InvokeOnlyThroughThisEndpoint',
+        Effect: 'Allow',
+        Action: INVOKE_ACTIONS,
+        Resource: resources,
+        Condition: { StringEquals: { 'aws:SourceVpce': vpcEndpointId } },
+      },
+    ],
+  });
+}
+
+export const LAMBDA_TRUST_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+});
+
+export const LAMBDA_VPC_MANAGED_POLICY = 'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole';

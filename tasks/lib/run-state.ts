@@ -1,0 +1,34 @@
+/** Parse what the state machine hands a task, with the contract, once, at the edge. */
+import {
+  describeInputProblem,
+  type ExecutionInput,
+  ExecutionInputSchema,
+  PROBE_NAME_PREFIX,
+  type RunState,
+  RunStateSchema,
+} from '../../statemachine/contract.ts';
+import { invalidInput } from './errors.ts';
+
+export function parseRunState(event: unknown): RunState {
+  const parsed = RunStateSchema.safeParse(event);
+  if (!parsed.success) throw invalidInput(describeInputProblem(parsed.error));
+  return parsed.data;
+}
+
+export function parseInput(raw: unknown): ExecutionInput {
+  const parsed = ExecutionInputSchema.safeParse(raw);
+  if (!parsed.success) throw invalidInput(describeInputProblem(parsed.error));
+  return parsed.data;
+}
+
+/** A stage's output, or a clear error when an earlier stage did not produce it. */
+export function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw invalidInput(`${what} is missing from the state: an earlier stage did not run`);
+  return value;
+}
+
+/** The probe function and its role share one name, derived from the run id. */
+export const probeName = (runId: string) => `${PROBE_NAME_PREFIX}${runId}`;
+
+export const serviceNameFor = (region: string) => `com.amazonaws.${region}.bedrock-runtime`;
+export const bedrockRuntimeHost = (region: string) => `bedrock-runtime.${region}.amazonaws.com`;

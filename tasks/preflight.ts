@@ -1,0 +1,53 @@
+/** Preflight: validate the input and the region before anything is created. */
+import { DescribeAvailabilityZonesCommand, DescribeVpcEndpointServicesCommand } from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import type { PreflightOutput } from '../statemachine/contract.ts';
+import { ec2, sts } from './lib/clients.ts';
+import { unsupported } from './lib/errors.ts';
+import { createLogger } from './lib/log.ts';
+import { aws, errorCode } from './lib/outcomes.ts';
+import { modelResourceArns } from './lib/policies.ts';
+import { parseInput, serviceNameFor } from './lib/run-state.ts';
+
+export async function handler(event: { input?: unknown }): Promise<PreflightOutput> {
+  const input = parseInput(event?.input);
+  const log = createLogger('Preflight', { runId: input.runId });
+  const serviceName = serviceNameFor(input.region);
+
+  const services = await aws('DescribeVpcEndpointServices', () =>
+    ec2(input.region).send(new DescribeVpcEndpointServicesCommand({ ServiceNames: [serviceName] })),
+  ).catch((err) => {
+    if (errorCode(err) === 'InvalidServiceName') return { ServiceDetails: [] };
+    throw err;
+  });
+  const service = services.ServiceDetails?.find((s) => s.ServiceName === serviceName);
+  if (!service) throw unsupported(`${serviceName} is not offered in ${input.region}: choose a region where Amazon Bedrock runtime has a VPC endpoint service`);
+  if (!service.ServiceType?.some((t) => t.ServiceType === 'Interface')) {
+    throw unsupported(`${serviceName} is not an interface endpoint service in ${input.region}`);
+  }
+
+  const zones = await aws('DescribeAvailabilityZones', () =>
+    ec2(input.region).send(new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] })),
+  );
+  const usable = (zones.AvailabilityZones ?? [])
+    .map((z) => z.ZoneName!)
+    .filter((z) => service.AvailabilityZones?.includes(z))
+    .sort();
+  if (usable.length < 2) {
+    throw unsupported(`${serviceName} is offered in ${usable.length} availability zone(s) of ${input.region}; two are needed`);
+  }
+
+  const identity = await aws('GetCallerIdentity', () => sts(input.region).send(new GetCallerIdentityCommand({})));
+  const accountId = identity.Account!;
+  const startedAt = new Date();
+  const out: PreflightOutput = {
+    serviceName,
+    availabilityZones: [usable[0]!, usable[1]!],
+    modelResourceArns: modelResourceArns(input.region, accountId, input.modelId),
+    accountId,
+    startedAt: startedAt.toISOString(),
+    expiresAt: new Date(startedAt.getTime() + input.ttlMinutes * 60_000).toISOString(),
+  };
+  log.info('preflight passed', { serviceName, availabilityZones: out.availabilityZones });
+  return out;
+}

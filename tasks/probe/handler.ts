@@ -1,0 +1,88 @@
+/**
+ * The probe runs inside the run's VPC. It resolves the bedrock-runtime host name (private
+ * addresses mean the endpoint's private DNS is in effect), calls InvokeModel once, and returns a
+ * classified outcome. It never throws for an expected refusal: refusals are the evidence.
+ */
+import { lookup } from 'node:dns/promises';
+import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
+import { type ProbeResult, ProbeEventSchema } from '../../statemachine/contract.ts';
+import { classifyInvokeError, errorCode, httpStatus } from '../lib/outcomes.ts';
+
+const clients = new Map<string, BedrockRuntimeClient>();
+
+function client(region: string, timeoutSeconds: number): BedrockRuntimeClient {
+  const key = `${region}:${timeoutSeconds}`;
+  let c = clients.get(key);
+  if (!c) {
+    // One attempt with a short timeout: a black-holed path must show up as a timeout, not eat the Lambda's time.
+    c = new BedrockRuntimeClient({
+      region,
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: timeoutSeconds * 1000, requestTimeout: timeoutSeconds * 1000 },
+    });
+    clients.set(key, c);
+  }
+  return c;
+}
+
+const PRIVATE_RANGES = [/^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./];
+export const isPrivateAddress = (ip: string) => PRIVATE_RANGES.some((r) => r.test(ip));
+
+/** The smallest valid request body for each model family. */
+export function requestBody(modelId: string): string {
+  const base = modelId.replace(/^(us|eu|apac|us-gov|global)\./, '');
+  const prompt = 'Reply with the single word: ok';
+  if (base.startsWith('anthropic.')) {
+    return JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 16, messages: [{ role: 'user', content: prompt }] });
+  }
+  if (base.startsWith('amazon.titan-text')) return JSON.stringify({ inputText: prompt, textGenerationConfig: { maxTokenCount: 16 } });
+  if (base.startsWith('amazon.nova')) {
+    return JSON.stringify({ messages: [{ role: 'user', content: [{ text: prompt }] }], inferenceConfig: { maxTokens: 16 } });
+  }
+  if (base.startsWith('meta.')) return JSON.stringify({ prompt, max_gen_len: 16 });
+  if (base.startsWith('mistral.')) return JSON.stringify({ prompt: `<s>[INST] ${prompt} [/INST]`, max_tokens: 16 });
+  if (base.startsWith('cohere.command-r')) return JSON.stringify({ message: prompt, max_tokens: 16 });
+  return JSON.stringify({ prompt, max_tokens: 16 });
+}
+
+export async function handler(event: unknown): Promise<ProbeResult> {
+  const e = ProbeEventSchema.parse(event);
+  const hostname = `bedrock-runtime.${e.region}.amazonaws.com`;
+  const started = Date.now();
+  const base = { hostname, modelId: e.modelId, at: new Date(started).toISOString() };
+
+  let resolvedAddresses: string[] = [];
+  try {
+    resolvedAddresses = (await lookup(hostname, { all: true })).map((a) => a.address);
+  } catch (err) {
+    return {
+      ...base,
+      outcome: 'dns-failure',
+      resolvedAddresses,
+      resolvedPrivate: false,
+      errorCode: errorCode(err),
+      errorMessage: (err as Error).message,
+      latencyMs: Date.now() - started,
+    };
+  }
+  const resolvedPrivate = resolvedAddresses.length > 0 && resolvedAddresses.every(isPrivateAddress);
+
+  try {
+    await client(e.region, e.timeoutSeconds).send(
+      new InvokeModelCommand({ modelId: e.modelId, contentType: 'application/json', accept: 'application/json', body: requestBody(e.modelId) }),
+    );
+    return { ...base, outcome: 'allowed', resolvedAddresses, resolvedPrivate, httpStatus: 200, latencyMs: Date.now() - started };
+  } catch (err) {
+    const status = httpStatus(err);
+    return {
+      ...base,
+      outcome: classifyInvokeError(err),
+      resolvedAddresses,
+      resolvedPrivate,
+      ...(status !== undefined ? { httpStatus: status } : {}),
+      errorCode: errorCode(err),
+      errorMessage: String((err as Error).message ?? '').slice(0, 1000),
+      latencyMs: Date.now() - started,
+    };
+  }
+}
