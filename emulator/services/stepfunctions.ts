@@ -217,7 +217,7 @@ export class StepFunctionsService implements EmulatedService {
       type,
       loggingConfiguration,
       tracingConfiguration,
-      creationDate: this.ctx.now(),
+      creationDate: Math.floor(this.ctx.now()),
       revisionId: randomUUID(),
       tags,
     };

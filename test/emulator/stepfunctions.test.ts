@@ -112,6 +112,11 @@ describe('Step Functions: state machines', () => {
       }),
     );
     expect((await errorOf(badName))?.name).toBe('InvalidName');
+    const unsubstituted = {
+      StartAt: 'T',
+      States: { T: { Type: 'Task', Resource: '${PreflightFunctionArn}', End: true } },
+    };
+    expect((await errorOf(createMachine(unsubstituted)))?.name).toBe('InvalidDefinition');
   });
 
   it('updates a definition and keeps tags', async () => {
@@ -312,6 +317,69 @@ describe('Step Functions: running', () => {
     expect(types.slice(0, 3)).toEqual(['ExecutionStarted', 'ParallelStateEntered', 'ParallelStateStarted']);
     expect(types).toContain('WaitStateEntered');
     expect(types.slice(-3)).toEqual(['ParallelStateSucceeded', 'ParallelStateExited', 'ExecutionSucceeded']);
+  });
+
+  it('runs a Map state over its items with ItemSelector and $$.Map.Item', async () => {
+    const { arn, result } = await run(
+      {
+        StartAt: 'Each',
+        States: {
+          Each: {
+            Type: 'Map',
+            ItemsPath: '$.items',
+            ItemSelector: { 'value.$': '$$.Map.Item.Value', 'index.$': '$$.Map.Item.Index' },
+            ItemProcessor: { StartAt: 'Echo', States: { Echo: { Type: 'Pass', End: true } } },
+            End: true,
+          },
+        },
+      },
+      { items: ['a', 'b'] },
+    );
+    expect(result.status).toBe('SUCCEEDED');
+    expect(JSON.parse(result.output!)).toEqual([
+      { value: 'a', index: 0 },
+      { value: 'b', index: 1 },
+    ]);
+    const types = (await history(arn)).map((e) => e.type);
+    expect(types.slice(0, 3)).toEqual(['ExecutionStarted', 'MapStateEntered', 'MapStateStarted']);
+    expect(types.filter((t) => t === 'MapIterationSucceeded')).toHaveLength(2);
+    expect(types.slice(-3)).toEqual(['MapStateSucceeded', 'MapStateExited', 'ExecutionSucceeded']);
+  });
+
+  it('gives $$.Execution.StartTime in virtual time and the execution input inside Parallel branches', async () => {
+    const { result } = await run(
+      {
+        StartAt: 'Both',
+        States: {
+          Both: {
+            Type: 'Parallel',
+            Branches: [
+              {
+                StartAt: 'Ctx',
+                States: {
+                  Ctx: {
+                    Type: 'Pass',
+                    Parameters: {
+                      'start.$': '$$.Execution.StartTime',
+                      'input.$': '$$.Execution.Input',
+                      'id.$': '$$.Execution.Id',
+                    },
+                    End: true,
+                  },
+                },
+              },
+            ],
+            InputPath: '$.inner',
+            End: true,
+          },
+        },
+      },
+      { inner: { x: 1 } },
+    );
+    const [ctx] = JSON.parse(result.output!);
+    expect(Date.parse(ctx.start)).toBe(result.startDate!.getTime());
+    expect(ctx.input).toEqual({ inner: { x: 1 } });
+    expect(ctx.id).toBe(result.executionArn);
   });
 
   it('ends FAILED with the Fail state error and cause', async () => {

@@ -63,8 +63,19 @@ export function validateDefinition(text: unknown): StateMachineDefinition {
       `Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: ${detail}'`,
     );
   }
+  // asl-validator lets any string through as a Task resource; AWS wants an ARN (an unsubstituted `${X}` is the usual slip).
+  for (const [name, state] of indexStates(def as unknown as StateMachineDefinition)) {
+    if (state.Type === 'Task' && !TASK_RESOURCE.test(String(state.Resource))) {
+      throw new AwsError(
+        'InvalidDefinition',
+        `Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Value is not a valid resource ARN at /States/${name}/Resource'`,
+      );
+    }
+  }
   return def as unknown as StateMachineDefinition;
 }
+
+const TASK_RESOURCE = /^arn:aws[\w-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:[^\s${}]+$/;
 
 /** Every state of the machine by name, including Parallel branches and Map iterators (names are unique machine-wide). */
 export function indexStates(def: StateMachineDefinition): Map<string, AslState> {

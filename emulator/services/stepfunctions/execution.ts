@@ -188,7 +188,7 @@ export class Execution {
     this.definition = spec.definition;
     this.states = indexStates(spec.definition);
     this.onStatusChange = onStatusChange;
-    this.startDate = ctx.now();
+    this.startDate = Math.floor(ctx.now());
   }
 
   /** Record ExecutionStarted and run in the background. */
@@ -289,7 +289,7 @@ export class Execution {
   private finish(status: Exclude<ExecutionStatus, 'RUNNING'>, details: Record<string, string>): void {
     if (this.status !== 'RUNNING') return;
     this.status = status;
-    this.stopDate = this.ctx.now();
+    this.stopDate = Math.floor(this.ctx.now());
     if (details.output !== undefined) this.output = details.output;
     if (details.error !== undefined) this.error = details.error;
     if (details.cause !== undefined) this.cause = details.cause;
@@ -321,7 +321,13 @@ export class Execution {
 
   private record(type: string, details: Record<string, unknown> = {}): void {
     const id = this.events.length + 1;
-    this.events.push({ timestamp: this.ctx.now(), type, id, previousEventId: id - 1, ...details });
+    this.events.push({
+      timestamp: Math.floor(this.ctx.now()),
+      type,
+      id,
+      previousEventId: id - 1,
+      ...details,
+    });
   }
 
   private async consume(events: AsyncGenerator<LibraryEvent>): Promise<void> {
