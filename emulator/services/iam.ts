@@ -92,8 +92,9 @@ export class IamService implements EmulatedService, IamModel {
         GetRole: (input) => {
           const role = this.mustGetRole(input.RoleName);
           // IAM is eventually consistent: a role just created may not be visible to reads yet.
-          if (this.ctx.faults.take('not-found-after-create', 'iam', 'GetRole'))
+          if (this.ctx.faults.take('not-found-after-create', 'iam', 'GetRole')) {
             throw noSuchRole(role.roleName);
+          }
           return { Role: this.roleOutput(role) };
         },
         DeleteRole: (input) => this.deleteRole(input),
