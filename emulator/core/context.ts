@@ -29,6 +29,11 @@ export interface Quotas {
 export interface World {
   /** false: ModifyVpcEndpoint accepts a new policy but traffic keeps the old one (policy not enforced). */
   endpointPolicyUpdatesApply: boolean;
+  /**
+   * true: the endpoint accepts policy updates that contain a Deny but never enforces them (a
+   * broken or misconfigured endpoint that the deny check must catch).
+   */
+  ignoreDenyPolicyUpdates: boolean;
   /** Model ids (or inference profile ids) whose access is not granted in the account. */
   modelsWithoutAccess: string[];
 }
@@ -74,7 +79,7 @@ export class EmulatorContext {
     this.faults = new Faults(this.rng);
     this.identities = new IdentityRegistry(this.accountId);
     this.quotas = { vpcsPerRegion: 5, interfaceEndpointsPerVpc: 50, endpointPolicyMaxChars: 20480, ...opts.quotas };
-    this.world = { endpointPolicyUpdatesApply: true, modelsWithoutAccess: [], ...opts.world };
+    this.world = { endpointPolicyUpdatesApply: true, ignoreDenyPolicyUpdates: false, modelsWithoutAccess: [], ...opts.world };
     this.log = opts.log ?? (() => {});
   }
 
