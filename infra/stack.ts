@@ -1,0 +1,183 @@
+/**
+ * The privatelink-verify stack: task functions, the verification state machine (the ASL file with
+ * the manifest's substitutions), the safety nets that clean up after runs that cannot clean up
+ * themselves, and the role GitHub workflows assume.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { REPO_ROOT } from '../tasks/build.ts';
+import { SWEEPER_FUNCTION, substitutionName, TASK_ENV, TASKS } from '../tasks/manifest.ts';
+import {
+  configFromContext,
+  type PrivateLinkVerifyConfig,
+  type PrivateLinkVerifyConfigInput,
+  resolveConfig,
+} from './config.ts';
+import { GitHubAccess } from './github-access.ts';
+import { ProbeBoundary } from './probe-boundary.ts';
+import { type TaskCodeMode, TaskFunctions } from './task-functions.ts';
+import { TaskRoles } from './task-roles.ts';
+
+export const ASL_PATH = join(REPO_ROOT, 'statemachine', 'verify.asl.json');
+
+/** Step Functions events for executions that ended without running their own Catch → Cleanup. */
+export const UNCLEAN_END_STATUSES = ['ABORTED', 'TIMED_OUT'];
+
+/** Variable the Preflight task may read to refuse VPC CIDRs outside the configured pool. */
+export const VPC_CIDR_POOL_ENV = 'PRIVATELINK_VERIFY_VPC_CIDR_POOL';
+
+export interface PrivateLinkVerifyStackProps extends StackProps {
+  /** Explicit configuration; any field left out is read from CDK context, then defaults. */
+  config?: PrivateLinkVerifyConfigInput;
+  /** `placeholder-for-tests` skips bundling: for template tests only, never for deploying. */
+  taskCode?: TaskCodeMode;
+}
+
+/** The ASL's `${...}` variables; the manifest must supply exactly these. */
+export function aslSubstitutionNames(asl: string): string[] {
+  return [...new Set([...asl.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!))].sort();
+}
+
+export class PrivateLinkVerifyStack extends Stack {
+  readonly config: PrivateLinkVerifyConfig;
+  readonly stateMachine: sfn.StateMachine;
+  readonly taskFunctions: TaskFunctions;
+  readonly taskRoles: TaskRoles;
+  readonly probeBoundary: ProbeBoundary;
+  readonly cleanupRule: events.Rule;
+  readonly sweepSchedule: events.Rule;
+  readonly github: GitHubAccess | undefined;
+
+  constructor(scope: Construct, id: string, props: PrivateLinkVerifyStackProps = {}) {
+    const config = resolveConfig(configFromContext((k) => scope.node.tryGetContext(k), props.config));
+    super(scope, id, {
+      description:
+        'privatelink-verify: proves Bedrock is reached only through a PrivateLink endpoint whose policy decides',
+      ...props,
+      env: { account: props.env?.account ?? process.env.CDK_DEFAULT_ACCOUNT, region: config.region },
+    });
+    if (props.env?.region && props.env.region !== config.region) {
+      throw new Error(
+        `stack env region ${props.env.region} differs from the configured region ${config.region}`,
+      );
+    }
+    this.config = config;
+
+    const asl = readFileSync(ASL_PATH, 'utf8');
+    const aslDoc = JSON.parse(asl) as { TimeoutSeconds?: number };
+    const wanted = aslSubstitutionNames(asl);
+    const supplied = TASKS.map(substitutionName).sort();
+    const missing = wanted.filter((n) => !supplied.includes(n));
+    const unused = supplied.filter((n) => !wanted.includes(n));
+    if (missing.length || unused.length) {
+      throw new Error(
+        `statemachine/verify.asl.json and tasks/manifest.ts disagree: ${missing.length ? `no task for ${missing.join(', ')}` : ''}${missing.length && unused.length ? '; ' : ''}${unused.length ? `tasks never referenced: ${unused.join(', ')}` : ''}`,
+      );
+    }
+    const executionTimeoutSeconds = aslDoc.TimeoutSeconds;
+    if (!executionTimeoutSeconds) {
+      throw new Error(
+        'statemachine/verify.asl.json must set TimeoutSeconds: a run must never outlive its budget',
+      );
+    }
+
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    this.probeBoundary = new ProbeBoundary(this, 'ProbeBoundary', { allowedModels: config.allowedModels });
+    this.taskRoles = new TaskRoles(this, 'TaskRoles', {
+      tagKey: config.tagKey,
+      probeBoundary: this.probeBoundary.policy,
+    });
+    this.taskFunctions = new TaskFunctions(this, 'Tasks', {
+      tasks: [...TASKS, SWEEPER_FUNCTION],
+      roles: this.taskRoles.roles,
+      environment: { [TASK_ENV.probePermissionsBoundaryArn]: this.probeBoundary.policy.managedPolicyArn },
+      taskEnvironment: { Preflight: { [VPC_CIDR_POOL_ENV]: config.vpcCidrPool.join(',') } },
+      logRetention,
+      codeMode: props.taskCode ?? 'esbuild',
+    });
+    const fn = this.taskFunctions.functions;
+
+    const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      // The vendedlogs prefix keeps the CloudWatch Logs resource policy from growing per log group.
+      logGroupName: `/aws/vendedlogs/states/${this.stackName}-verify`,
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'Verify', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: 'privatelink-verify verification run',
+      definitionBody: sfn.DefinitionBody.fromString(asl),
+      definitionSubstitutions: Object.fromEntries(
+        TASKS.map((t) => [substitutionName(t), fn[t.name]!.functionArn]),
+      ),
+      logs: { destination: stateMachineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    // The ASL names unqualified function ARNs: no version wildcard is needed.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeTasks',
+        actions: ['lambda:InvokeFunction'],
+        resources: TASKS.map((t) => fn[t.name]!.functionArn),
+      }),
+    );
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Added by CDK for logging level ALL and X-Ray: CloudWatch Logs delivery actions and xray:PutTraceSegments/GetSampling* authorize no resource type.',
+    });
+
+    // StopExecution and timeouts skip Catch, so nothing in the run cleans up: Cleanup gets the event.
+    this.cleanupRule = new events.Rule(this, 'CleanupAfterAbortOrTimeout', {
+      description: 'Start cleanup for privatelink-verify executions that end ABORTED or TIMED_OUT',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: UNCLEAN_END_STATUSES, stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new targets.LambdaFunction(fn.Cleanup!, { retryAttempts: 8, maxEventAge: Duration.hours(6) }),
+      ],
+    });
+    this.sweepSchedule = new events.Rule(this, 'HourlySweep', {
+      description: 'Delete expired privatelink-verify resources that no cleanup removed',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new targets.LambdaFunction(fn[SWEEPER_FUNCTION.name]!, { retryAttempts: 2 })],
+    });
+
+    if (config.repository) {
+      this.github = new GitHubAccess(this, 'GitHub', {
+        repository: config.repository,
+        branches: config.branches,
+        environments: config.environments,
+        allowPullRequests: config.allowPullRequests,
+        existingOidcProviderArn: config.existingOidcProviderArn,
+        stateMachine: this.stateMachine,
+        maxSessionDuration: Duration.hours(
+          Math.min(12, Math.max(1, Math.ceil(executionTimeoutSeconds / 3600))),
+        ),
+      });
+      new CfnOutput(this, 'GitHubRoleArn', {
+        value: this.github.role.roleArn,
+        description: 'role-to-assume for aws-actions/configure-aws-credentials',
+      });
+    } else {
+      Validations.of(this).addWarning(
+        'privatelink-verify:no-github-role',
+        'No repository configured: the GitHub role is not created. Set -c privatelink-verify:repository=owner/name to create it.',
+      );
+    }
+    new CfnOutput(this, 'StateMachineArn', {
+      value: this.stateMachine.stateMachineArn,
+      description: 'state-machine-arn for the verify workflow',
+    });
+    new CfnOutput(this, 'Region', { value: this.region, description: 'Region every run uses' });
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * One Lambda function per manifest task (and the sweeper), bundled by esbuild on this machine
+ * with the same settings the local deployer uses (tasks/build.ts): no Docker, ESM, minified,
+ * source maps, the AWS SDK left to the runtime, arm64 on the newest Node.js runtime.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import {
+  buildProbeCodeSync,
+  ESBUILD_TARGET,
+  ESM_REQUIRE_BANNER,
+  EXTERNAL_MODULES,
+  LAMBDA_RUNTIME,
+  PROBE_BUNDLE_DEFINE,
+  REPO_ROOT,
+} from '../tasks/build.ts';
+import type { TaskDefinition, TaskPermissionSet } from '../tasks/manifest.ts';
+
+/**
+ * How task code gets into the template. `esbuild` is the only mode for deploying;
+ * `placeholder-for-tests` puts inline stubs in place of bundles so template tests can run
+ * before (or without) bundling the task entries. A placeholder template must never be deployed.
+ */
+export type TaskCodeMode = 'esbuild' | 'placeholder-for-tests';
+
+export const TASK_RUNTIME = lambda.Runtime.NODEJS_24_X;
+if (TASK_RUNTIME.name !== LAMBDA_RUNTIME) {
+  throw new Error(
+    `infra uses ${TASK_RUNTIME.name} but tasks/build.ts targets ${LAMBDA_RUNTIME}: keep them the same`,
+  );
+}
+
+/** The CreateProbe task reads the probe's code from this identifier (tasks/create-probe.ts). */
+const PROBE_TASK = 'CreateProbe';
+
+export interface TaskFunctionsProps {
+  tasks: readonly TaskDefinition[];
+  roles: Record<TaskPermissionSet, iam.IRole>;
+  environment: Record<string, string>;
+  /** Extra variables for single tasks, by task name. */
+  taskEnvironment?: Record<string, Record<string, string>>;
+  logRetention: logs.RetentionDays;
+  codeMode: TaskCodeMode;
+}
+
+export class TaskFunctions extends Construct {
+  readonly functions: Record<string, lambda.Function> = {};
+  readonly logGroups: Record<string, logs.LogGroup> = {};
+
+  constructor(scope: Construct, id: string, props: TaskFunctionsProps) {
+    super(scope, id);
+    let probeInject: string | undefined;
+    for (const task of props.tasks) {
+      const role = props.roles[task.permissions];
+      const logGroup = new logs.LogGroup(this, `${task.name}Logs`, {
+        retention: props.logRetention,
+        // `cdk destroy` must leave nothing behind; retention bounds what the logs cost meanwhile.
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      logGroup.grantWrite(role);
+      const common: lambda.FunctionOptions = {
+        description: `privatelink-verify: ${task.description}`,
+        architecture: lambda.Architecture.ARM_64,
+        timeout: Duration.seconds(task.timeoutSeconds),
+        memorySize: task.memoryMb,
+        role,
+        logGroup,
+        tracing: lambda.Tracing.ACTIVE,
+        environment: { ...props.environment, ...props.taskEnvironment?.[task.name] },
+      };
+      let fn: lambda.Function;
+      if (props.codeMode === 'placeholder-for-tests') {
+        fn = new lambda.Function(this, task.name, {
+          ...common,
+          runtime: TASK_RUNTIME,
+          handler: 'index.handler',
+          code: lambda.Code.fromInline(
+            'exports.handler = async () => { throw new Error("placeholder synthesized for template tests: never deploy"); };',
+          ),
+        });
+      } else {
+        if (task.name === PROBE_TASK) probeInject ??= writeProbeInject();
+        fn = new NodejsFunction(this, task.name, {
+          ...common,
+          runtime: TASK_RUNTIME,
+          entry: join(REPO_ROOT, task.entry),
+          handler: 'handler',
+          projectRoot: REPO_ROOT,
+          depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+          bundling: {
+            forceDockerBundling: false,
+            format: OutputFormat.ESM,
+            target: ESBUILD_TARGET,
+            minify: true,
+            sourceMap: true,
+            sourceMapMode: SourceMapMode.EXTERNAL,
+            sourcesContent: false,
+            externalModules: [...EXTERNAL_MODULES],
+            banner: ESM_REQUIRE_BANNER,
+            ...(task.name === PROBE_TASK && probeInject ? { inject: [probeInject] } : {}),
+          },
+        });
+      }
+      this.functions[task.name] = fn;
+      this.logGroups[task.name] = logGroup;
+    }
+  }
+}
+
+/**
+ * The CreateProbe bundle embeds the probe's code. esbuild's `define` would carry it on a shell
+ * command line (CDK runs esbuild through `bash -c`), where quotes and `$` in the code break it,
+ * so the same global is provided by an injected module instead.
+ */
+function writeProbeInject(): string {
+  const dir = join(REPO_ROOT, '.build', 'infra');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'probe-bundle.mjs');
+  writeFileSync(
+    file,
+    `// Generated by infra/task-functions.ts at synth: the probe bundle CreateProbe embeds.\nexport const ${PROBE_BUNDLE_DEFINE} = ${JSON.stringify(buildProbeCodeSync())};\n`,
+  );
+  return file;
+}
