@@ -163,8 +163,10 @@ export class StepFunctionsService implements EmulatedService {
   }
 
   private stopAll(): void {
-    for (const e of this.executions.values())
-      e.stop('Emulator.Shutdown', 'The emulator stopped this execution.');
+    // Not a status change anyone should react to (no EventBridge-style cleanup on shutdown).
+    for (const e of this.executions.values()) {
+      e.stop('Emulator.Shutdown', 'The emulator stopped this execution.', { notify: false });
+    }
   }
 
   private notify(e: Execution): void {

@@ -198,6 +198,42 @@ describe('Step Functions Task states invoke the emulator Lambda', () => {
     ]);
   });
 
+  it('names Lambda API errors Lambda.<Code>, so a Retry on Lambda.TooManyRequestsException rides out throttling', async () => {
+    emu.setFaults([{ kind: 'throttle', service: 'lambda', operation: 'Invoke', times: 2 }]);
+    try {
+      const { result, events } = await run(
+        {
+          StartAt: 'Double',
+          States: {
+            Double: {
+              Type: 'Task',
+              Resource: FN('double'),
+              Retry: [
+                {
+                  ErrorEquals: ['Lambda.TooManyRequestsException'],
+                  IntervalSeconds: 2,
+                  MaxAttempts: 3,
+                  JitterStrategy: 'FULL',
+                },
+              ],
+              End: true,
+            },
+          },
+        },
+        { value: 1 },
+      );
+      expect(result.status).toBe('SUCCEEDED');
+      expect(JSON.parse(result.output!)).toEqual({ value: 2 });
+      const failures = events.filter((e) => e.type === 'LambdaFunctionFailed');
+      expect(failures.map((e) => e.lambdaFunctionFailedEventDetails?.error)).toEqual([
+        'Lambda.TooManyRequestsException',
+        'Lambda.TooManyRequestsException',
+      ]);
+    } finally {
+      emu.setFaults([]);
+    }
+  });
+
   it('fails with Lambda.ResourceNotFoundException for a function that does not exist', async () => {
     const { result, events } = await run({
       StartAt: 'Missing',

@@ -489,6 +489,27 @@ describe('Step Functions: running', () => {
     expect(events.map((e) => e.type)).not.toContain('PassStateEntered');
   });
 
+  it('fails an execution whose history would pass 25,000 events', async () => {
+    const { arn, result } = await run({
+      StartAt: 'Again',
+      States: {
+        Again: { Type: 'Pass', Next: 'Loop' },
+        Loop: {
+          Type: 'Choice',
+          Choices: [{ Variable: '$.stop', IsPresent: true, Next: 'End' }],
+          Default: 'Again',
+        },
+        End: { Type: 'Succeed' },
+      },
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('States.Runtime');
+    const last = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: arn, reverseOrder: true, maxResults: 1 }),
+    );
+    expect(last.events?.[0]).toMatchObject({ id: 25_000, type: 'ExecutionFailed' });
+  });
+
   it('pages history with maxResults/nextToken and reverses it', async () => {
     const { arn } = await run({
       StartAt: 'A',

@@ -68,6 +68,7 @@ type TaskTarget =
 const LAMBDA_ARN = /^arn:aws[\w-]*:lambda:([a-z0-9-]+):\d{12}:function:[\w-]+(:[\w$-]+)?$/;
 const LAMBDA_INVOKE = /^arn:aws[\w-]*:states:::lambda:invoke$/;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_HISTORY_EVENTS = 25_000;
 
 let timeoutErrorClass: Promise<new () => Error> | undefined;
 
@@ -220,12 +221,12 @@ export class Execution {
   }
 
   /** StopExecution: ABORTED now, no Catch runs. */
-  stop(error?: string, cause?: string): void {
+  stop(error?: string, cause?: string, opts: { notify?: boolean } = {}): void {
     if (this.status !== 'RUNNING') return;
     const details: Record<string, string> = {};
     if (error !== undefined) details.error = error;
     if (cause !== undefined) details.cause = cause;
-    this.finish('ABORTED', details);
+    this.finish('ABORTED', details, opts.notify ?? true);
   }
 
   snapshot(): ExecutionStatusChange {
@@ -286,7 +287,11 @@ export class Execution {
     }
   }
 
-  private finish(status: Exclude<ExecutionStatus, 'RUNNING'>, details: Record<string, string>): void {
+  private finish(
+    status: Exclude<ExecutionStatus, 'RUNNING'>,
+    details: Record<string, string>,
+    notify = true,
+  ): void {
     if (this.status !== 'RUNNING') return;
     this.status = status;
     this.stopDate = Math.floor(this.ctx.now());
@@ -312,14 +317,18 @@ export class Execution {
     // Stops the library's loop and branches, and every virtual sleep and pending invoke of ours.
     this.controller.abort();
     this.abortRun?.();
-    try {
-      this.onStatusChange(this);
-    } catch {
-      // a listener's failure is not the execution's
-    }
+    if (notify) this.onStatusChange(this);
   }
 
   private record(type: string, details: Record<string, unknown> = {}): void {
+    if (this.events.length >= MAX_HISTORY_EVENTS - 1 && this.status === 'RUNNING') {
+      // AWS fails an execution whose history would pass 25,000 events (a polling loop that never ends).
+      this.finish('FAILED', {
+        error: 'States.Runtime',
+        cause: `The execution reached the maximum number of history events (${MAX_HISTORY_EVENTS}).`,
+      });
+      return;
+    }
     const id = this.events.length + 1;
     this.events.push({
       timestamp: Math.floor(this.ctx.now()),
