@@ -326,7 +326,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
     if (this.functions.has(`${region}/${name}`)) {
       throw lambdaError('ResourceConflictException', `Function already exist: ${name}`, 409);
     }
-    const vpc = this.validateVpc(input.VpcConfig, base.role, undefined);
+    const vpc = this.validateVpc(input.VpcConfig, base.role, region, undefined);
     const code = await this.storeCode(input.Code);
     if (this.functions.has(`${region}/${name}`)) {
       this.dropCode(code.root);
@@ -437,6 +437,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
   private validateVpc(
     input: Record<string, any> | undefined,
     roleArn: string,
+    region: string,
     current: VpcSetting | undefined,
   ): VpcSetting | undefined {
     if (input === undefined) return current;
@@ -462,7 +463,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
     const vpcIds = new Set<string>();
     for (const id of subnetIds) {
       const subnet = this.ctx.ec2.subnet(id);
-      if (!subnet) {
+      if (!subnet || subnet.region !== region) {
         throw invalidParameter(
           `Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.NotFound. EC2 Error Message: The subnet ID '${id}' does not exist`,
         );
@@ -561,7 +562,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
     this.assertUpdatable(f);
     const current = f.latest;
     const base = this.validateSettings(input, current);
-    const vpc = this.validateVpc(input.VpcConfig, base.role, current.vpc);
+    const vpc = this.validateVpc(input.VpcConfig, base.role, f.region, current.vpc);
     const vpcChanged = JSON.stringify(vpc ?? null) !== JSON.stringify(current.vpc ?? null);
     const next: FunctionSettings = {
       ...base,

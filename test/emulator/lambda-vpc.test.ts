@@ -1,0 +1,221 @@
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeNetworkInterfacesCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
+  LambdaClient,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallerNetwork } from '../../emulator/core/identity.ts';
+import type { Emulator } from '../../emulator/emulator.ts';
+import { LAMBDA_TRUST_POLICY, zippedFixture } from '../fixtures/lambda/bundle.ts';
+import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+
+let emu: Emulator;
+let lambda: LambdaClient;
+let ec2: EC2Client;
+let zip: Uint8Array;
+let vpcRole: string;
+let plainRole: string;
+let net: { vpcId: string; subnetA: string; subnetB: string; sg: string; otherVpcSubnet: string };
+
+const ENI_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Action: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface'],
+      Resource: '*',
+    },
+  ],
+});
+
+async function lambdaEnis(functionName: string) {
+  const out = await ec2.send(new DescribeNetworkInterfacesCommand({}));
+  return (out.NetworkInterfaces ?? []).filter((n) =>
+    n.Description?.startsWith(`AWS Lambda VPC ENI-${functionName}-`),
+  );
+}
+
+function createVpcFunction(
+  name: string,
+  vpc: { SubnetIds: string[]; SecurityGroupIds: string[] },
+  role = vpcRole,
+) {
+  return lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: name,
+      Runtime: 'nodejs22.x',
+      Handler: 'index.handler',
+      Role: role,
+      Code: { ZipFile: zip },
+      VpcConfig: vpc,
+    }),
+  );
+}
+
+beforeAll(async () => {
+  emu = await startTestEmulator();
+  lambda = new LambdaClient(adminClientConfig(emu));
+  ec2 = new EC2Client(adminClientConfig(emu));
+  const iam = new IAMClient(adminClientConfig(emu));
+  zip = await zippedFixture('./behaviours.ts');
+  const withEni = await iam.send(
+    new CreateRoleCommand({ RoleName: 'vpc-fn', AssumeRolePolicyDocument: LAMBDA_TRUST_POLICY }),
+  );
+  await iam.send(
+    new PutRolePolicyCommand({ RoleName: 'vpc-fn', PolicyName: 'eni', PolicyDocument: ENI_POLICY }),
+  );
+  vpcRole = withEni.Role!.Arn!;
+  const without = await iam.send(
+    new CreateRoleCommand({ RoleName: 'no-eni', AssumeRolePolicyDocument: LAMBDA_TRUST_POLICY }),
+  );
+  plainRole = without.Role!.Arn!;
+
+  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }));
+  const vpcId = vpc.Vpc!.VpcId!;
+  const a = await ec2.send(
+    new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.20.1.0/24', AvailabilityZone: 'us-east-1a' }),
+  );
+  const b = await ec2.send(
+    new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.20.2.0/24', AvailabilityZone: 'us-east-1b' }),
+  );
+  const sg = await ec2.send(
+    new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'workload', Description: 'probe' }),
+  );
+  const other = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.30.0.0/16' }));
+  const otherSubnet = await ec2.send(
+    new CreateSubnetCommand({
+      VpcId: other.Vpc!.VpcId!,
+      CidrBlock: '10.30.1.0/24',
+      AvailabilityZone: 'us-east-1a',
+    }),
+  );
+  net = {
+    vpcId,
+    subnetA: a.Subnet!.SubnetId!,
+    subnetB: b.Subnet!.SubnetId!,
+    sg: sg.GroupId!,
+    otherVpcSubnet: otherSubnet.Subnet!.SubnetId!,
+  };
+});
+afterAll(() => emu?.close());
+
+describe('Lambda functions inside a VPC', () => {
+  it('creates hyperplane ENIs in each subnet and reports the VpcId', async () => {
+    const created = await createVpcFunction('vpc-probe', {
+      SubnetIds: [net.subnetA, net.subnetB],
+      SecurityGroupIds: [net.sg],
+    });
+    expect(created.VpcConfig).toMatchObject({
+      SubnetIds: [net.subnetA, net.subnetB],
+      SecurityGroupIds: [net.sg],
+      VpcId: net.vpcId,
+    });
+    const enis = await lambdaEnis('vpc-probe');
+    expect(enis.map((e) => e.SubnetId).sort()).toEqual([net.subnetA, net.subnetB].sort());
+    for (const eni of enis) {
+      expect(eni.Status).toBe('in-use');
+      expect(eni.Groups?.map((g) => g.GroupId)).toEqual([net.sg]);
+    }
+  });
+
+  it('refuses a VPC function whose role may not create network interfaces', async () => {
+    await expect(
+      createVpcFunction('vpc-noperm', { SubnetIds: [net.subnetA], SecurityGroupIds: [net.sg] }, plainRole),
+    ).rejects.toMatchObject({
+      name: 'InvalidParameterValueException',
+      message: 'The provided execution role does not have permissions to call CreateNetworkInterface on EC2',
+    });
+    expect(await lambdaEnis('vpc-noperm')).toEqual([]);
+  });
+
+  it('refuses subnets or security groups that do not exist, or that sit in different VPCs', async () => {
+    await expect(
+      createVpcFunction('vpc-badsubnet', {
+        SubnetIds: ['subnet-0123456789abcdef0'],
+        SecurityGroupIds: [net.sg],
+      }),
+    ).rejects.toMatchObject({
+      name: 'InvalidParameterValueException',
+      message: expect.stringContaining('InvalidSubnetID.NotFound'),
+    });
+    await expect(
+      createVpcFunction('vpc-badsg', {
+        SubnetIds: [net.subnetA],
+        SecurityGroupIds: ['sg-0123456789abcdef0'],
+      }),
+    ).rejects.toMatchObject({
+      name: 'InvalidParameterValueException',
+      message: expect.stringContaining('InvalidGroup.NotFound'),
+    });
+    await expect(
+      createVpcFunction('vpc-mixed', { SubnetIds: [net.otherVpcSubnet], SecurityGroupIds: [net.sg] }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+  });
+
+  it('gives the function’s calls the VPC as their network (DNS is answered for that VPC)', async () => {
+    await createVpcFunction('vpc-dns', { SubnetIds: [net.subnetA], SecurityGroupIds: [net.sg] });
+    const saved = emu.ctx.network;
+    const seen: (CallerNetwork | undefined)[] = [];
+    emu.ctx.network = {
+      resolve: (hostname, region, network) => {
+        seen.push(network);
+        return saved ? saved.resolve(hostname, region, network) : [];
+      },
+    };
+    try {
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: 'vpc-dns',
+          Payload: new TextEncoder().encode(
+            JSON.stringify({ action: 'dns', hostname: 'bedrock-runtime.us-east-1.amazonaws.com' }),
+          ),
+        }),
+      );
+      expect(out.FunctionError).toBeUndefined();
+      expect(seen[0]).toEqual({ vpcId: net.vpcId, subnetIds: [net.subnetA], securityGroupIds: [net.sg] });
+    } finally {
+      emu.ctx.network = saved;
+    }
+  });
+
+  it('moves ENIs when VpcConfig changes: new ones attach, old ones are released', async () => {
+    await createVpcFunction('vpc-move', { SubnetIds: [net.subnetA], SecurityGroupIds: [net.sg] });
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'vpc-move',
+        VpcConfig: { SubnetIds: [net.subnetB], SecurityGroupIds: [net.sg] },
+      }),
+    );
+    const enis = await lambdaEnis('vpc-move');
+    const inUse = enis.filter((e) => e.Status === 'in-use').map((e) => e.SubnetId);
+    const released = enis.filter((e) => e.Status === 'available').map((e) => e.SubnetId);
+    expect(inUse).toEqual([net.subnetB]);
+    expect(released).toEqual([net.subnetA]);
+    const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'vpc-move' }));
+    expect(cfg.VpcConfig?.SubnetIds).toEqual([net.subnetB]);
+  });
+
+  it('leaves its ENIs behind after DeleteFunction, released for Lambda to delete later', async () => {
+    await createVpcFunction('vpc-delete', {
+      SubnetIds: [net.subnetA, net.subnetB],
+      SecurityGroupIds: [net.sg],
+    });
+    expect((await lambdaEnis('vpc-delete')).every((e) => e.Status === 'in-use')).toBe(true);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'vpc-delete' }));
+    const after = await lambdaEnis('vpc-delete');
+    // The instant profile detaches at once but Lambda deletes them only much later.
+    expect(after).toHaveLength(2);
+    expect(after.every((e) => e.Status === 'available')).toBe(true);
+  });
+});
