@@ -1,0 +1,143 @@
+/**
+ * The action's inputs, read once at the edge and turned into a typed object. Every problem is
+ * reported at once, before anything is started in AWS.
+ */
+import { MODEL_ID_PATTERN, REGION_PATTERN } from '../../statemachine/contract.ts';
+
+export const WAIT_MODES = ['verdict', 'complete'] as const;
+export type WaitMode = (typeof WAIT_MODES)[number];
+
+export const COMMENT_MODES = ['auto', 'off'] as const;
+export type CommentMode = (typeof COMMENT_MODES)[number];
+
+export interface VerifyInputs {
+  stateMachineArn: string;
+  /** Region of the state machine, taken from its ARN: where the Step Functions calls go. */
+  stateMachineRegion: string;
+  /** Region the verification runs in (where Bedrock and the endpoint are). */
+  region: string;
+  modelId: string;
+  wait: WaitMode;
+  timeoutSeconds: number;
+  comment: CommentMode;
+  githubToken: string;
+  /** Pull request to comment on when the event has none (workflow_dispatch). */
+  prNumber?: number;
+  /** First delay between polls; it backs off from here. */
+  pollIntervalSeconds: number;
+}
+
+/** Names as written in action.yml. */
+export const INPUT_NAMES = {
+  stateMachineArn: 'state-machine-arn',
+  region: 'region',
+  modelId: 'model-id',
+  wait: 'wait',
+  timeoutMinutes: 'timeout-minutes',
+  comment: 'comment',
+  githubToken: 'github-token',
+  prNumber: 'pr-number',
+  pollIntervalSeconds: 'poll-interval-seconds',
+} as const;
+
+export const INPUT_DEFAULTS = {
+  wait: 'verdict',
+  timeoutMinutes: '90',
+  comment: 'auto',
+  pollIntervalSeconds: '5',
+} as const;
+
+export const STATE_MACHINE_ARN_PATTERN =
+  /^arn:aws(?:-cn|-us-gov)?:states:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):stateMachine:([A-Za-z0-9_-]{1,80})$/;
+
+export class InputError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid input: ${problems.join('; ')}`);
+    this.name = 'InputError';
+    this.problems = problems;
+  }
+}
+
+/** `get` returns the raw, trimmed value of an input ('' when unset), as @actions/core does. */
+export function parseInputs(get: (name: string) => string): VerifyInputs {
+  const problems: string[] = [];
+  const raw = (name: string, fallback = '') => get(name).trim() || fallback;
+
+  const stateMachineArn = raw(INPUT_NAMES.stateMachineArn);
+  const arnMatch = STATE_MACHINE_ARN_PATTERN.exec(stateMachineArn);
+  if (!stateMachineArn) problems.push(`${INPUT_NAMES.stateMachineArn} is required`);
+  else if (!arnMatch) {
+    problems.push(
+      `${INPUT_NAMES.stateMachineArn} "${stateMachineArn}" is not a state machine ARN like arn:aws:states:us-east-1:123456789012:stateMachine:privatelink-verify`,
+    );
+  }
+
+  const region = raw(INPUT_NAMES.region);
+  if (!region) problems.push(`${INPUT_NAMES.region} is required`);
+  else if (!REGION_PATTERN.test(region))
+    problems.push(`${INPUT_NAMES.region} "${region}" is not an AWS region code such as us-east-1`);
+
+  const modelId = raw(INPUT_NAMES.modelId);
+  if (!modelId) problems.push(`${INPUT_NAMES.modelId} is required`);
+  else if (!MODEL_ID_PATTERN.test(modelId)) {
+    problems.push(
+      `${INPUT_NAMES.modelId} "${modelId}" does not look like a model id (anthropic.claude-3-haiku-20240307-v1:0) or an inference profile (us.anthropic.claude-3-haiku-20240307-v1:0)`,
+    );
+  }
+
+  const wait = raw(INPUT_NAMES.wait, INPUT_DEFAULTS.wait);
+  if (!(WAIT_MODES as readonly string[]).includes(wait)) {
+    problems.push(`${INPUT_NAMES.wait} "${wait}" must be one of: ${WAIT_MODES.join(', ')}`);
+  }
+
+  const timeoutText = raw(INPUT_NAMES.timeoutMinutes, INPUT_DEFAULTS.timeoutMinutes);
+  const timeoutMinutes = Number(timeoutText);
+  if (!/^\d+(\.\d+)?$/.test(timeoutText) || !(timeoutMinutes > 0) || timeoutMinutes > 360) {
+    problems.push(
+      `${INPUT_NAMES.timeoutMinutes} "${timeoutText}" must be a number of minutes above 0 and at most 360`,
+    );
+  }
+
+  const comment = raw(INPUT_NAMES.comment, INPUT_DEFAULTS.comment);
+  if (!(COMMENT_MODES as readonly string[]).includes(comment)) {
+    problems.push(`${INPUT_NAMES.comment} "${comment}" must be one of: ${COMMENT_MODES.join(', ')}`);
+  }
+
+  const githubToken = raw(INPUT_NAMES.githubToken);
+  if (comment !== 'off' && !githubToken) {
+    problems.push(
+      `${INPUT_NAMES.githubToken} is required unless ${INPUT_NAMES.comment} is "off" (pass \${{ github.token }})`,
+    );
+  }
+
+  const prText = raw(INPUT_NAMES.prNumber);
+  let prNumber: number | undefined;
+  if (prText) {
+    prNumber = Number(prText);
+    if (!/^[1-9]\d{0,9}$/.test(prText))
+      problems.push(`${INPUT_NAMES.prNumber} "${prText}" must be a pull request number`);
+  }
+
+  const pollText = raw(INPUT_NAMES.pollIntervalSeconds, INPUT_DEFAULTS.pollIntervalSeconds);
+  const pollIntervalSeconds = Number(pollText);
+  if (!/^\d+(\.\d+)?$/.test(pollText) || !(pollIntervalSeconds >= 0.01) || pollIntervalSeconds > 60) {
+    problems.push(
+      `${INPUT_NAMES.pollIntervalSeconds} "${pollText}" must be a number of seconds from 0.01 to 60`,
+    );
+  }
+
+  if (problems.length > 0) throw new InputError(problems);
+  return {
+    stateMachineArn,
+    stateMachineRegion: arnMatch![1]!,
+    region,
+    modelId,
+    wait: wait as WaitMode,
+    timeoutSeconds: Math.round(timeoutMinutes * 60),
+    comment: comment as CommentMode,
+    githubToken,
+    ...(prNumber !== undefined ? { prNumber } : {}),
+    pollIntervalSeconds,
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * One renderer for the verification report: Markdown for the job summary and the pull request
+ * comment, plain text for the terminal (the CLI's `run` command reuses it).
+ */
+import type { Check, ProbeResult, Report, ResourceRef } from '../../statemachine/contract.ts';
+
+export interface MarkdownOptions {
+  /** Execution ARN, shown so a reader can find the run in Step Functions. */
+  executionArn?: string;
+  /** Console link to the execution. */
+  executionUrl?: string;
+  /** Link to the workflow run that produced the report. */
+  workflowRunUrl?: string;
+  /** True when the report was taken at the verdict and cleanup is still running. */
+  cleanupStillRunning?: boolean;
+}
+
+const VERDICT_HEADLINE: Record<Report['verdict'], string> = {
+  pass: '✅ PrivateLink verification passed',
+  fail: '❌ PrivateLink verification failed',
+  error: '⚠️ PrivateLink verification could not complete',
+};
+
+const CHECK_ICON: Record<Check['status'], string> = { passed: '✅', failed: '❌', skipped: '⏭️' };
+
+const CHECK_TITLE: Record<Check['name'], string> = {
+  allow: 'Allow through the endpoint',
+  deny: 'Deny after the policy flip',
+};
+
+/** Markdown for a job summary or a pull request comment. */
+export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {}): string {
+  const out: string[] = [];
+  out.push(`## ${VERDICT_HEADLINE[report.verdict]}`, '');
+  const facts = [
+    `**Region** \`${report.region}\``,
+    `**Model** \`${report.modelId}\``,
+    report.vpcEndpointId ? `**Endpoint** \`${report.vpcEndpointId}\`` : undefined,
+    `**Run** \`${report.runId}\``,
+  ].filter(Boolean);
+  out.push(facts.join(' · '), '');
+  out.push(escapeMarkdownText(report.summary), '');
+
+  if (report.failure) {
+    out.push(
+      `> **Stopped at stage \`${report.failure.stage}\`**: \`${report.failure.error}\`` +
+        (report.failure.cause ? ` — ${oneLine(report.failure.cause)}` : ''),
+      '',
+    );
+  }
+
+  if (report.checks.length > 0) {
+    out.push('| Check | Result | Expected | Observed | Attempts | Time | Why |');
+    out.push('| --- | --- | --- | --- | ---: | ---: | --- |');
+    for (const c of report.checks) {
+      out.push(
+        `| ${CHECK_TITLE[c.name]} | ${CHECK_ICON[c.status]} ${c.status} | \`${c.expected}\` | ${
+          c.observed ? `\`${c.observed}\`` : '—'
+        } | ${c.attempts} | ${seconds(c.elapsedSeconds)} | ${tableCell(c.reason)} |`,
+      );
+    }
+    out.push('');
+  }
+
+  if (report.propagationSeconds !== undefined) {
+    out.push(
+      `**Policy propagation**: the endpoint refused the call ${seconds(report.propagationSeconds)} after the policy flip.`,
+      '',
+    );
+  }
+
+  for (const c of report.checks) {
+    if (!c.evidence && c.outcomesSeen.length === 0) continue;
+    out.push(`<details><summary>Evidence: ${CHECK_TITLE[c.name]}</summary>`, '');
+    if (c.outcomesSeen.length > 0)
+      out.push(`Outcomes seen, in order: ${c.outcomesSeen.map((o) => `\`${o}\``).join(' → ')}`, '');
+    if (c.evidence) out.push(...evidenceLines(c.evidence).map((l) => `- ${l}`), '');
+    out.push('</details>', '');
+  }
+
+  out.push('<details><summary>Timings, resources, cleanup and cost</summary>', '');
+  out.push(...timingLines(report).map((l) => `- ${l}`));
+  out.push(`- Resources created: ${report.resources.length === 0 ? 'none' : ''}`);
+  for (const r of report.resources) out.push(`  - ${resourceLabel(r)}`);
+  out.push(`- Cleanup: **${cleanupLabel(report, opts.cleanupStillRunning)}**`);
+  for (const r of report.cleanup.leftovers) out.push(`  - left over: ${resourceLabel(r)}`);
+  out.push(`- Estimated cost: **$${report.cost.estimatedUsd.toFixed(4)}** (${report.cost.basis})`);
+  out.push('', '</details>', '');
+
+  const links: string[] = [];
+  if (opts.executionUrl) links.push(`[Step Functions execution](${opts.executionUrl})`);
+  if (opts.workflowRunUrl) links.push(`[workflow run](${opts.workflowRunUrl})`);
+  if (links.length) out.push(links.join(' · '));
+  if (opts.executionArn) out.push(`<sub>\`${opts.executionArn}\`</sub>`);
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+/** Plain text for a terminal. */
+export function renderReportText(report: Report): string {
+  const out: string[] = [];
+  out.push(`${report.verdict.toUpperCase()}: ${VERDICT_HEADLINE[report.verdict].replace(/^\S+\s/, '')}`);
+  out.push(
+    `  region ${report.region}, model ${report.modelId}, run ${report.runId}${report.vpcEndpointId ? `, endpoint ${report.vpcEndpointId}` : ''}`,
+  );
+  out.push(`  ${report.summary}`);
+  if (report.failure) {
+    out.push(
+      `  stopped at ${report.failure.stage}: ${report.failure.error}${report.failure.cause ? ` (${oneLine(report.failure.cause)})` : ''}`,
+    );
+  }
+  out.push('');
+  for (const c of report.checks) {
+    out.push(
+      `  [${c.status}] ${CHECK_TITLE[c.name]}: expected ${c.expected}, observed ${c.observed ?? 'nothing'} after ${c.attempts} attempt(s), ${seconds(c.elapsedSeconds)}`,
+    );
+    out.push(`           ${c.reason}`);
+    if (c.outcomesSeen.length) out.push(`           outcomes seen: ${c.outcomesSeen.join(' -> ')}`);
+    if (c.evidence)
+      for (const l of evidenceLines(c.evidence)) out.push(`           ${l.replaceAll('`', '')}`);
+  }
+  if (report.propagationSeconds !== undefined) {
+    out.push('', `  policy propagation: refused ${seconds(report.propagationSeconds)} after the flip`);
+  }
+  out.push('');
+  for (const l of timingLines(report)) out.push(`  ${l.replaceAll('`', '')}`);
+  out.push(
+    `  resources: ${report.resources.length === 0 ? 'none' : report.resources.map((r) => `${r.type} ${r.id}`).join(', ')}`,
+  );
+  out.push(`  cleanup: ${cleanupLabel(report, false)}`);
+  for (const r of report.cleanup.leftovers) out.push(`    left over: ${r.type} ${r.id}`);
+  out.push(`  estimated cost: $${report.cost.estimatedUsd.toFixed(4)} (${report.cost.basis})`);
+  return `${out.join('\n')}\n`;
+}
+
+/** One line that names the failing check and why: the message a failed step ends with. */
+export function describeFailure(report: Report): string {
+  const failed = report.checks.filter((c) => c.status === 'failed');
+  if (failed.length > 0) {
+    return failed
+      .map(
+        (c) =>
+          `check "${c.name}" failed: expected ${c.expected}, observed ${c.observed ?? 'nothing'}. ${c.reason}`,
+      )
+      .join(' ');
+  }
+  if (report.failure) {
+    return `the run stopped at stage "${report.failure.stage}" with ${report.failure.error}${
+      report.failure.cause ? `: ${oneLine(report.failure.cause)}` : ''
+    }`;
+  }
+  return report.summary;
+}
+
+function evidenceLines(e: ProbeResult): string[] {
+  const lines = [
+    `last call at ${e.at}: \`${e.outcome}\`${e.httpStatus !== undefined ? ` (HTTP ${e.httpStatus})` : ''} in ${Math.round(e.latencyMs)} ms`,
+    `\`${e.hostname}\` resolved to ${e.resolvedAddresses.length ? e.resolvedAddresses.map((a) => `\`${a}\``).join(', ') : 'nothing'} (${
+      e.resolvedPrivate ? 'private: through the endpoint' : 'not private: NOT through the endpoint'
+    })`,
+  ];
+  if (e.errorCode || e.errorMessage)
+    lines.push(`error: ${e.errorCode ?? ''}${e.errorMessage ? ` ${oneLine(e.errorMessage)}` : ''}`.trim());
+  return lines;
+}
+
+function timingLines(report: Report): string[] {
+  const t = report.timings;
+  const lines = [`Started \`${t.startedAt}\``];
+  if (t.verdictAt) lines.push(`Verdict \`${t.verdictAt}\``);
+  if (t.finishedAt) lines.push(`Finished \`${t.finishedAt}\``);
+  if (t.totalSeconds !== undefined) lines.push(`Total ${seconds(t.totalSeconds)}`);
+  return lines;
+}
+
+function cleanupLabel(report: Report, stillRunning: boolean | undefined): string {
+  if (report.cleanup.status === 'not-started') {
+    return stillRunning ? 'running (the execution cleans up after the verdict)' : 'not started';
+  }
+  if (report.cleanup.status === 'complete') return 'complete, nothing left';
+  return `${report.cleanup.status}, ${report.cleanup.leftovers.length} resource(s) left`;
+}
+
+function resourceLabel(r: ResourceRef): string {
+  return `${r.type} \`${r.id}\``;
+}
+
+function seconds(s: number): string {
+  return s >= 120 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s * 10) / 10} s`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+/** Keep a table cell in its row: no newlines, no unescaped pipes. */
+function tableCell(s: string): string {
+  return escapeMarkdownText(oneLine(s)).replaceAll('|', '\\|');
+}
+
+/** Text from the run must not open HTML comments or tags in the comment (it could hide the marker). */
+function escapeMarkdownText(s: string): string {
+  return s.replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}

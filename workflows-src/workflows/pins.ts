@@ -1,0 +1,34 @@
+/**
+ * Third-party actions, pinned by full commit SHA (a tag can be moved; a SHA cannot). The version
+ * is written beside each pin in the generated YAML. To update: resolve the new tag to its commit
+ * (`git ls-remote https://github.com/<owner>/<repo> refs/tags/<tag>`) and change both fields.
+ */
+export interface PinnedAction {
+  repo: string;
+  sha: string;
+  version: string;
+}
+
+export const CHECKOUT: PinnedAction = {
+  repo: 'actions/checkout',
+  sha: '08c6903cd8c0fde910a37f88322edcfb5dd907a8',
+  version: 'v5.0.0',
+};
+
+export const SETUP_NODE: PinnedAction = {
+  repo: 'actions/setup-node',
+  sha: 'a0853c24544627f65ddf259abe73b1d18a591444',
+  version: 'v5.0.0',
+};
+
+export const CONFIGURE_AWS_CREDENTIALS: PinnedAction = {
+  repo: 'aws-actions/configure-aws-credentials',
+  sha: 'a03048d87541d1d9fcf2ecf528a4a65ba9bd7838',
+  version: 'v5.0.0',
+};
+
+export const PINNED_ACTIONS = [CHECKOUT, SETUP_NODE, CONFIGURE_AWS_CREDENTIALS];
+
+export function uses(a: PinnedAction): string {
+  return `${a.repo}@${a.sha}`;
+}
