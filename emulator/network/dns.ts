@@ -75,7 +75,7 @@ export class EmulatedDns implements NetworkModel {
       const endpoint = this.ctx.ec2
         .interfaceEndpointsInVpc(vpc.vpcId)
         .find((e) => e.serviceName === serviceName && e.privateDnsEnabled && !DNS_GONE.has(e.state));
-      if (endpoint && vpc.enableDnsHostnames) {
+      if (endpoint && vpc.enableDnsHostnames && endpoint.privateIps.some(Boolean)) {
         return {
           kind: 'endpoint',
           addresses: orderForCaller(this.ctx, endpoint, network),
@@ -83,18 +83,23 @@ export class EmulatedDns implements NetworkModel {
           reason: `private DNS of ${endpoint.vpcEndpointId} (${endpoint.state}) answers for ${name}`,
         };
       }
-      const why = endpoint
-        ? `${vpc.vpcId} has enableDnsHostnames off, so the private DNS of ${endpoint.vpcEndpointId} does not apply`
-        : `no interface endpoint for ${serviceName} with private DNS in ${vpc.vpcId}`;
+      const why = !endpoint
+        ? `no interface endpoint for ${serviceName} with private DNS in ${vpc.vpcId}`
+        : !vpc.enableDnsHostnames
+          ? `${vpc.vpcId} has enableDnsHostnames off, so the private DNS of ${endpoint.vpcEndpointId} does not apply`
+          : `${endpoint.vpcEndpointId} has no network interfaces yet`;
       return { kind: 'public', addresses: publicAddresses(name), reason: `${why}: public addresses` };
     }
     return { kind: 'public', addresses: publicAddresses(name), reason: 'outside any VPC: public addresses' };
   }
 
-  /** `vpce-<id>-<suffix>.<service>.<region>.vpce.amazonaws.com` resolves to that endpoint's IPs. */
+  /**
+   * `vpce-<id>-<suffix>.<service>.<region>.vpce.amazonaws.com` resolves to that endpoint's IPs,
+   * private DNS or not; the zonal form `vpce-<id>-<suffix>-<az>...` to the IP in that zone.
+   */
   private endpointSpecificName(name: string, vpcId: string): DnsAnswer | undefined {
     const m =
-      /^(vpce-[0-9a-f]+)-[a-z0-9]+(?:-[a-z0-9-]+)?\.([a-z0-9-]+)\.([a-z0-9-]+)\.vpce\.amazonaws\.com$/.exec(
+      /^(vpce-[0-9a-f]+)-[a-z0-9]+(?:-([a-z]{2}-[a-z]+-\d[a-z]))?\.[a-z0-9-]+\.[a-z0-9-]+\.vpce\.amazonaws\.com$/.exec(
         name,
       );
     if (!m) return undefined;
@@ -102,9 +107,18 @@ export class EmulatedDns implements NetworkModel {
     if (!endpoint || DNS_GONE.has(endpoint.state)) {
       return { kind: 'nxdomain', addresses: [], reason: `no endpoint ${m[1]} answers for ${name}` };
     }
+    const zone = m[2];
+    let addresses = zone
+      ? endpoint.privateIps.filter(
+          (_ip, i) => this.ctx.ec2.subnet(endpoint.subnetIds[i] ?? '')?.availabilityZone === zone,
+        )
+      : endpoint.privateIps.slice();
+    addresses = addresses.filter(Boolean);
+    if (!addresses.length)
+      return { kind: 'nxdomain', addresses: [], reason: `${endpoint.vpcEndpointId} has no ENI in ${zone}` };
     return {
       kind: 'endpoint',
-      addresses: endpoint.privateIps.slice(),
+      addresses,
       endpoint,
       reason: `endpoint-specific name of ${endpoint.vpcEndpointId}`,
     };
@@ -125,5 +139,6 @@ function orderForCaller(ctx: EmulatorContext, endpoint: EndpointView, network: C
     const [ip] = ips.splice(idx, 1);
     ips.unshift(ip!);
   }
-  return ips;
+  // An ENI still being made has no address yet.
+  return ips.filter(Boolean);
 }

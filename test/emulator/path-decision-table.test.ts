@@ -325,6 +325,27 @@ describe('path decision table, from inside a VPC', () => {
     expect(ips.every((ip) => ip.startsWith('10.20.'))).toBe(true);
   });
 
+  it('endpoint-specific DNS names answer with the endpoint IPs even when private DNS is off', async () => {
+    const w = await build({ privateDns: false });
+    const out = await w.ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [w.vpceId] }));
+    const names = out.VpcEndpoints?.[0]?.DnsEntries?.map((e) => e.DnsName!) ?? [];
+    expect(names.length).toBeGreaterThan(1);
+    const regional = w.emu.ctx.network.resolve(names[0]!, REGION, w.caller.network);
+    expect(regional).toHaveLength(2);
+    expect(regional.every((ip) => ip.startsWith('10.20.'))).toBe(true);
+    const zonal = names.find((n) => n.includes(`-${REGION}a.`))!;
+    const zonalIps = w.emu.ctx.network.resolve(zonal, REGION, w.caller.network);
+    expect(zonalIps).toHaveLength(1);
+    expect(zonalIps[0]!.startsWith('10.20.1.')).toBe(true);
+    // The regional service name still answers publicly: private DNS is what makes it private.
+    const publicIps = w.emu.ctx.network.resolve(
+      `bedrock-runtime.${REGION}.amazonaws.com`,
+      REGION,
+      w.caller.network,
+    );
+    expect(publicIps.some((ip) => ip.startsWith('10.'))).toBe(false);
+  });
+
   it('DNS support off: the name does not resolve and the call never reaches Bedrock', async () => {
     const w = await build({ enableDnsSupport: false });
     expect(
@@ -538,6 +559,45 @@ describe('path decision table, from inside a VPC', () => {
       }),
     });
     const out = await invoke(both.runtime, profileId);
+    expect(out.$metadata.httpStatusCode).toBe(200);
+  });
+
+  it('an endpoint policy flip to Deny takes effect only after propagation, then names the endpoint policy', async () => {
+    const w = await build({}, { profile: PROFILES.realistic, timeScale: 0.005 });
+    await w.ec2.send(
+      new ModifyVpcEndpointCommand({
+        VpcEndpointId: w.vpceId,
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+        }),
+      }),
+    );
+    // Propagation takes 30 s or more of virtual time: the old policy still decides right after the change.
+    expect((await w.explain()).outcome).toBe('allowed');
+    let d = await w.explain();
+    for (let i = 0; i < 300 && d.outcome === 'allowed'; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      d = await w.explain();
+    }
+    expect(d.decidedBy).toBe('endpoint-policy');
+    const err = await failure(invoke(w.runtime));
+    expect(err.message).toBe(denied('with an explicit deny in a VPC endpoint policy'));
+  });
+
+  it('a world where endpoint policy updates never apply keeps answering with the old policy', async () => {
+    const w = await build({}, { world: { endpointPolicyUpdatesApply: false } });
+    await w.ec2.send(
+      new ModifyVpcEndpointCommand({
+        VpcEndpointId: w.vpceId,
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+        }),
+      }),
+    );
+    await w.emu.ctx.clock.sleep(600_000);
+    const out = await invoke(w.runtime);
     expect(out.$metadata.httpStatusCode).toBe(200);
   });
 
