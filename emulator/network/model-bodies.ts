@@ -266,8 +266,11 @@ function maxTokensOf(family: ModelFamily, req: Record<string, unknown>): number 
       return n(req.max_tokens);
     case 'titan-text':
       return n((req.textGenerationConfig as Record<string, unknown> | undefined)?.maxTokenCount);
-    case 'nova':
-      return n((req.inferenceConfig as Record<string, unknown> | undefined)?.max_new_tokens);
+    case 'nova': {
+      // Nova's own examples use both spellings.
+      const cfg = req.inferenceConfig as Record<string, unknown> | undefined;
+      return n(cfg?.max_new_tokens) ?? n(cfg?.maxTokens);
+    }
     case 'llama':
       return n(req.max_gen_len);
   }

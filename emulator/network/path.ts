@@ -116,6 +116,7 @@ export function traceNetwork(
   });
   const leg: NetworkLeg = { hops, hostname, addresses: answer.addresses, address, via: answer.kind };
   const network = caller.network;
+  // The call leaves from the ENI in the caller's first subnet: one deterministic source, not a random pick.
   const sourceSubnetId = network?.subnetIds[0];
 
   if (answer.kind === 'public') {

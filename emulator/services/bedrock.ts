@@ -137,7 +137,8 @@ export class BedrockService implements EmulatedService {
     if (refused) return refused;
     const model = this.modelOf(d.target);
     const contentType = String(req.headers['content-type'] ?? 'application/json');
-    if (!contentType.startsWith('application/json')) {
+    // The JS SDK sends application/octet-stream when contentType is left out; Bedrock reads the body as JSON either way.
+    if (!/^application\/(json|octet-stream)\b/.test(contentType)) {
       throw new AwsError(
         'ValidationException',
         `The provided content type ${contentType} is not supported.`,

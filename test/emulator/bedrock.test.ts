@@ -270,6 +270,29 @@ describe('Bedrock runtime: errors as Bedrock returns them', () => {
     expect(err.message).toBe('Malformed input request, please reformat your input and try again.');
   });
 
+  it('reads the body as JSON when contentType is left out, and rejects a non-JSON content type', async () => {
+    const body = JSON.stringify({ prompt: 'no content type' });
+    const out = await runtime.send(new InvokeModelCommand({ modelId: 'meta.llama3-8b-instruct-v1:0', body }));
+    expect(JSON.parse(new TextDecoder().decode(out.body)).generation).toContain('no content type');
+    const err = await failure(
+      runtime.send(
+        new InvokeModelCommand({ modelId: 'meta.llama3-8b-instruct-v1:0', contentType: 'text/plain', body }),
+      ),
+    );
+    expect(err.name).toBe('ValidationException');
+  });
+
+  it('honours the Nova token limit in either spelling', async () => {
+    for (const inferenceConfig of [{ max_new_tokens: 3 }, { maxTokens: 3 }]) {
+      const out = await invoke('amazon.nova-micro-v1:0', {
+        messages: [{ role: 'user', content: [{ text: 'a b c d e' }] }],
+        inferenceConfig,
+      });
+      expect(out.stopReason).toBe('max_tokens');
+      expect(out.usage.outputTokens).toBe(3);
+    }
+  });
+
   it('rejects an unknown model id with "The provided model identifier is invalid."', async () => {
     const err = await failure(invoke('acme.imaginary-v1:0', { prompt: 'x' }));
     expect(err.name).toBe('ValidationException');
