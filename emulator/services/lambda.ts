@@ -60,6 +60,8 @@ const RUNTIME_SDK_DIR = (() => {
     return undefined;
   }
 })();
+/** Synchronous invocation request and response limit (6 MB). */
+const MAX_SYNC_PAYLOAD = 6_291_556;
 /** Updates that touch no network settle in seconds; VPC work takes the profile's `functionUpdate`. */
 const QUICK_UPDATE_MAX_MS = 3_000;
 const QUICK_ACTIVE_MAX_MS = 1_000;
@@ -689,6 +691,13 @@ export class LambdaService implements EmulatedService, LambdaModel {
         'Member must satisfy enum value set: [Event, RequestResponse, DryRun]',
       );
     }
+    if (req.body.length > MAX_SYNC_PAYLOAD) {
+      throw lambdaError(
+        'RequestTooLargeException',
+        `Request must be smaller than ${MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation`,
+        413,
+      );
+    }
     if (req.body.length > 0) {
       try {
         JSON.parse(req.body.toString('utf8'));
@@ -730,7 +739,15 @@ export class LambdaService implements EmulatedService, LambdaModel {
     this.settle(f);
     f.runtime ??= this.startRuntime(f);
     const requestId = randomUUID();
-    const outcome = await f.runtime.invoke(payload.toString('utf8'), requestId, f.arn);
+    let outcome = await f.runtime.invoke(payload.toString('utf8'), requestId, f.arn);
+    if (Buffer.byteLength(outcome.payload) > MAX_SYNC_PAYLOAD) {
+      const error = {
+        errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_SYNC_PAYLOAD} bytes).`,
+        trace: [],
+      };
+      outcome = { payload: JSON.stringify(error), error };
+    }
     this.ctx.log({
       level: 'info',
       msg: 'function invoked',
@@ -753,7 +770,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
       functionName: f.name,
     });
     const env: Record<string, string> = {
-      ...s.environment,
+      ...Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, String(v)])),
       AWS_REGION: f.region,
       AWS_DEFAULT_REGION: f.region,
       AWS_ENDPOINT_URL: this.ctx.endpointUrl,

@@ -270,6 +270,15 @@ describe('Lambda functions: running the bundle', () => {
     }
   });
 
+  it('times out a handler whose sleeps outlast its Timeout in virtual time, even under a tiny timeScale', async () => {
+    await createFunction('run-oversleep', { Timeout: 2 });
+    const out = await invoke('run-oversleep', { action: 'sleep', seconds: 10 });
+    expect(out.FunctionError).toBe('Unhandled');
+    expect(out.body.errorType).toBe('Sandbox.Timedout');
+    const within = await invoke('run-oversleep', { action: 'sleep', seconds: 1 });
+    expect(within.FunctionError).toBeUndefined();
+  });
+
   it('gives each function its own environment', async () => {
     await createFunction('env-one', { Environment: { Variables: { GREETING: 'one' } }, MemorySize: 512 });
     await createFunction('env-two', { Environment: { Variables: { GREETING: 'two' } } });
@@ -404,7 +413,7 @@ describe('Lambda functions: virtual time and DNS inside the sandbox', () => {
     emu.ctx.network = {
       resolve: (hostname, region) => {
         asked.push(`${hostname}@${region}`);
-        return hostname === 'bedrock-runtime.us-east-1.amazonaws.com' ? ['10.0.1.25'] : [];
+        return hostname === 'bedrock-runtime.us-east-1.amazonaws.com' ? ['10.0.1.25', '10.0.2.25'] : [];
       },
     };
     try {
@@ -412,7 +421,7 @@ describe('Lambda functions: virtual time and DNS inside the sandbox', () => {
         action: 'dns',
         hostname: 'bedrock-runtime.us-east-1.amazonaws.com',
       });
-      expect(known.body).toEqual({ viaCallback: '10.0.1.25', viaPromise: '10.0.1.25' });
+      expect(known.body).toEqual({ viaCallback: '10.0.1.25', viaPromise: '10.0.1.25,10.0.2.25' });
       const unknown = await invoke('dns-fn', {
         action: 'dns',
         hostname: 'nothing-here.us-east-1.amazonaws.com',

@@ -40,6 +40,8 @@ export type WorkerResponse =
   /** The handler is about to run: init is over, the timeout clock starts. */
   | { type: 'started'; id: number }
   | { type: 'result'; id: number; payload?: string; error?: FunctionErrorPayload }
+  /** The handler's own waits carried it past its Timeout (virtual time). */
+  | { type: 'timeout'; id: number }
   /** Something escaped the handler: this environment is finished. */
   | { type: 'fatal'; id: number | undefined; error: FunctionErrorPayload };
 

@@ -142,6 +142,10 @@ class ExecutionEnvironment {
       return;
     }
     if (!p || m.id !== p.id) return;
+    if (m.type === 'timeout') {
+      this.timedOut();
+      return;
+    }
     if (m.type === 'started') {
       clearTimeout(p.timer);
       p.timer = setTimeout(() => this.timedOut(), realBudgetMs(config.timeoutSeconds, deps));

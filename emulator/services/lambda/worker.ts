@@ -54,15 +54,63 @@ const realSetInterval = globalThis.setInterval;
 const realPromiseTimeout = timersPromises.setTimeout;
 const realPromiseInterval = timersPromises.setInterval;
 
-const virtualPromiseTimeout = ((ms?: number, value?: unknown, opts?: object) =>
-  realPromiseTimeout(toReal(ms) as number, value, opts)) as typeof timersPromises.setTimeout;
+/**
+ * The time a handler has spent waiting on its own timers, along the longest chain of waits. Under
+ * a small timeScale real CPU and I/O count a thousandfold in virtual time; this clock ignores
+ * them, so a handler that sleeps past its Timeout is stopped while a busy one is not.
+ */
+interface Invocation {
+  id: number;
+  waitedMs: number;
+  limitMs: number;
+  timedOut: boolean;
+}
+let invocation: Invocation | undefined;
+
+/** Called as a timer fires: false when the wait carried the handler past its Timeout. */
+function waitedUntil(inv: Invocation | undefined, due: number): boolean {
+  if (!inv || invocation !== inv) return true;
+  inv.waitedMs = Math.max(inv.waitedMs, due);
+  if (inv.waitedMs <= inv.limitMs) return true;
+  if (!inv.timedOut) {
+    inv.timedOut = true;
+    port.postMessage({ type: 'timeout', id: inv.id } satisfies WorkerResponse);
+  }
+  return false;
+}
+
+function delayOf(ms: unknown): number {
+  const n = Number(ms);
+  return n > 0 ? n : 0;
+}
+
+const virtualPromiseTimeout = (async (ms?: number, value?: unknown, opts?: object) => {
+  const inv = invocation;
+  const due = (inv?.waitedMs ?? 0) + delayOf(ms);
+  const v = await realPromiseTimeout(toReal(ms) as number, value, opts);
+  if (!waitedUntil(inv, due)) await new Promise(() => {});
+  return v;
+}) as typeof timersPromises.setTimeout;
 const virtualPromiseInterval = ((ms?: number, value?: unknown, opts?: object) =>
   realPromiseInterval(toReal(ms) as number, value, opts)) as typeof timersPromises.setInterval;
 
-const virtualSetTimeout = ((cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) =>
-  realSetTimeout(cb, toReal(ms) as number, ...args)) as typeof setTimeout;
-const virtualSetInterval = ((cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) =>
-  realSetInterval(cb, toReal(ms) as number, ...args)) as typeof setInterval;
+const virtualSetTimeout = ((cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+  const inv = invocation;
+  const due = (inv?.waitedMs ?? 0) + delayOf(ms);
+  const fire = (...a: unknown[]) => {
+    if (waitedUntil(inv, due)) cb(...a);
+  };
+  return realSetTimeout(inv ? fire : cb, toReal(ms) as number, ...args);
+}) as typeof setTimeout;
+const virtualSetInterval = ((cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+  const inv = invocation;
+  let due = inv?.waitedMs ?? 0;
+  const tick = (...a: unknown[]) => {
+    due += delayOf(ms);
+    if (waitedUntil(inv, due)) cb(...a);
+  };
+  return realSetInterval(inv ? tick : cb, toReal(ms) as number, ...args);
+}) as typeof setInterval;
 // `util.promisify(setTimeout)` must sleep in virtual time too.
 Object.defineProperty(virtualSetTimeout, promisify.custom, { value: virtualPromiseTimeout });
 
@@ -292,6 +340,8 @@ port.on('message', async (msg: WorkerRequest) => {
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, Math.round(deadline - virtualNow())),
   };
+  const inv: Invocation = { id: msg.id, waitedMs: 0, limitMs: msg.timeoutMs, timedOut: false };
+  invocation = inv;
   respond({ type: 'started', id: msg.id });
   try {
     const event = msg.payload.length ? JSON.parse(msg.payload) : {};
@@ -308,5 +358,6 @@ port.on('message', async (msg: WorkerRequest) => {
     respond({ type: 'result', id: msg.id, error: errorPayload(err) });
   } finally {
     current = undefined;
+    if (invocation === inv) invocation = undefined;
   }
 });
