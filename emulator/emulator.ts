@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type Server } from 'node:net';
 import { EmulatorContext, type EmulatorOptions } from './core/context.ts';
 import { AwsError } from './core/errors.ts';
 import type { FaultRule } from './core/faults.ts';
@@ -74,16 +76,31 @@ export class Emulator {
   }
 
   async listen(port: number, host: string): Promise<void> {
-    const server = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err) => {
         this.ctx.log({ level: 'error', msg: 'unhandled emulator error', error: String(err?.stack ?? err) });
         if (!res.headersSent) res.writeHead(500).end();
       });
-    });
-    server.keepAliveTimeout = 5_000;
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
+    };
+    const http1 = createServer(onRequest);
+    http1.keepAliveTimeout = 5_000;
+    // The Bedrock runtime client speaks HTTP/2 by default (prior knowledge on http://); AWS picks
+    // the protocol per connection, so one port serves both, told apart by the HTTP/2 preface.
+    const http2 = createHttp2Server(onRequest as unknown as Parameters<typeof createHttp2Server>[0]);
+    const server = createNetServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        if (first.subarray(0, 3).toString('latin1') === 'PRI') {
+          // The HTTP/2 session reads the socket itself, buffered preface included.
+          http2.emit('connection', socket);
+        } else {
+          http1.emit('connection', socket);
+          socket.resume();
+        }
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -146,9 +163,19 @@ export class Emulator {
     const serviceName = routeService(sig.service, req, url, body);
     const requestId = randomUUID();
     const caller: Caller = this.ctx.identities.resolve(sig.accessKeyId);
-    const call: OperationCall = { caller, region: sig.region ?? 'us-east-1', requestId, headers: req.headers };
+    const call: OperationCall = {
+      caller,
+      region: sig.region ?? 'us-east-1',
+      requestId,
+      headers: req.headers,
+    };
     if (!serviceName) {
-      return send(res, 400, 'application/json', JSON.stringify({ message: 'emulator: cannot tell which service this request is for' }));
+      return send(
+        res,
+        400,
+        'application/json',
+        JSON.stringify({ message: 'emulator: cannot tell which service this request is for' }),
+      );
     }
     const service = this.services[serviceName];
     let operation = '?';
@@ -168,7 +195,9 @@ export class Emulator {
       }
       if (api.protocol === 'json') {
         const target = String(req.headers['x-amz-target'] ?? '');
-        operation = target.startsWith(`${api.targetPrefix}.`) ? target.slice(api.targetPrefix.length + 1) : target;
+        operation = target.startsWith(`${api.targetPrefix}.`)
+          ? target.slice(api.targetPrefix.length + 1)
+          : target;
         const input = body.length ? JSON.parse(body.toString('utf8')) : {};
         const result = await this.runOperation(serviceName, operation, api, input, call);
         return send(res, 200, 'application/x-amz-json-1.0', JSON.stringify(result ?? {}), {
@@ -176,10 +205,18 @@ export class Emulator {
         });
       }
       const match = matchRoute(api as RestJsonApi, req.method ?? 'GET', url.pathname);
-      if (!match) throw new AwsError('UnknownOperationException', `No operation for ${req.method} ${url.pathname}`, 404);
+      if (!match)
+        throw new AwsError(
+          'UnknownOperationException',
+          `No operation for ${req.method} ${url.pathname}`,
+          404,
+        );
       operation = match.route.operation;
       const result = (await this.runOperation(serviceName, operation, null, null, call, () =>
-        match.route.handler({ params: match.params, query: url.searchParams, headers: req.headers, body }, call),
+        match.route.handler(
+          { params: match.params, query: url.searchParams, headers: req.headers, body },
+          call,
+        ),
       )) as RestResult;
       if ('holdMs' in result) {
         status = 0;
@@ -189,15 +226,32 @@ export class Emulator {
       }
       status = result.status ?? 200;
       const headers: Record<string, string> = { 'x-amzn-requestid': requestId, ...result.headers };
-      if (result.raw !== undefined) return send(res, status, headers['content-type'] ?? 'application/octet-stream', result.raw, headers);
-      return send(res, status, 'application/json', result.json === undefined ? '' : JSON.stringify(result.json), headers);
+      if (result.raw !== undefined)
+        return send(res, status, headers['content-type'] ?? 'application/octet-stream', result.raw, headers);
+      return send(
+        res,
+        status,
+        'application/json',
+        result.json === undefined ? '' : JSON.stringify(result.json),
+        headers,
+      );
     } catch (err) {
       const e =
         err instanceof AwsError
           ? err
-          : new AwsError(serviceName === 'ec2' ? 'InternalError' : 'InternalFailure', 'internal emulator error', 500);
+          : new AwsError(
+              serviceName === 'ec2' ? 'InternalError' : 'InternalFailure',
+              'internal emulator error',
+              500,
+            );
       if (!(err instanceof AwsError)) {
-        this.ctx.log({ level: 'error', msg: 'operation crashed', service: serviceName, operation, error: String((err as Error)?.stack ?? err) });
+        this.ctx.log({
+          level: 'error',
+          msg: 'operation crashed',
+          service: serviceName,
+          operation,
+          error: String((err as Error)?.stack ?? err),
+        });
       }
       status = e.status;
       return sendError(res, service.api, e, requestId);
@@ -235,9 +289,15 @@ export class Emulator {
     return await fn!();
   }
 
-  private async handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<void> {
+  private async handleAdmin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    body: Buffer,
+  ): Promise<void> {
     const path = url.pathname.slice(ADMIN_PREFIX.length);
-    const json = (status: number, v: unknown) => send(res, status, 'application/json', JSON.stringify(v, null, 2));
+    const json = (status: number, v: unknown) =>
+      send(res, status, 'application/json', JSON.stringify(v, null, 2));
     if (path === 'health') return json(200, { ok: true, url: this.url, accountId: this.ctx.accountId });
     if (path === 'inventory') return json(200, { resources: this.inventory() });
     if (path === 'reset' && req.method === 'POST') {
@@ -280,7 +340,11 @@ function send(
   body: string | Buffer,
   headers: Record<string, string> = {},
 ): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -290,9 +354,21 @@ function sendError(res: ServerResponse, api: EmulatedService['api'], e: AwsError
     case 'ec2':
       return send(res, e.status, 'text/xml', ec2Error(e.code, e.message, requestId), h);
     case 'query':
-      return send(res, e.status, 'text/xml', queryError(api.xmlns ?? '', e.code, e.message, e.status, requestId), h);
+      return send(
+        res,
+        e.status,
+        'text/xml',
+        queryError(api.xmlns ?? '', e.code, e.message, e.status, requestId),
+        h,
+      );
     case 'json':
-      return send(res, e.status, 'application/x-amz-json-1.0', JSON.stringify({ __type: e.code, message: e.message, ...e.extra }), h);
+      return send(
+        res,
+        e.status,
+        'application/x-amz-json-1.0',
+        JSON.stringify({ __type: e.code, message: e.message, ...e.extra }),
+        h,
+      );
     default:
       return send(
         res,
@@ -305,7 +381,12 @@ function sendError(res: ServerResponse, api: EmulatedService['api'], e: AwsError
 }
 
 /** The signing name decides, as on AWS; unsigned requests are recognised by their shape. */
-function routeService(signed: string | undefined, req: IncomingMessage, url: URL, body: Buffer): ServiceName | undefined {
+function routeService(
+  signed: string | undefined,
+  req: IncomingMessage,
+  url: URL,
+  body: Buffer,
+): ServiceName | undefined {
   switch (signed) {
     case 'ec2':
     case 'iam':
@@ -319,7 +400,8 @@ function routeService(signed: string | undefined, req: IncomingMessage, url: URL
   if (target.startsWith('AWSStepFunctions.')) return 'states';
   if (url.pathname.startsWith('/2015-03-31/') || url.pathname.startsWith('/2017-03-31/')) return 'lambda';
   if (url.pathname.startsWith('/model/') || url.pathname.startsWith('/foundation-models')) return 'bedrock';
-  const version = new URLSearchParams(body.toString('utf8')).get('Version') ?? url.searchParams.get('Version');
+  const version =
+    new URLSearchParams(body.toString('utf8')).get('Version') ?? url.searchParams.get('Version');
   if (version === '2016-11-15') return 'ec2';
   if (version === '2010-05-08') return 'iam';
   if (version === '2011-06-15') return 'sts';

@@ -23,7 +23,8 @@ export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 /** Lambda names are at most 64 characters; the probe name is prefix + run id, so run ids are shorter in practice. */
 export const PROBE_RUN_ID_MAX = 64 - PROBE_NAME_PREFIX.length;
 
-export const REGION_PATTERN = /^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/;
+export const REGION_PATTERN =
+  /^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/;
 
 /** Foundation model id (`anthropic.claude-3-haiku-20240307-v1:0`) or cross-region inference profile (`us.…`). */
 export const MODEL_ID_PATTERN = /^((us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:\d+)?(:\d+k)?$/;
@@ -36,7 +37,8 @@ function cidrProblem(cidr: string): string | undefined {
   const octets = m.slice(1, 5).map(Number);
   if (octets.some((o) => o > 255)) return `"${cidr}" has an octet above 255`;
   const prefix = Number(m[5]);
-  if (prefix < 16 || prefix > 24) return `"${cidr}" must have a prefix between /16 and /24 (two /26+ subnets must fit)`;
+  if (prefix < 16 || prefix > 24)
+    return `"${cidr}" must have a prefix between /16 and /24 (two /26+ subnets must fit)`;
   const value = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   if ((value & ~mask) >>> 0 !== 0) return `"${cidr}" has host bits set: use the network address`;
@@ -64,12 +66,21 @@ export const OptionsSchema = z.object({
 export const ExecutionInputSchema = z.object({
   runId: z
     .string()
-    .regex(RUN_ID_PATTERN, 'run id must be 1–80 characters of letters, digits, "-" or "_" (a valid execution name)')
-    .max(PROBE_RUN_ID_MAX, `run id must be at most ${PROBE_RUN_ID_MAX} characters (the probe function name is ${PROBE_NAME_PREFIX}<run id>)`),
+    .regex(
+      RUN_ID_PATTERN,
+      'run id must be 1–80 characters of letters, digits, "-" or "_" (a valid execution name)',
+    )
+    .max(
+      PROBE_RUN_ID_MAX,
+      `run id must be at most ${PROBE_RUN_ID_MAX} characters (the probe function name is ${PROBE_NAME_PREFIX}<run id>)`,
+    ),
   region: z.string().regex(REGION_PATTERN, 'region must be an AWS region code such as us-east-1'),
   modelId: z
     .string()
-    .regex(MODEL_ID_PATTERN, 'model id must look like anthropic.claude-3-haiku-20240307-v1:0 or us.anthropic.claude-3-haiku-20240307-v1:0'),
+    .regex(
+      MODEL_ID_PATTERN,
+      'model id must look like anthropic.claude-3-haiku-20240307-v1:0 or us.anthropic.claude-3-haiku-20240307-v1:0',
+    ),
   vpcCidr: z
     .string()
     .default('10.42.0.0/16')
@@ -272,16 +283,19 @@ export const ReportSchema = z.object({
   summary: z.string(),
   checks: z.array(CheckSchema),
   propagationSeconds: z.number().optional(),
-  failure: z
-    .object({ stage: StageNameSchema, error: z.string(), cause: z.string().optional() })
-    .optional(),
+  failure: z.object({ stage: StageNameSchema, error: z.string(), cause: z.string().optional() }).optional(),
   vpcEndpointId: z.string().optional(),
   resources: z.array(ResourceRefSchema),
   cleanup: z.object({
     status: z.enum(['complete', 'pending', 'incomplete', 'not-started']),
     leftovers: z.array(ResourceRefSchema),
   }),
-  timings: z.object({ startedAt: z.string(), verdictAt: z.string().optional(), finishedAt: z.string().optional(), totalSeconds: z.number().optional() }),
+  timings: z.object({
+    startedAt: z.string(),
+    verdictAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+    totalSeconds: z.number().optional(),
+  }),
   cost: z.object({
     /** Interface endpoint hours (per AZ, started hour billed whole) and state transitions, list prices in USD. */
     estimatedUsd: z.number(),

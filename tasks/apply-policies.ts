@@ -8,7 +8,7 @@ import type { PoliciesOutput } from '../statemachine/contract.ts';
 import { ec2, iam } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { aws } from './lib/outcomes.ts';
-import { IDENTITY_POLICY_NAME, allowProbeEndpointPolicy, identityPolicy } from './lib/policies.ts';
+import { allowProbeEndpointPolicy, IDENTITY_POLICY_NAME, identityPolicy } from './lib/policies.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 
 export async function handler(event: unknown): Promise<PoliciesOutput> {
@@ -21,7 +21,9 @@ export async function handler(event: unknown): Promise<PoliciesOutput> {
 
   const endpointPolicy = allowProbeEndpointPolicy(probe.roleArn, preflight.modelResourceArns);
   await aws('ModifyVpcEndpoint', () =>
-    ec2(input.region).send(new ModifyVpcEndpointCommand({ VpcEndpointId: endpoint.vpcEndpointId, PolicyDocument: endpointPolicy })),
+    ec2(input.region).send(
+      new ModifyVpcEndpointCommand({ VpcEndpointId: endpoint.vpcEndpointId, PolicyDocument: endpointPolicy }),
+    ),
   );
   await aws('PutRolePolicy', () =>
     iam(input.region).send(

@@ -45,14 +45,21 @@ function readableCause(cause: string | undefined): string | undefined {
   }
 }
 
-export function decideVerdict(s: RunState): { verdict: Verdict; summary: string; failure?: Report['failure'] } {
+export function decideVerdict(s: RunState): {
+  verdict: Verdict;
+  summary: string;
+  failure?: Report['failure'];
+} {
   const endpointId = s.provisioned?.endpoint?.vpcEndpointId ?? 'the endpoint';
   if (s.allow?.status === 'failed') {
     return { verdict: 'fail', summary: `Allow check failed: ${s.allow.reason}.` };
   }
   if (s.allow?.status === 'passed' && s.deny) {
     if (s.deny.status === 'passed') {
-      const took = s.deny.propagationSeconds !== undefined ? ` The Deny took effect ${s.deny.propagationSeconds} s after the policy change.` : '';
+      const took =
+        s.deny.propagationSeconds !== undefined
+          ? ` The Deny took effect ${s.deny.propagationSeconds} s after the policy change.`
+          : '';
       return {
         verdict: 'pass',
         summary: `Bedrock was reached only through ${endpointId}, and its policy decided: the allowed call succeeded and, after the flip to Deny, the endpoint policy refused it.${took}`,
@@ -87,7 +94,10 @@ function resourcesOf(s: RunState): ResourceRef[] {
 
 function costOf(s: RunState, finishedAt: Date): Report['cost'] {
   const started = s.preflight ? Date.parse(s.preflight.startedAt) : finishedAt.getTime();
-  const endpointHours = s.provisioned?.endpoint || s.network ? Math.max(1, Math.ceil((finishedAt.getTime() - started) / 3_600_000)) : 0;
+  const endpointHours =
+    s.provisioned?.endpoint || s.network
+      ? Math.max(1, Math.ceil((finishedAt.getTime() - started) / 3_600_000))
+      : 0;
   const azs = s.preflight?.availabilityZones.length ?? 2;
   // About 20 transitions for the stages plus 3 per cleanup round; retries add a few more.
   const transitions = 20 + 3 * (s.cleanup?.attempt ?? 1);
@@ -117,7 +127,8 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
     });
   }
   const startedAt = s.preflight?.startedAt ?? now.toISOString();
-  const verdictAt = phase === 'verdict' ? now.toISOString() : (s.verdict?.timings.verdictAt ?? now.toISOString());
+  const verdictAt =
+    phase === 'verdict' ? now.toISOString() : (s.verdict?.timings.verdictAt ?? now.toISOString());
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
     runId: s.input.runId,
@@ -139,7 +150,10 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
       startedAt,
       verdictAt,
       ...(phase === 'final'
-        ? { finishedAt: now.toISOString(), totalSeconds: Math.round((now.getTime() - Date.parse(startedAt)) / 100) / 10 }
+        ? {
+            finishedAt: now.toISOString(),
+            totalSeconds: Math.round((now.getTime() - Date.parse(startedAt)) / 100) / 10,
+          }
         : {}),
     },
     cost: costOf(s, now),

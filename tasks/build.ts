@@ -2,8 +2,9 @@
  * How task code becomes Lambda bundles. The CDK stack (NodejsFunction) and the local deployer use
  * these same settings, so what runs locally is what deploys.
  */
-import { type BuildOptions, build, buildSync } from 'esbuild';
+
 import { fileURLToPath } from 'node:url';
+import { type BuildOptions, build, buildSync } from 'esbuild';
 import { PROBE_FUNCTION, type TaskDefinition } from './manifest.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -4,10 +4,16 @@
  * until nothing is left or this invocation's budget ends; the state machine calls it again after a
  * Wait while status is `pending`, until the input's cleanup deadline.
  */
-import { type CleanupOutput, REGION_PATTERN, RUN_ID_PATTERN, RunStateSchema, ExecutionInputSchema } from '../statemachine/contract.ts';
+import {
+  type CleanupOutput,
+  ExecutionInputSchema,
+  REGION_PATTERN,
+  RUN_ID_PATTERN,
+  RunStateSchema,
+} from '../statemachine/contract.ts';
 import { createLogger } from './lib/log.ts';
 import { errorCode, isTransient } from './lib/outcomes.ts';
-import { listLeftovers, teardownPass, type TeardownPass } from './lib/teardown.ts';
+import { listLeftovers, type TeardownPass, teardownPass } from './lib/teardown.ts';
 import { budgetMs, waitUntil } from './lib/waiter.ts';
 
 interface StatusChangeEvent {
@@ -16,11 +22,16 @@ interface StatusChangeEvent {
 }
 
 /** The run to clean up, from the state machine's state or an EventBridge status-change event. */
-function target(event: unknown): { runId: string; region: string; cleanupSeconds: number; previous?: CleanupOutput } | undefined {
+function target(
+  event: unknown,
+): { runId: string; region: string; cleanupSeconds: number; previous?: CleanupOutput } | undefined {
   const e = event as StatusChangeEvent & { input?: Record<string, unknown>; cleanup?: unknown };
   let raw: Record<string, unknown> | undefined;
   let previous: CleanupOutput | undefined;
-  if (e?.['detail-type'] === 'Step Functions Execution Status Change' && typeof e.detail?.input === 'string') {
+  if (
+    e?.['detail-type'] === 'Step Functions Execution Status Change' &&
+    typeof e.detail?.input === 'string'
+  ) {
     try {
       raw = JSON.parse(e.detail.input);
     } catch {
@@ -40,12 +51,16 @@ function target(event: unknown): { runId: string; region: string; cleanupSeconds
   return { runId, region, cleanupSeconds, ...(previous ? { previous } : {}) };
 }
 
-const overallDeadlinePassed = (startedAt: string, seconds: number) => Date.parse(startedAt) + seconds * 1000 <= Date.now();
+const overallDeadlinePassed = (startedAt: string, seconds: number) =>
+  Date.parse(startedAt) + seconds * 1000 <= Date.now();
 
 /** One invocation never works longer than this: the state machine's Wait loop carries on. */
 const PER_INVOCATION_SECONDS = 600;
 
-export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<CleanupOutput> {
+export async function handler(
+  event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<CleanupOutput> {
   const t = target(event);
   const now = new Date();
   if (!t) {
@@ -71,14 +86,24 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
     maxDelayMs: 30_000,
     retryOn: isTransient,
     onAttempt: (p, n, err) =>
-      log.info('teardown pass', { pass: n, deleted: p?.deleted.length, remaining: p?.remaining.map((r) => `${r.type}:${r.id}`), error: err ? errorCode(err) : undefined }),
+      log.info('teardown pass', {
+        pass: n,
+        deleted: p?.deleted.length,
+        remaining: p?.remaining.map((r) => `${r.type}:${r.id}`),
+        error: err ? errorCode(err) : undefined,
+      }),
   });
 
   if (result.satisfied) {
     // Trust but verify: list by tag and name, and report whatever is still there.
     const leftovers = await listLeftovers(t.runId, t.region);
     log.info('cleanup finished', { deleted: deleted.length, leftovers: leftovers.length });
-    const status = leftovers.length === 0 ? 'complete' : overallDeadlinePassed(startedAt, t.cleanupSeconds) ? 'incomplete' : 'pending';
+    const status =
+      leftovers.length === 0
+        ? 'complete'
+        : overallDeadlinePassed(startedAt, t.cleanupSeconds)
+          ? 'incomplete'
+          : 'pending';
     return { status, attempt, deleted, remaining: leftovers, startedAt };
   }
   const overallDone = overallDeadlinePassed(startedAt, t.cleanupSeconds);
@@ -90,6 +115,9 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
     startedAt,
     ...(last.lastError ? { lastError: last.lastError } : {}),
   };
-  log.info('cleanup not finished in this invocation', { status: out.status, remaining: out.remaining.length });
+  log.info('cleanup not finished in this invocation', {
+    status: out.status,
+    remaining: out.remaining.length,
+  });
   return out;
 }

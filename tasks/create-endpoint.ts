@@ -23,11 +23,17 @@ export async function handler(event: unknown): Promise<EndpointOutput> {
   const found = await aws('DescribeVpcEndpoints', () =>
     client.send(
       new DescribeVpcEndpointsCommand({
-        Filters: [{ Name: 'vpc-id', Values: [network.vpcId] }, { Name: 'service-name', Values: [preflight.serviceName] }, runIdFilter(input.runId)],
+        Filters: [
+          { Name: 'vpc-id', Values: [network.vpcId] },
+          { Name: 'service-name', Values: [preflight.serviceName] },
+          runIdFilter(input.runId),
+        ],
       }),
     ),
   );
-  let endpoint = found.VpcEndpoints?.find((e) => !['deleting', 'deleted', 'failed', 'rejected'].includes(String(e.State).toLowerCase()));
+  let endpoint = found.VpcEndpoints?.find(
+    (e) => !['deleting', 'deleted', 'failed', 'rejected'].includes(String(e.State).toLowerCase()),
+  );
   if (!endpoint) {
     const created = await aws('CreateVpcEndpoint', () =>
       client.send(
@@ -40,12 +46,19 @@ export async function handler(event: unknown): Promise<EndpointOutput> {
           PrivateDnsEnabled: input.options.privateDnsEnabled,
           PolicyDocument: denyAllEndpointPolicy(),
           ClientToken: `plv-endpoint-${input.runId}`.slice(0, 64),
-          TagSpecifications: tagSpecifications('vpc-endpoint', runTags(input, preflight.expiresAt), `plv-${input.runId}`),
+          TagSpecifications: tagSpecifications(
+            'vpc-endpoint',
+            runTags(input, preflight.expiresAt),
+            `plv-${input.runId}`,
+          ),
         }),
       ),
     );
     endpoint = created.VpcEndpoint!;
-    log.info('endpoint created', { vpcEndpointId: endpoint.VpcEndpointId, privateDnsEnabled: input.options.privateDnsEnabled });
+    log.info('endpoint created', {
+      vpcEndpointId: endpoint.VpcEndpointId,
+      privateDnsEnabled: input.options.privateDnsEnabled,
+    });
   } else {
     log.info('endpoint already exists (retried task)', { vpcEndpointId: endpoint.VpcEndpointId });
   }

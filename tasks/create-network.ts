@@ -13,9 +13,9 @@ import {
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
+  type EC2Client,
   ModifyVpcAttributeCommand,
   RevokeSecurityGroupEgressCommand,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
 import type { ExecutionInput, NetworkOutput, RunState } from '../statemachine/contract.ts';
 import { twoSubnets } from './lib/cidr.ts';
@@ -45,12 +45,15 @@ async function ignoreDuplicate(call: () => Promise<unknown>): Promise<void> {
   try {
     await call();
   } catch (err) {
-    if (errorCode(err) !== 'InvalidPermission.Duplicate' && errorCode(err) !== 'InvalidPermission.NotFound') throw err;
+    if (errorCode(err) !== 'InvalidPermission.Duplicate' && errorCode(err) !== 'InvalidPermission.NotFound')
+      throw err;
   }
 }
 
 async function findOrCreateVpc(client: EC2Client, input: ExecutionInput, tags: RunTags): Promise<string> {
-  const found = await aws('DescribeVpcs', () => client.send(new DescribeVpcsCommand({ Filters: [runIdFilter(input.runId)] })));
+  const found = await aws('DescribeVpcs', () =>
+    client.send(new DescribeVpcsCommand({ Filters: [runIdFilter(input.runId)] })),
+  );
   const existing = found.Vpcs?.find((v) => v.State !== 'deleting');
   if (existing?.VpcId) return existing.VpcId;
   const created = await aws('CreateVpc', () =>
@@ -64,11 +67,21 @@ async function findOrCreateVpc(client: EC2Client, input: ExecutionInput, tags: R
   return created.Vpc!.VpcId!;
 }
 
-async function findOrCreateSubnet(client: EC2Client, vpcId: string, az: string, cidr: string, tags: RunTags, name: string) {
+async function findOrCreateSubnet(
+  client: EC2Client,
+  vpcId: string,
+  az: string,
+  cidr: string,
+  tags: RunTags,
+  name: string,
+) {
   const found = await aws('DescribeSubnets', () =>
     client.send(
       new DescribeSubnetsCommand({
-        Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'cidr-block', Values: [cidr] }],
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'cidr-block', Values: [cidr] },
+        ],
       }),
     ),
   );
@@ -87,11 +100,20 @@ async function findOrCreateSubnet(client: EC2Client, vpcId: string, az: string, 
   return created.Subnet!.SubnetId!;
 }
 
-async function findOrCreateSecurityGroup(client: EC2Client, vpcId: string, groupName: string, description: string, tags: RunTags) {
+async function findOrCreateSecurityGroup(
+  client: EC2Client,
+  vpcId: string,
+  groupName: string,
+  description: string,
+  tags: RunTags,
+) {
   const found = await aws('DescribeSecurityGroups', () =>
     client.send(
       new DescribeSecurityGroupsCommand({
-        Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: [groupName] }],
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'group-name', Values: [groupName] },
+        ],
       }),
     ),
   );
@@ -134,8 +156,20 @@ export async function handler(event: unknown): Promise<NetworkOutput> {
   const subnetA = await findOrCreateSubnet(client, vpcId, azA!, cidrA, tags, `plv-${input.runId}-a`);
   const subnetB = await findOrCreateSubnet(client, vpcId, azB!, cidrB, tags, `plv-${input.runId}-b`);
 
-  const workloadSg = await findOrCreateSecurityGroup(client, vpcId, `plv-${input.runId}-workload`, 'privatelink-verify probe: may reach the endpoint on 443 only', tags);
-  const endpointSg = await findOrCreateSecurityGroup(client, vpcId, `plv-${input.runId}-endpoint`, 'privatelink-verify endpoint: admits 443 from the probe only', tags);
+  const workloadSg = await findOrCreateSecurityGroup(
+    client,
+    vpcId,
+    `plv-${input.runId}-workload`,
+    'privatelink-verify probe: may reach the endpoint on 443 only',
+    tags,
+  );
+  const endpointSg = await findOrCreateSecurityGroup(
+    client,
+    vpcId,
+    `plv-${input.runId}-endpoint`,
+    'privatelink-verify endpoint: admits 443 from the probe only',
+    tags,
+  );
 
   // Replace the default allow-all egress with 443 to the endpoint's group only.
   await ignoreDuplicate(() =>
@@ -148,7 +182,9 @@ export async function handler(event: unknown): Promise<NetworkOutput> {
       client.send(
         new AuthorizeSecurityGroupEgressCommand({
           GroupId: workloadSg,
-          IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, UserIdGroupPairs: [{ GroupId: endpointSg }] }],
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, UserIdGroupPairs: [{ GroupId: endpointSg }] },
+          ],
         }),
       ),
     ),
@@ -164,7 +200,9 @@ export async function handler(event: unknown): Promise<NetworkOutput> {
         client.send(
           new AuthorizeSecurityGroupIngressCommand({
             GroupId: endpointSg,
-            IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, UserIdGroupPairs: [{ GroupId: workloadSg }] }],
+            IpPermissions: [
+              { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, UserIdGroupPairs: [{ GroupId: workloadSg }] },
+            ],
           }),
         ),
       ),

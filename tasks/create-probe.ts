@@ -3,16 +3,14 @@
  * start (changing VpcConfig later takes minutes). The function's code is the probe bundle,
  * embedded in this task at build time. Idempotent by name.
  */
+import { AttachRolePolicyCommand, CreateRoleCommand, GetRoleCommand, type Role } from '@aws-sdk/client-iam';
 import {
-  AttachRolePolicyCommand,
-  CreateRoleCommand,
-  GetRoleCommand,
-  type Role,
-} from '@aws-sdk/client-iam';
-import { CreateFunctionCommand, GetFunctionConfigurationCommand, type FunctionConfiguration } from '@aws-sdk/client-lambda';
+  CreateFunctionCommand,
+  type FunctionConfiguration,
+  GetFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
 import { strToU8, zipSync } from 'fflate';
 import { PROBE_ROLE_PATH, type ProbeFunctionOutput } from '../statemachine/contract.ts';
-import { PROBE_FUNCTION, TASK_ENV } from './manifest.ts';
 import { iam, lambda } from './lib/clients.ts';
 import { timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
@@ -21,12 +19,14 @@ import { LAMBDA_TRUST_POLICY, LAMBDA_VPC_MANAGED_POLICY } from './lib/policies.t
 import { parseRunState, probeName, required } from './lib/run-state.ts';
 import { runTags, tagList, tagMap } from './lib/tags.ts';
 import { waitUntil } from './lib/waiter.ts';
+import { PROBE_FUNCTION, TASK_ENV } from './manifest.ts';
 
 declare const __PROBE_BUNDLE__: string;
 
 /** A newly created role "cannot be assumed by Lambda" for some seconds: that error means "not yet". */
 const isRoleNotReady = (err: unknown) =>
-  errorCode(err) === 'InvalidParameterValueException' && /cannot be assumed|execution role does not have permissions/i.test(String((err as Error).message));
+  errorCode(err) === 'InvalidParameterValueException' &&
+  /cannot be assumed|execution role does not have permissions/i.test(String((err as Error).message));
 
 export function probeZip(): Uint8Array {
   return zipSync({ 'index.mjs': strToU8(__PROBE_BUNDLE__) }, { level: 9 });
@@ -66,12 +66,16 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     log.info('probe role created', { roleArn: role.Arn });
   }
   await aws('AttachRolePolicy', () =>
-    iam(input.region).send(new AttachRolePolicyCommand({ RoleName: name, PolicyArn: LAMBDA_VPC_MANAGED_POLICY })),
+    iam(input.region).send(
+      new AttachRolePolicyCommand({ RoleName: name, PolicyArn: LAMBDA_VPC_MANAGED_POLICY }),
+    ),
   );
 
   let fn: FunctionConfiguration | undefined;
   try {
-    fn = await aws('GetFunctionConfiguration', () => lambda(input.region).send(new GetFunctionConfigurationCommand({ FunctionName: name })));
+    fn = await aws('GetFunctionConfiguration', () =>
+      lambda(input.region).send(new GetFunctionConfigurationCommand({ FunctionName: name })),
+    );
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
@@ -92,7 +96,10 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
               Timeout: PROBE_FUNCTION.timeoutSeconds,
               MemorySize: PROBE_FUNCTION.memoryMb,
               Description: `privatelink-verify probe for run ${input.runId}`,
-              VpcConfig: { SubnetIds: network.subnetIds, SecurityGroupIds: [network.workloadSecurityGroupId] },
+              VpcConfig: {
+                SubnetIds: network.subnetIds,
+                SecurityGroupIds: [network.workloadSecurityGroupId],
+              },
               Tags: tagMap(tags),
             }),
           ),

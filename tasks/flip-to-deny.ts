@@ -14,9 +14,13 @@ export async function handler(event: unknown): Promise<FlipOutput> {
   const endpoint = required(state.provisioned?.endpoint, 'endpoint');
   const policy = denyInvokeEndpointPolicy(preflight.modelResourceArns);
   await aws('ModifyVpcEndpoint', () =>
-    ec2(input.region).send(new ModifyVpcEndpointCommand({ VpcEndpointId: endpoint.vpcEndpointId, PolicyDocument: policy })),
+    ec2(input.region).send(
+      new ModifyVpcEndpointCommand({ VpcEndpointId: endpoint.vpcEndpointId, PolicyDocument: policy }),
+    ),
   );
   const flippedAt = new Date().toISOString();
-  createLogger('FlipEndpointPolicyToDeny', { runId: input.runId }).info('endpoint policy set to Deny', { flippedAt });
+  createLogger('FlipEndpointPolicyToDeny', { runId: input.runId }).info('endpoint policy set to Deny', {
+    flippedAt,
+  });
   return { flippedAt, endpointPolicy: policy };
 }

@@ -21,23 +21,32 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
     throw err;
   });
   const service = services.ServiceDetails?.find((s) => s.ServiceName === serviceName);
-  if (!service) throw unsupported(`${serviceName} is not offered in ${input.region}: choose a region where Amazon Bedrock runtime has a VPC endpoint service`);
+  if (!service)
+    throw unsupported(
+      `${serviceName} is not offered in ${input.region}: choose a region where Amazon Bedrock runtime has a VPC endpoint service`,
+    );
   if (!service.ServiceType?.some((t) => t.ServiceType === 'Interface')) {
     throw unsupported(`${serviceName} is not an interface endpoint service in ${input.region}`);
   }
 
   const zones = await aws('DescribeAvailabilityZones', () =>
-    ec2(input.region).send(new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] })),
+    ec2(input.region).send(
+      new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] }),
+    ),
   );
   const usable = (zones.AvailabilityZones ?? [])
     .map((z) => z.ZoneName!)
     .filter((z) => service.AvailabilityZones?.includes(z))
     .sort();
   if (usable.length < 2) {
-    throw unsupported(`${serviceName} is offered in ${usable.length} availability zone(s) of ${input.region}; two are needed`);
+    throw unsupported(
+      `${serviceName} is offered in ${usable.length} availability zone(s) of ${input.region}; two are needed`,
+    );
   }
 
-  const identity = await aws('GetCallerIdentity', () => sts(input.region).send(new GetCallerIdentityCommand({})));
+  const identity = await aws('GetCallerIdentity', () =>
+    sts(input.region).send(new GetCallerIdentityCommand({})),
+  );
   const accountId = identity.Account!;
   const startedAt = new Date();
   const out: PreflightOutput = {

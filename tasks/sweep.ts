@@ -17,7 +17,9 @@ export interface SweepResult {
 
 export async function expiredRunIds(region: string, now = Date.now()): Promise<string[]> {
   const runs = new Set<string>();
-  const vpcs = await ec2(region).send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag-key', Values: [TAG_KEYS.expiresAt] }] }));
+  const vpcs = await ec2(region).send(
+    new DescribeVpcsCommand({ Filters: [{ Name: 'tag-key', Values: [TAG_KEYS.expiresAt] }] }),
+  );
   for (const v of vpcs.Vpcs ?? []) {
     const tags = Object.fromEntries((v.Tags ?? []).map((t) => [t.Key, t.Value]));
     const expires = Date.parse(String(tags[TAG_KEYS.expiresAt]));
@@ -25,10 +27,17 @@ export async function expiredRunIds(region: string, now = Date.now()): Promise<s
   }
   let marker: string | undefined;
   do {
-    const page = await iam(region).send(new ListRolesCommand({ PathPrefix: PROBE_ROLE_PATH, ...(marker ? { Marker: marker } : {}) }));
+    const page = await iam(region).send(
+      new ListRolesCommand({ PathPrefix: PROBE_ROLE_PATH, ...(marker ? { Marker: marker } : {}) }),
+    );
     for (const r of page.Roles ?? []) {
       if (!r.RoleName?.startsWith(PROBE_NAME_PREFIX)) continue;
-      const tags = Object.fromEntries(((await iam(region).send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags ?? []).map((t) => [t.Key, t.Value]));
+      const tags = Object.fromEntries(
+        ((await iam(region).send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags ?? []).map((t) => [
+          t.Key,
+          t.Value,
+        ]),
+      );
       const expires = Date.parse(String(tags[TAG_KEYS.expiresAt]));
       if (tags[TAG_KEYS.runId] && expires <= now) runs.add(String(tags[TAG_KEYS.runId]));
     }

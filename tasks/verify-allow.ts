@@ -8,7 +8,10 @@ import { checkFrom, explainOutcome, pollProbe } from './lib/probe-runs.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { budgetMs } from './lib/waiter.ts';
 
-export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<Check> {
+export async function handler(
+  event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<Check> {
   const state = parseRunState(event);
   const { input } = state;
   const probe = required(state.provisioned?.probe, 'probe');
@@ -28,8 +31,10 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
     p,
     `InvokeModel succeeded from inside the VPC through the endpoint (${p.last?.resolvedAddresses.join(', ')})`,
     (last) => {
-      if (!last) return `the probe could not be invoked within ${input.deadlines.verifyAllowSeconds} s${p.lastError ? ` (${p.lastError})` : ''}`;
-      if (last.outcome === 'allowed') return 'InvokeModel succeeded but the host name resolved to public addresses: the call did not use the endpoint';
+      if (!last)
+        return `the probe could not be invoked within ${input.deadlines.verifyAllowSeconds} s${p.lastError ? ` (${p.lastError})` : ''}`;
+      if (last.outcome === 'allowed')
+        return 'InvokeModel succeeded but the host name resolved to public addresses: the call did not use the endpoint';
       return `InvokeModel did not succeed within ${input.deadlines.verifyAllowSeconds} s: ${explainOutcome(last.outcome)}`;
     },
   );

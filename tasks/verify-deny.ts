@@ -9,7 +9,10 @@ import { checkFrom, explainOutcome, pollProbe } from './lib/probe-runs.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { budgetMs } from './lib/waiter.ts';
 
-export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<VerifyDenyOutput> {
+export async function handler(
+  event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<VerifyDenyOutput> {
   const state = parseRunState(event);
   const { input } = state;
   const probe = required(state.provisioned?.probe, 'probe');
@@ -28,13 +31,17 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
     p,
     'after the flip, the VPC endpoint policy refused InvokeModel with 403 AccessDeniedException',
     (last) => {
-      if (!last) return `the probe could not be invoked within ${input.deadlines.verifyDenySeconds} s${p.lastError ? ` (${p.lastError})` : ''}`;
-      if (last.outcome === 'allowed') return `the endpoint policy Deny was not enforced: InvokeModel still succeeded ${input.deadlines.verifyDenySeconds} s after the flip`;
+      if (!last)
+        return `the probe could not be invoked within ${input.deadlines.verifyDenySeconds} s${p.lastError ? ` (${p.lastError})` : ''}`;
+      if (last.outcome === 'allowed')
+        return `the endpoint policy Deny was not enforced: InvokeModel still succeeded ${input.deadlines.verifyDenySeconds} s after the flip`;
       return `no refusal by the endpoint policy within ${input.deadlines.verifyDenySeconds} s; last outcome: ${explainOutcome(last.outcome)} (not a deny)`;
     },
   );
   const propagationSeconds =
-    p.satisfied && p.firstMatchAt !== undefined ? Math.round((p.firstMatchAt - Date.parse(flip.flippedAt)) / 100) / 10 : undefined;
+    p.satisfied && p.firstMatchAt !== undefined
+      ? Math.round((p.firstMatchAt - Date.parse(flip.flippedAt)) / 100) / 10
+      : undefined;
   log.info('deny check finished', { status: check.status, propagationSeconds, reason: check.reason });
   return { ...check, ...(propagationSeconds !== undefined ? { propagationSeconds } : {}) };
 }

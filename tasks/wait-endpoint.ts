@@ -10,7 +10,10 @@ import { budgetMs, waitUntil } from './lib/waiter.ts';
 
 const FAILED_STATES = ['failed', 'rejected', 'deleted', 'deleting', 'expired'];
 
-export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<EndpointOutput> {
+export async function handler(
+  event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<EndpointOutput> {
   const state = parseRunState(event);
   const { input } = state;
   const created = required(state.provisioned?.endpoint, 'the created endpoint');
@@ -27,7 +30,8 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
     },
     done: (e) => {
       const s = String(e?.State ?? '').toLowerCase();
-      if (FAILED_STATES.includes(s)) throw resourceFailed(`endpoint ${created.vpcEndpointId} went to state ${e?.State}`);
+      if (FAILED_STATES.includes(s))
+        throw resourceFailed(`endpoint ${created.vpcEndpointId} went to state ${e?.State}`);
       return s === 'available';
     },
     timeoutMs: budgetMs(input.deadlines.endpointAvailableSeconds, context),
@@ -37,7 +41,9 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
     onAttempt: (e, attempt) => log.info('endpoint state', { attempt, state: e?.State }),
   });
   if (!result.satisfied) {
-    throw timedOut(`endpoint ${created.vpcEndpointId} was not available after ${Math.round(result.elapsedMs / 1000)} s (state ${result.value?.State ?? 'unknown'})`);
+    throw timedOut(
+      `endpoint ${created.vpcEndpointId} was not available after ${Math.round(result.elapsedMs / 1000)} s (state ${result.value?.State ?? 'unknown'})`,
+    );
   }
   const e = result.value!;
   return {

@@ -8,7 +8,10 @@ import { aws, isNotFound } from './lib/outcomes.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { budgetMs, waitUntil } from './lib/waiter.ts';
 
-export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<ProbeFunctionOutput> {
+export async function handler(
+  event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<ProbeFunctionOutput> {
   const state = parseRunState(event);
   const { input } = state;
   const probe = required(state.provisioned?.probe, 'the created probe');
@@ -20,7 +23,8 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
         lambda(input.region).send(new GetFunctionConfigurationCommand({ FunctionName: probe.functionName })),
       ),
     done: (c) => {
-      if (c.State === 'Failed') throw resourceFailed(`probe function failed: ${c.StateReasonCode}: ${c.StateReason}`);
+      if (c.State === 'Failed')
+        throw resourceFailed(`probe function failed: ${c.StateReasonCode}: ${c.StateReason}`);
       return c.State === 'Active' && (c.LastUpdateStatus ?? 'Successful') === 'Successful';
     },
     timeoutMs: budgetMs(input.deadlines.probeActiveSeconds, context),
@@ -30,7 +34,9 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
     onAttempt: (c, attempt) => log.info('probe state', { attempt, state: c?.State }),
   });
   if (!result.satisfied) {
-    throw timedOut(`probe function ${probe.functionName} was not Active after ${Math.round(result.elapsedMs / 1000)} s (state ${result.value?.State})`);
+    throw timedOut(
+      `probe function ${probe.functionName} was not Active after ${Math.round(result.elapsedMs / 1000)} s (state ${result.value?.State})`,
+    );
   }
   return { ...probe, state: 'Active', waitedSeconds: Math.round(result.elapsedMs / 100) / 10 };
 }

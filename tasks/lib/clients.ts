@@ -20,7 +20,8 @@ function memo<T>(key: string, make: () => T): T {
 }
 
 export const ec2 = (region: string) => memo(`ec2:${region}`, () => new EC2Client({ ...common, region }));
-export const lambda = (region: string) => memo(`lambda:${region}`, () => new LambdaClient({ ...common, region }));
+export const lambda = (region: string) =>
+  memo(`lambda:${region}`, () => new LambdaClient({ ...common, region }));
 export const sts = (region: string) => memo(`sts:${region}`, () => new STSClient({ ...common, region }));
 /** IAM is global; the region only picks the signing region. */
 export const iam = (region: string) => memo(`iam:${region}`, () => new IAMClient({ ...common, region }));

@@ -29,7 +29,8 @@ function errorText(err: unknown): string {
   return `${e?.message ?? ''} ${e?.code ?? ''} ${e?.errno ?? ''}`;
 }
 
-const NETWORK_PATTERNS = /ETIMEDOUT|ECONNRESET|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timed out|TimeoutError|RequestTimeout/i;
+const NETWORK_PATTERNS =
+  /ETIMEDOUT|ECONNRESET|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timed out|TimeoutError|RequestTimeout/i;
 const DNS_PATTERNS = /ENOTFOUND|EAI_AGAIN|getaddrinfo/i;
 const THROTTLE_CODES = new Set([
   'Throttling',
@@ -122,7 +123,8 @@ export async function aws<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (isTransient(err)) throw new TaskError(ERROR_NAMES.transient, `${what}: ${errorCode(err)}: ${(err as Error).message}`);
+    if (isTransient(err))
+      throw new TaskError(ERROR_NAMES.transient, `${what}: ${errorCode(err)}: ${(err as Error).message}`);
     throw err;
   }
 }

@@ -12,14 +12,19 @@ export function modelResourceArns(region: string, accountId: string, modelId: st
   const m = INFERENCE_PROFILE_PREFIX.exec(modelId);
   if (!m) return [`arn:aws:bedrock:${region}::foundation-model/${modelId}`];
   const base = modelId.slice(m[0].length);
-  return [`arn:aws:bedrock:${region}:${accountId}:inference-profile/${modelId}`, `arn:aws:bedrock:*::foundation-model/${base}`];
+  return [
+    `arn:aws:bedrock:${region}:${accountId}:inference-profile/${modelId}`,
+    `arn:aws:bedrock:*::foundation-model/${base}`,
+  ];
 }
 
 /** The endpoint is created refusing everything: nothing may pass before the policy under test is in place. */
 export function denyAllEndpointPolicy(): string {
   return JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{ Sid: 'DenyAllUntilConfigured', Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+    Statement: [
+      { Sid: 'DenyAllUntilConfigured', Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' },
+    ],
   });
 }
 
@@ -27,7 +32,13 @@ export function allowProbeEndpointPolicy(roleArn: string, resources: string[]): 
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'AllowProbeRoleToInvokeTheModel', Effect: 'Allow', Principal: { AWS: roleArn }, Action: INVOKE_ACTIONS, Resource: resources },
+      {
+        Sid: 'AllowProbeRoleToInvokeTheModel',
+        Effect: 'Allow',
+        Principal: { AWS: roleArn },
+        Action: INVOKE_ACTIONS,
+        Resource: resources,
+      },
     ],
   });
 }
@@ -36,7 +47,9 @@ export function allowProbeEndpointPolicy(roleArn: string, resources: string[]): 
 export function denyInvokeEndpointPolicy(resources: string[]): string {
   return JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{ Sid: 'DenyInvokeModel', Effect: 'Deny', Principal: '*', Action: INVOKE_ACTIONS, Resource: resources }],
+    Statement: [
+      { Sid: 'DenyInvokeModel', Effect: 'Deny', Principal: '*', Action: INVOKE_ACTIONS, Resource: resources },
+    ],
   });
 }
 
@@ -62,4 +75,5 @@ export const LAMBDA_TRUST_POLICY = JSON.stringify({
   Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
 });
 
-export const LAMBDA_VPC_MANAGED_POLICY = 'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole';
+export const LAMBDA_VPC_MANAGED_POLICY =
+  'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole';

@@ -16,9 +16,16 @@ import type { Logger } from './log.ts';
 import { errorCode, explainOutcome, isTransient } from './outcomes.ts';
 import { waitUntil } from './waiter.ts';
 
-export async function invokeProbe(region: string, functionName: string, event: ProbeEvent): Promise<ProbeResult> {
+export async function invokeProbe(
+  region: string,
+  functionName: string,
+  event: ProbeEvent,
+): Promise<ProbeResult> {
   const r = await lambda(region).send(
-    new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)) }),
+    new InvokeCommand({
+      FunctionName: functionName,
+      Payload: new TextEncoder().encode(JSON.stringify(event)),
+    }),
   );
   const text = new TextDecoder().decode(r.Payload ?? new Uint8Array());
   if (r.FunctionError) throw new Error(`probe function error: ${text.slice(0, 500)}`);
@@ -27,7 +34,8 @@ export async function invokeProbe(region: string, functionName: string, event: P
 
 /** Invoke errors that mean "try again" (function updating, throttled, 5xx). */
 const retryableInvoke = (err: unknown) =>
-  isTransient(err) || ['ResourceConflictException', 'ENINotReadyException', 'ResourceNotReadyException'].includes(errorCode(err));
+  isTransient(err) ||
+  ['ResourceConflictException', 'ENINotReadyException', 'ResourceNotReadyException'].includes(errorCode(err));
 
 export interface PollProbeOptions {
   input: ExecutionInput;
@@ -56,7 +64,8 @@ export async function pollProbe(o: PollProbeOptions): Promise<PollProbeResult> {
   const interval = o.input.options.probeIntervalSeconds * 1000;
   const result = await waitUntil({
     what: `probe ${o.expected}`,
-    poll: () => invokeProbe(o.input.region, o.functionName, { region: o.input.region, modelId: o.input.modelId }),
+    poll: () =>
+      invokeProbe(o.input.region, o.functionName, { region: o.input.region, modelId: o.input.modelId }),
     done: (r) => {
       if (seen[seen.length - 1] !== r.outcome) seen.push(r.outcome);
       const ok = r.outcome === o.expected && accept(r);
@@ -70,7 +79,12 @@ export async function pollProbe(o: PollProbeOptions): Promise<PollProbeResult> {
     random: () => 1,
     retryOn: retryableInvoke,
     onAttempt: (r, attempt, err) =>
-      o.log.info('probe observed', { attempt, outcome: r?.outcome, resolved: r?.resolvedAddresses, error: err ? errorCode(err) : undefined }),
+      o.log.info('probe observed', {
+        attempt,
+        outcome: r?.outcome,
+        resolved: r?.resolvedAddresses,
+        error: err ? errorCode(err) : undefined,
+      }),
   });
   return {
     satisfied: result.satisfied,
@@ -79,11 +93,19 @@ export async function pollProbe(o: PollProbeOptions): Promise<PollProbeResult> {
     last: result.value,
     firstMatchAt,
     outcomesSeen: seen,
-    lastError: result.lastError ? `${errorCode(result.lastError)}: ${(result.lastError as Error).message}` : undefined,
+    lastError: result.lastError
+      ? `${errorCode(result.lastError)}: ${(result.lastError as Error).message}`
+      : undefined,
   };
 }
 
-export function checkFrom(name: Check['name'], expected: Outcome, p: PollProbeResult, passReason: string, missReason: (last?: ProbeResult) => string): Check {
+export function checkFrom(
+  name: Check['name'],
+  expected: Outcome,
+  p: PollProbeResult,
+  passReason: string,
+  missReason: (last?: ProbeResult) => string,
+): Check {
   return {
     name,
     status: p.satisfied ? 'passed' : 'failed',

@@ -23,7 +23,8 @@ export function parseInput(raw: unknown): ExecutionInput {
 
 /** A stage's output, or a clear error when an earlier stage did not produce it. */
 export function required<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw invalidInput(`${what} is missing from the state: an earlier stage did not run`);
+  if (value === undefined)
+    throw invalidInput(`${what} is missing from the state: an earlier stage did not run`);
   return value;
 }
 

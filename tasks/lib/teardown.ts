@@ -22,9 +22,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import {
   DeleteRoleCommand,
-  GetRoleCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
+  GetRoleCommand,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
@@ -45,11 +45,7 @@ export interface TeardownPass {
 }
 
 /** Run a delete; NotFound is success, DependencyViolation means "later". */
-async function del(
-  ref: ResourceRef,
-  pass: TeardownPass,
-  call: () => Promise<unknown>,
-): Promise<boolean> {
+async function del(ref: ResourceRef, pass: TeardownPass, call: () => Promise<unknown>): Promise<boolean> {
   try {
     await call();
     pass.deleted.push(ref);
@@ -57,7 +53,8 @@ async function del(
   } catch (err) {
     if (isNotFound(err)) return true;
     pass.remaining.push(ref);
-    if (!isDependencyViolation(err)) pass.lastError = `${ref.type} ${ref.id}: ${errorCode(err)}: ${(err as Error).message}`;
+    if (!isDependencyViolation(err))
+      pass.lastError = `${ref.type} ${ref.id}: ${errorCode(err)}: ${(err as Error).message}`;
     return false;
   }
 }
@@ -73,21 +70,26 @@ async function revokeGroupReferences(client: EC2Client, groupId: string, log: Lo
   const ingress = (g.IpPermissions ?? []).filter((p) => p.UserIdGroupPairs?.length);
   const egress = (g.IpPermissionsEgress ?? []).filter((p) => p.UserIdGroupPairs?.length);
   if (ingress.length) {
-    await client.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ingress })).catch((err) => {
-      log.warn('revoke ingress failed', { groupId, error: errorCode(err) });
-    });
+    await client
+      .send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ingress }))
+      .catch((err) => {
+        log.warn('revoke ingress failed', { groupId, error: errorCode(err) });
+      });
   }
   if (egress.length) {
-    await client.send(new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: egress })).catch((err) => {
-      log.warn('revoke egress failed', { groupId, error: errorCode(err) });
-    });
+    await client
+      .send(new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: egress }))
+      .catch((err) => {
+        log.warn('revoke egress failed', { groupId, error: errorCode(err) });
+      });
   }
 }
 
 async function teardownVpc(client: EC2Client, vpcId: string, pass: TeardownPass, log: Logger): Promise<void> {
   const vpcFilter = [{ Name: 'vpc-id', Values: [vpcId] }];
 
-  const endpoints = (await client.send(new DescribeVpcEndpointsCommand({ Filters: vpcFilter }))).VpcEndpoints ?? [];
+  const endpoints =
+    (await client.send(new DescribeVpcEndpointsCommand({ Filters: vpcFilter }))).VpcEndpoints ?? [];
   for (const e of endpoints) {
     const state = String(e.State ?? '').toLowerCase();
     if (state === 'deleted') continue;
@@ -99,12 +101,16 @@ async function teardownVpc(client: EC2Client, vpcId: string, pass: TeardownPass,
     await del(ref, pass, async () => {
       const r = await client.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [e.VpcEndpointId!] }));
       const failed = r.Unsuccessful?.find((u) => u.Error?.Code && !u.Error.Code.endsWith('NotFound'));
-      if (failed) throw Object.assign(new Error(failed.Error?.Message ?? 'delete failed'), { name: failed.Error?.Code });
+      if (failed)
+        throw Object.assign(new Error(failed.Error?.Message ?? 'delete failed'), {
+          name: failed.Error?.Code,
+        });
     });
   }
 
   // Lambda's hyperplane ENIs detach minutes after the function is gone; delete them once detached.
-  const enis = (await client.send(new DescribeNetworkInterfacesCommand({ Filters: vpcFilter }))).NetworkInterfaces ?? [];
+  const enis =
+    (await client.send(new DescribeNetworkInterfacesCommand({ Filters: vpcFilter }))).NetworkInterfaces ?? [];
   for (const n of enis) {
     const ref: ResourceRef = { type: 'network-interface', id: n.NetworkInterfaceId! };
     if (n.InterfaceType === 'vpc_endpoint') {
@@ -116,21 +122,27 @@ async function teardownVpc(client: EC2Client, vpcId: string, pass: TeardownPass,
       pass.lambdaEnisRemain = true;
       continue;
     }
-    const gone = await del(ref, pass, () => client.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: n.NetworkInterfaceId! })));
+    const gone = await del(ref, pass, () =>
+      client.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: n.NetworkInterfaceId! })),
+    );
     if (!gone) pass.lambdaEnisRemain = true;
   }
 
-  const groups = ((await client.send(new DescribeSecurityGroupsCommand({ Filters: vpcFilter }))).SecurityGroups ?? []).filter(
-    (g) => g.GroupName !== 'default',
-  );
+  const groups = (
+    (await client.send(new DescribeSecurityGroupsCommand({ Filters: vpcFilter }))).SecurityGroups ?? []
+  ).filter((g) => g.GroupName !== 'default');
   for (const g of groups) await revokeGroupReferences(client, g.GroupId!, log);
   for (const g of groups) {
-    await del({ type: 'security-group', id: g.GroupId! }, pass, () => client.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })));
+    await del({ type: 'security-group', id: g.GroupId! }, pass, () =>
+      client.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })),
+    );
   }
 
   const subnets = (await client.send(new DescribeSubnetsCommand({ Filters: vpcFilter }))).Subnets ?? [];
   for (const s of subnets) {
-    await del({ type: 'subnet', id: s.SubnetId! }, pass, () => client.send(new DeleteSubnetCommand({ SubnetId: s.SubnetId! })));
+    await del({ type: 'subnet', id: s.SubnetId! }, pass, () =>
+      client.send(new DeleteSubnetCommand({ SubnetId: s.SubnetId! })),
+    );
   }
 
   await del({ type: 'vpc', id: vpcId }, pass, () => client.send(new DeleteVpcCommand({ VpcId: vpcId })));
@@ -141,10 +153,16 @@ async function teardownRole(region: string, roleName: string, pass: TeardownPass
   const ref: ResourceRef = { type: 'iam-role', id: roleName };
   try {
     const inline = (await client.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
-    for (const p of inline) await client.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p })).catch(ignoreNotFound);
-    const attached = (await client.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }))).AttachedPolicies ?? [];
+    for (const p of inline)
+      await client
+        .send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p }))
+        .catch(ignoreNotFound);
+    const attached =
+      (await client.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }))).AttachedPolicies ?? [];
     for (const p of attached) {
-      await client.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: p.PolicyArn! })).catch(ignoreNotFound);
+      await client
+        .send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: p.PolicyArn! }))
+        .catch(ignoreNotFound);
     }
   } catch (err) {
     if (isNotFound(err)) return;
@@ -162,7 +180,9 @@ export async function teardownPass(runId: string, region: string, log: Logger): 
   const pass: TeardownPass = { deleted: [], remaining: [] };
   const name = probeName(runId);
 
-  await del({ type: 'lambda-function', id: name }, pass, () => lambda(region).send(new DeleteFunctionCommand({ FunctionName: name })));
+  await del({ type: 'lambda-function', id: name }, pass, () =>
+    lambda(region).send(new DeleteFunctionCommand({ FunctionName: name })),
+  );
 
   const client = ec2(region);
   const vpcs = (await client.send(new DescribeVpcsCommand({ Filters: [runIdFilter(runId)] }))).Vpcs ?? [];
@@ -181,13 +201,18 @@ export async function listLeftovers(runId: string, region: string): Promise<Reso
   const client = ec2(region);
   const left: ResourceRef[] = [];
   const byTag = [runIdFilter(runId)];
-  for (const v of (await client.send(new DescribeVpcsCommand({ Filters: byTag }))).Vpcs ?? []) left.push({ type: 'vpc', id: v.VpcId! });
-  for (const s of (await client.send(new DescribeSubnetsCommand({ Filters: byTag }))).Subnets ?? []) left.push({ type: 'subnet', id: s.SubnetId! });
-  for (const g of (await client.send(new DescribeSecurityGroupsCommand({ Filters: byTag }))).SecurityGroups ?? []) {
+  for (const v of (await client.send(new DescribeVpcsCommand({ Filters: byTag }))).Vpcs ?? [])
+    left.push({ type: 'vpc', id: v.VpcId! });
+  for (const s of (await client.send(new DescribeSubnetsCommand({ Filters: byTag }))).Subnets ?? [])
+    left.push({ type: 'subnet', id: s.SubnetId! });
+  for (const g of (await client.send(new DescribeSecurityGroupsCommand({ Filters: byTag }))).SecurityGroups ??
+    []) {
     left.push({ type: 'security-group', id: g.GroupId! });
   }
-  for (const e of (await client.send(new DescribeVpcEndpointsCommand({ Filters: byTag }))).VpcEndpoints ?? []) {
-    if (String(e.State).toLowerCase() !== 'deleted') left.push({ type: 'vpc-endpoint', id: e.VpcEndpointId! });
+  for (const e of (await client.send(new DescribeVpcEndpointsCommand({ Filters: byTag }))).VpcEndpoints ??
+    []) {
+    if (String(e.State).toLowerCase() !== 'deleted')
+      left.push({ type: 'vpc-endpoint', id: e.VpcEndpointId! });
   }
   const name = probeName(runId);
   try {

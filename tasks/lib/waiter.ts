@@ -70,7 +70,10 @@ export async function waitUntil<T>(opts: WaitOptions<T>): Promise<WaitResult<T>>
 }
 
 /** Time a task may spend waiting: its own deadline, capped by the Lambda's remaining time less a margin. */
-export function budgetMs(deadlineSeconds: number, context?: { getRemainingTimeInMillis?: () => number }): number {
+export function budgetMs(
+  deadlineSeconds: number,
+  context?: { getRemainingTimeInMillis?: () => number },
+): number {
   const remaining = context?.getRemainingTimeInMillis?.();
   const want = deadlineSeconds * 1000;
   if (remaining === undefined) return want;

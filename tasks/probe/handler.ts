@@ -5,7 +5,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
-import { type ProbeResult, ProbeEventSchema } from '../../statemachine/contract.ts';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ProbeEventSchema, type ProbeResult } from '../../statemachine/contract.ts';
 import { classifyInvokeError, errorCode, httpStatus } from '../lib/outcomes.ts';
 
 const clients = new Map<string, BedrockRuntimeClient>();
@@ -14,11 +15,16 @@ function client(region: string, timeoutSeconds: number): BedrockRuntimeClient {
   const key = `${region}:${timeoutSeconds}`;
   let c = clients.get(key);
   if (!c) {
-    // One attempt with a short timeout: a black-holed path must show up as a timeout, not eat the Lambda's time.
+    // One attempt with a short timeout: a black-holed path must show up as a timeout, not eat the
+    // Lambda's time. InvokeModel is plain request/response, so HTTP/1.1 (the client defaults to
+    // HTTP/2 for streaming) keeps connect and idle timeouts simple and explicit.
     c = new BedrockRuntimeClient({
       region,
       maxAttempts: 1,
-      requestHandler: { connectionTimeout: timeoutSeconds * 1000, requestTimeout: timeoutSeconds * 1000 },
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: timeoutSeconds * 1000,
+        requestTimeout: timeoutSeconds * 1000,
+      }),
     });
     clients.set(key, c);
   }
@@ -33,14 +39,23 @@ export function requestBody(modelId: string): string {
   const base = modelId.replace(/^(us|eu|apac|us-gov|global)\./, '');
   const prompt = 'Reply with the single word: ok';
   if (base.startsWith('anthropic.')) {
-    return JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 16, messages: [{ role: 'user', content: prompt }] });
+    return JSON.stringify({
+      anthropic_version: 'bedrock-2023-05-31',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: prompt }],
+    });
   }
-  if (base.startsWith('amazon.titan-text')) return JSON.stringify({ inputText: prompt, textGenerationConfig: { maxTokenCount: 16 } });
+  if (base.startsWith('amazon.titan-text'))
+    return JSON.stringify({ inputText: prompt, textGenerationConfig: { maxTokenCount: 16 } });
   if (base.startsWith('amazon.nova')) {
-    return JSON.stringify({ messages: [{ role: 'user', content: [{ text: prompt }] }], inferenceConfig: { maxTokens: 16 } });
+    return JSON.stringify({
+      messages: [{ role: 'user', content: [{ text: prompt }] }],
+      inferenceConfig: { maxTokens: 16 },
+    });
   }
   if (base.startsWith('meta.')) return JSON.stringify({ prompt, max_gen_len: 16 });
-  if (base.startsWith('mistral.')) return JSON.stringify({ prompt: `<s>[INST] ${prompt} [/INST]`, max_tokens: 16 });
+  if (base.startsWith('mistral.'))
+    return JSON.stringify({ prompt: `<s>[INST] ${prompt} [/INST]`, max_tokens: 16 });
   if (base.startsWith('cohere.command-r')) return JSON.stringify({ message: prompt, max_tokens: 16 });
   return JSON.stringify({ prompt, max_tokens: 16 });
 }
@@ -69,9 +84,21 @@ export async function handler(event: unknown): Promise<ProbeResult> {
 
   try {
     await client(e.region, e.timeoutSeconds).send(
-      new InvokeModelCommand({ modelId: e.modelId, contentType: 'application/json', accept: 'application/json', body: requestBody(e.modelId) }),
+      new InvokeModelCommand({
+        modelId: e.modelId,
+        contentType: 'application/json',
+        accept: 'application/json',
+        body: requestBody(e.modelId),
+      }),
     );
-    return { ...base, outcome: 'allowed', resolvedAddresses, resolvedPrivate, httpStatus: 200, latencyMs: Date.now() - started };
+    return {
+      ...base,
+      outcome: 'allowed',
+      resolvedAddresses,
+      resolvedPrivate,
+      httpStatus: 200,
+      latencyMs: Date.now() - started,
+    };
   } catch (err) {
     const status = httpStatus(err);
     return {

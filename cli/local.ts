@@ -1,0 +1,301 @@
+/**
+ * `privatelink-verify local`: bundle the tasks, start the emulator in-process, deploy the product
+ * into it through the ordinary APIs, run one verification with live progress, and print the report.
+ */
+import { parseArgs } from 'node:util';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { profileNamed } from '../emulator/core/latency.ts';
+import type { InventoryItem } from '../emulator/core/service.ts';
+import { Emulator } from '../emulator/emulator.ts';
+import {
+  describeInputProblem,
+  type ExecutionInputArgs,
+  ExecutionInputSchema,
+  type Report,
+  ReportSchema,
+  TAG_KEYS,
+} from '../statemachine/contract.ts';
+import { deployProduct } from './deploy.ts';
+import { EXIT, UsageError } from './exit-codes.ts';
+import { SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
+
+export const LOCAL_HELP = `Usage: privatelink-verify local [options]
+
+Run one full verification against the embedded local AWS emulator: provision the VPC, endpoint
+and probe, verify allow and deny, clean up, and print the report.
+
+Options:
+  --scenario <name>     ${SCENARIO_NAMES.join(' | ')} (default: correct)
+  --region <region>     AWS region (default: us-east-1)
+  --model <id>          model id or inference profile (default: anthropic.claude-3-haiku-20240307-v1:0)
+  --profile <name>      latency profile: instant | realistic (default: realistic)
+  --time-scale <n>      real seconds per simulated second (default: 0.02 for realistic)
+  --run-id <id>         execution name (default: local-<timestamp>)
+  --vpc-cidr <cidr>     VPC CIDR block (default: 10.42.0.0/16)
+  --seed <n>            seed for the emulator's randomness (default: 20261124)
+  --json                print the report document as JSON instead of the summary
+  --quiet               no progress lines
+  -h, --help            show this help
+
+Exit status: 0 verified and nothing left behind, 1 a check failed or resources were left,
+2 bad input (nothing created), 3 the run could not verify.`;
+
+export interface LocalOptions {
+  scenario: string;
+  input: ExecutionInputArgs;
+  profile: 'instant' | 'realistic';
+  timeScale?: number;
+  seed?: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export interface LocalResult {
+  report: Report;
+  executionStatus: string;
+  leftovers: InventoryItem[];
+  exitCode: number;
+  figures: {
+    wallSeconds: number;
+    simulatedSeconds: number;
+    stateTransitions: number;
+    peakRssMb: number;
+    verdictToEndSeconds?: number;
+  };
+}
+
+export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        scenario: { type: 'string', default: 'correct' },
+        region: { type: 'string', default: 'us-east-1' },
+        model: { type: 'string', default: 'anthropic.claude-3-haiku-20240307-v1:0' },
+        profile: { type: 'string', default: 'realistic' },
+        'time-scale': { type: 'string' },
+        'run-id': { type: 'string' },
+        'vpc-cidr': { type: 'string' },
+        seed: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (see --help)`);
+  }
+  if (values.help) return 'help';
+  const scenario = String(values.scenario);
+  if (!SCENARIOS[scenario])
+    throw new UsageError(`unknown scenario "${scenario}": use one of ${SCENARIO_NAMES.join(', ')}`);
+  const profile = String(values.profile);
+  if (profile !== 'instant' && profile !== 'realistic')
+    throw new UsageError(`unknown profile "${profile}": use instant or realistic`);
+  const timeScale = values['time-scale'] === undefined ? undefined : Number(values['time-scale']);
+  if (timeScale !== undefined && !(timeScale > 0 && timeScale <= 10)) {
+    throw new UsageError(
+      `--time-scale must be a number above 0 and at most 10, got "${values['time-scale']}"`,
+    );
+  }
+  const seed = values.seed === undefined ? undefined : Number(values.seed);
+  if (seed !== undefined && !Number.isInteger(seed))
+    throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+  const input: ExecutionInputArgs = {
+    runId: String(
+      values['run-id'] ??
+        `local-${new Date()
+          .toISOString()
+          .replace(/[-:T.Z]/g, '')
+          .slice(0, 14)}`,
+    ),
+    region: String(values.region),
+    modelId: String(values.model),
+    ...(values['vpc-cidr'] ? { vpcCidr: String(values['vpc-cidr']) } : {}),
+    ...SCENARIOS[scenario]!.input,
+  };
+  const parsed = ExecutionInputSchema.safeParse(input);
+  if (!parsed.success) throw new UsageError(describeInputProblem(parsed.error));
+  return {
+    scenario,
+    input,
+    profile,
+    ...(timeScale !== undefined ? { timeScale } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    json: Boolean(values.json),
+    quiet: Boolean(values.quiet),
+  };
+}
+
+const DEFAULT_REALISTIC_SCALE = 0.02;
+
+/** Run one local verification end to end. Progress goes to `progress`; nothing is printed otherwise. */
+export async function runLocal(
+  o: LocalOptions,
+  progress: (line: string) => void = () => {},
+): Promise<LocalResult> {
+  const wallStart = performance.now();
+  const profile = profileNamed(o.profile);
+  const timeScale = o.timeScale ?? (o.profile === 'realistic' ? DEFAULT_REALISTIC_SCALE : profile.timeScale);
+  const emu = await Emulator.start({ profile, timeScale, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
+  let peakRss = process.memoryUsage().rss;
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 100);
+  try {
+    progress(`emulator listening on ${emu.url} (profile ${profile.name}, time scale ${timeScale})`);
+    const deployed = await deployProduct(emu, { region: o.input.region });
+    progress(
+      `deployed ${Object.keys(deployed.functionArns).length} functions and the state machine in ${(deployed.deployMs / 1000).toFixed(1)} s`,
+    );
+    SCENARIOS[o.scenario]!.prepare?.(emu, o.input);
+
+    const sfn = new SFNClient(emu.clientConfig(o.input.region));
+    const virtualStart = emu.ctx.now();
+    const started = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: deployed.stateMachineArn,
+        name: o.input.runId,
+        input: JSON.stringify(o.input),
+      }),
+    );
+    const executionArn = started.executionArn!;
+    progress(`execution ${o.input.runId} started (scenario ${o.scenario})`);
+
+    const watch = await watchExecution(sfn, executionArn, (e) => {
+      const line = describeEvent(e, virtualStart);
+      if (line) progress(line);
+    });
+
+    if (watch.status === 'ABORTED' || watch.status === 'TIMED_OUT') {
+      // On AWS an EventBridge rule runs Cleanup for these; locally we do what that rule does.
+      progress(`execution ${watch.status}: running Cleanup as the EventBridge rule would`);
+      const lambda = new LambdaClient(emu.clientConfig(o.input.region));
+      await lambda.send(
+        new InvokeCommand({
+          FunctionName: deployed.functionArns.CleanupFunctionArn,
+          Payload: new TextEncoder().encode(
+            JSON.stringify({
+              'detail-type': 'Step Functions Execution Status Change',
+              detail: { input: JSON.stringify(o.input), status: watch.status },
+            }),
+          ),
+        }),
+      );
+    }
+
+    const report = watch.report;
+    const leftovers = emu
+      .leftovers(TAG_KEYS.runId, o.input.runId)
+      .concat(
+        emu
+          .inventory()
+          .filter(
+            (i) => (i.type === 'function' || i.type === 'role') && i.id === `plv-probe-${o.input.runId}`,
+          ),
+      );
+    const figures = {
+      wallSeconds: (performance.now() - wallStart) / 1000,
+      simulatedSeconds: (emu.ctx.now() - virtualStart) / 1000,
+      stateTransitions: watch.events.filter((e) => e.type?.endsWith('StateEntered')).length,
+      peakRssMb: Math.max(peakRss, process.memoryUsage().rss) / 1024 / 1024,
+      ...(watch.verdictAt !== undefined
+        ? { verdictToEndSeconds: (watch.endedAt - watch.verdictAt) / 1000 }
+        : {}),
+    };
+    let exitCode: number = EXIT.ok;
+    if (report.verdict === 'error') exitCode = EXIT.infrastructure;
+    else if (report.verdict === 'fail' || leftovers.length > 0 || report.cleanup.status !== 'complete')
+      exitCode = EXIT.verificationFailed;
+    return { report, executionStatus: watch.status, leftovers, exitCode, figures };
+  } finally {
+    clearInterval(rssTimer);
+    await emu.close();
+  }
+}
+
+interface WatchResult {
+  status: string;
+  report: Report;
+  events: HistoryEvent[];
+  verdictAt?: number;
+  endedAt: number;
+}
+
+async function watchExecution(
+  sfn: SFNClient,
+  executionArn: string,
+  onEvent: (e: HistoryEvent) => void,
+): Promise<WatchResult> {
+  const events: HistoryEvent[] = [];
+  let verdictAt: number | undefined;
+  const seen = new Set<number>();
+  for (;;) {
+    let nextToken: string | undefined;
+    do {
+      const page = await sfn.send(
+        new GetExecutionHistoryCommand({
+          executionArn,
+          maxResults: 500,
+          ...(nextToken ? { nextToken } : {}),
+        }),
+      );
+      for (const e of page.events ?? []) {
+        if (seen.has(e.id!)) continue;
+        seen.add(e.id!);
+        events.push(e);
+        if (e.type === 'TaskStateExited' && e.stateExitedEventDetails?.name === 'VerdictKnown')
+          verdictAt = performance.now();
+        onEvent(e);
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (d.status !== 'RUNNING') {
+      const endedAt = performance.now();
+      const text = d.status === 'SUCCEEDED' ? d.output : d.cause;
+      const parsed = ReportSchema.safeParse(safeJson(text));
+      if (!parsed.success) {
+        throw new Error(
+          `execution ended ${d.status} without a report (${d.error ?? 'no error'}: ${String(d.cause ?? '').slice(0, 300)})`,
+        );
+      }
+      return {
+        status: d.status!,
+        report: parsed.data,
+        events,
+        ...(verdictAt !== undefined ? { verdictAt } : {}),
+        endedAt,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeEvent(e: HistoryEvent, virtualStart: number): string | undefined {
+  const t = `+${((new Date(e.timestamp!).getTime() - virtualStart) / 1000).toFixed(1).padStart(6)}s`;
+  if (e.type?.endsWith('StateEntered')) return `${t}  ▶ ${e.stateEnteredEventDetails?.name}`;
+  if (e.type?.endsWith('StateExited')) return `${t}  ✓ ${e.stateExitedEventDetails?.name}`;
+  if (e.type === 'LambdaFunctionFailed')
+    return `${t}  ✗ ${e.lambdaFunctionFailedEventDetails?.error}: ${e.lambdaFunctionFailedEventDetails?.cause?.slice(0, 200)}`;
+  if (e.type === 'ExecutionFailed') return `${t}  execution failed: ${e.executionFailedEventDetails?.error}`;
+  if (e.type === 'ExecutionSucceeded') return `${t}  execution succeeded`;
+  return undefined;
+}

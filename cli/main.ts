@@ -1,0 +1,68 @@
+/** The `privatelink-verify` command: parses the command line and maps outcomes to exit statuses. */
+import { EXIT, UsageError } from './exit-codes.ts';
+import { LOCAL_HELP, parseLocalArgs, runLocal } from './local.ts';
+import { renderLocalResult } from './render.ts';
+
+export const HELP = `privatelink-verify: prove that AWS reaches Amazon Bedrock only through a PrivateLink
+interface endpoint whose policy really decides who may call which model.
+
+Usage: privatelink-verify <command> [options]
+
+Commands:
+  local      run a full verification against the embedded local AWS emulator
+  run        start the deployed state machine (or --local) and report, as the GitHub Action does
+  sweep      delete expired resources left by earlier runs
+  emulator   start the local AWS emulator (add --deploy to deploy the product into it)
+
+Run "privatelink-verify <command> --help" for a command's options.`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  local: async () => localCommand,
+  run: async () => (await import('./run.ts')).runCommand,
+  sweep: async () => (await import('./sweep.ts')).sweepCommand,
+  emulator: async () => (await import('./emulator-command.ts')).emulatorCommand,
+};
+
+export async function localCommand(argv: string[]): Promise<number> {
+  const opts = parseLocalArgs(argv);
+  if (opts === 'help') {
+    process.stdout.write(`${LOCAL_HELP}\n`);
+    return EXIT.ok;
+  }
+  const progress = opts.quiet || opts.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  const result = await runLocal(opts, progress);
+  process.stdout.write(opts.json ? `${JSON.stringify(result.report, null, 2)}\n` : renderLocalResult(result));
+  return result.exitCode;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return name ? EXIT.ok : EXIT.badInput;
+  }
+  if (name === '--version') {
+    process.stdout.write('0.1.0\n');
+    return EXIT.ok;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(
+      `privatelink-verify: unknown command "${name}": use one of ${Object.keys(COMMANDS).join(', ')} (see --help)\n`,
+    );
+    return EXIT.badInput;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`privatelink-verify ${name}: ${err.message}\n`);
+      return EXIT.badInput;
+    }
+    process.stderr.write(`privatelink-verify ${name}: ${(err as Error)?.message ?? err}\n`);
+    if (process.env.PLV_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+    return EXIT.infrastructure;
+  }
+}

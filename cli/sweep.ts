@@ -1,0 +1,48 @@
+/** `privatelink-verify sweep`: delete expired resources of earlier runs, in an AWS account or an emulator. */
+import { parseArgs } from 'node:util';
+import { handler as sweep } from '../tasks/sweep.ts';
+import { EXIT, UsageError } from './exit-codes.ts';
+
+export const SWEEP_HELP = `Usage: privatelink-verify sweep --region <region> [--json]
+
+Delete resources tagged by privatelink-verify whose expiry tag has passed (what a crashed,
+stopped or timed-out run left behind). Uses the default AWS credential chain; set
+AWS_ENDPOINT_URL to sweep an emulator.
+
+Exit status: 0 nothing left, 1 some resources could not be deleted yet, 2 bad input.`;
+
+export async function sweepCommand(argv: string[]): Promise<number> {
+  let values: { region?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        region: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (see --help)`);
+  }
+  if (values.help) {
+    process.stdout.write(`${SWEEP_HELP}\n`);
+    return EXIT.ok;
+  }
+  const region = values.region ?? process.env.AWS_REGION;
+  if (!region) throw new UsageError('--region is required (or set AWS_REGION)');
+  const result = await sweep({ region });
+  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    process.stdout.write(
+      `expired runs in ${region}: ${result.expiredRuns.length ? result.expiredRuns.join(', ') : 'none'}\n`,
+    );
+    for (const [runId, p] of Object.entries(result.passes)) {
+      process.stdout.write(
+        `  ${runId}: deleted ${p.deleted.length}, remaining ${p.remaining.map((r) => `${r.type} ${r.id}`).join(', ') || 'none'}\n`,
+      );
+    }
+  }
+  return Object.values(result.passes).some((p) => p.remaining.length) ? EXIT.verificationFailed : EXIT.ok;
+}
