@@ -104,7 +104,8 @@ async function createEndpoint(net: Awaited<ReturnType<typeof network>>) {
   return out.VpcEndpoint!;
 }
 
-const endpointState = async (vpcId: string) =>
+// EC2 sends lowercase states (`available`), though the SDK's enum spells them capitalised.
+const endpointState = async (vpcId: string): Promise<string | undefined> =>
   (await ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })))
     .VpcEndpoints?.[0]?.State;
 
