@@ -72,7 +72,12 @@ export class TaskFunctions extends Construct {
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
-        environment: { ...props.environment, ...props.taskEnvironment?.[task.name] },
+        environment: {
+          ...props.environment,
+          ...props.taskEnvironment?.[task.name],
+          // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
+          ...(props.codeMode === 'esbuild' ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+        },
       };
       let fn: lambda.Function;
       if (props.codeMode === 'placeholder-for-tests') {
