@@ -378,7 +378,7 @@ describe('least privilege: IAM and Lambda', () => {
     expect(pass).toHaveLength(1);
     expect(pass[0]!.actions).toEqual(['iam:PassRole']);
     expect(pass[0]!.resources.map(joined)).toEqual([
-      expect.stringMatching(new RegExp(`${escape(probeRole)}$`)),
+      expect.stringMatching(new RegExp(`${escapeRegExp(probeRole)}$`)),
     ]);
     expect(pass[0]!.statement.Condition).toEqual({
       StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' },
@@ -389,7 +389,7 @@ describe('least privilege: IAM and Lambda', () => {
     const create = withAction('iam:CreateRole');
     expect(create).toHaveLength(1);
     expect(create[0]!.resources.map(joined)).toEqual([
-      expect.stringMatching(new RegExp(`${escape(probeRole)}$`)),
+      expect.stringMatching(new RegExp(`${escapeRegExp(probeRole)}$`)),
     ]);
     expect(create[0]!.statement.Condition!.StringEquals).toEqual({
       'iam:PermissionsBoundary': { Ref: logicalId(stack.probeBoundary.policy) },
@@ -413,7 +413,7 @@ describe('least privilege: IAM and Lambda', () => {
   it('scopes every IAM action to the probe role path', () => {
     for (const s of allStatements().filter((x) => x.actions.some((a) => a.startsWith('iam:')))) {
       for (const r of s.resources)
-        expect(joined(r), s.actions.join(',')).toMatch(new RegExp(`${escape(probeRole)}$`));
+        expect(joined(r), s.actions.join(',')).toMatch(new RegExp(`${escapeRegExp(probeRole)}$`));
     }
   });
 
@@ -428,7 +428,7 @@ describe('least privilege: IAM and Lambda', () => {
     );
     for (const s of taskLambda) {
       for (const r of s.resources)
-        expect(joined(r), s.actions.join(',')).toMatch(new RegExp(`${escape(probeFunction)}$`));
+        expect(joined(r), s.actions.join(',')).toMatch(new RegExp(`${escapeRegExp(probeFunction)}$`));
     }
   });
 
@@ -567,6 +567,6 @@ describe('GitHub access', () => {
   });
 });
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
