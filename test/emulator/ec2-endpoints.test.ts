@@ -402,6 +402,55 @@ describe('EC2 interface endpoints', () => {
     expect(emu.leftovers('run')).toEqual([]);
   });
 
+  it('moves ENIs with AddSubnetIds and RemoveSubnetIds, one subnet per AZ', async () => {
+    const net = await network();
+    const ep = (
+      await ec2.send(new CreateVpcEndpointCommand(endpointInput(net, { SubnetIds: [net.subnets[0]] })))
+    ).VpcEndpoint!;
+    await ec2.send(
+      new ModifyVpcEndpointCommand({
+        VpcEndpointId: ep.VpcEndpointId,
+        AddSubnetIds: [net.subnets[1]!],
+        RemoveSubnetIds: [net.subnets[0]!],
+      }),
+    );
+    const [view] = emu.ec2.interfaceEndpointsInVpc(net.vpcId);
+    expect(view!.subnetIds).toEqual([net.subnets[1]]);
+    const enis = (
+      await ec2.send(
+        new DescribeNetworkInterfacesCommand({
+          Filters: [{ Name: 'interface-type', Values: ['vpc_endpoint'] }],
+        }),
+      )
+    ).NetworkInterfaces!;
+    expect(enis.map((e) => e.SubnetId)).toEqual([net.subnets[1]]);
+    expect(view!.privateIps).toEqual([enis[0]!.PrivateIpAddress]);
+  });
+
+  it('enforces the interface endpoints per VPC quota', async () => {
+    const net = await network();
+    emu.ctx.quotas.interfaceEndpointsPerVpc = 1;
+    try {
+      await ec2.send(new CreateVpcEndpointCommand(endpointInput(net)));
+      const err = await errorOf(
+        ec2.send(
+          new CreateVpcEndpointCommand(endpointInput(net, { PrivateDnsEnabled: false, SubnetIds: [] })),
+        ),
+      );
+      expect(err.name).toBe('VpcEndpointLimitExceeded');
+    } finally {
+      emu.ctx.quotas.interfaceEndpointsPerVpc = 50;
+    }
+  });
+
+  it('answers DryRunOperation without creating anything', async () => {
+    const net = await network();
+    expect(
+      (await errorOf(ec2.send(new CreateVpcEndpointCommand(endpointInput(net, { DryRun: true }))))).name,
+    ).toBe('DryRunOperation');
+    expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)).toEqual([]);
+  });
+
   it('answers the request with the EC2 NotFound code when a not-found-after-create fault fires', async () => {
     const net = await network();
     const id = (await ec2.send(new CreateVpcEndpointCommand(endpointInput(net)))).VpcEndpoint!.VpcEndpointId!;

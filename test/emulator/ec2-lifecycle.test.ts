@@ -248,6 +248,33 @@ describe('EC2 Lambda hyperplane ENIs', () => {
   });
 });
 
+describe('EC2 eventual consistency', () => {
+  it('answers InvalidVpcID.NotFound for a VPC described by id moments after CreateVpc, then finds it', async () => {
+    const lagging = await startTestEmulator({
+      profile: {
+        ...PROFILES.instant,
+        ranges: { ...PROFILES.instant.ranges, eventualConsistency: [300, 300] },
+      },
+      timeScale: 0.001,
+    });
+    try {
+      const client = new EC2Client(adminClientConfig(lagging));
+      const vpcId = (await client.send(new CreateVpcCommand({ CidrBlock: '10.50.0.0/16' }))).Vpc!.VpcId!;
+      expect((await errorOf(client.send(new DescribeVpcsCommand({ VpcIds: [vpcId] })))).name).toBe(
+        'InvalidVpcID.NotFound',
+      );
+      const found = await eventually(
+        () => client.send(new DescribeVpcsCommand({ VpcIds: [vpcId] })).catch(() => undefined),
+        (v) => v !== undefined,
+        'VPC visible',
+      );
+      expect(found!.Vpcs![0]!.VpcId).toBe(vpcId);
+    } finally {
+      await lagging.close();
+    }
+  });
+});
+
 describe('EC2 faults', () => {
   it('answers DependencyViolation when the fault fires, then deletes on retry', async () => {
     const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.40.0.0/16' }))).Vpc!.VpcId!;
