@@ -584,8 +584,8 @@ export class LambdaService implements EmulatedService, LambdaModel {
           securityGroupIds: vpc.securityGroupIds,
         });
     }
-    const slow = vpcChanged || vpc !== undefined;
-    this.beginUpdate(f, next, slow);
+    // Only network changes (new hyperplane ENIs) take the profile's minutes.
+    this.beginUpdate(f, next, vpcChanged);
     return { json: this.configuration(f) };
   }
 
@@ -608,7 +608,12 @@ export class LambdaService implements EmulatedService, LambdaModel {
       S3Bucket: input.S3Bucket,
       ImageUri: input.ImageUri,
     });
-    this.assertUpdatable(f);
+    try {
+      this.assertUpdatable(f);
+    } catch (err) {
+      this.dropCode(code.root);
+      throw err;
+    }
     const next: FunctionSettings = {
       ...f.latest,
       code,

@@ -22,6 +22,8 @@ import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
 let slow: Emulator;
 let quick: Emulator;
 let zip: Uint8Array;
+/** The VPC function the Pending test creates; the VpcConfig-change test moves it. */
+let vpcFn: { vpcId: string; subnetA: string; subnetB: string; sg: string } | undefined;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -112,9 +114,22 @@ describe('Lambda with realistic latencies', () => {
         AvailabilityZone: 'us-east-1a',
       }),
     );
+    const subnetB = await ec2.send(
+      new CreateSubnetCommand({
+        VpcId: vpc.Vpc!.VpcId!,
+        CidrBlock: '10.40.2.0/24',
+        AvailabilityZone: 'us-east-1b',
+      }),
+    );
     const sg = await ec2.send(
       new CreateSecurityGroupCommand({ VpcId: vpc.Vpc!.VpcId!, GroupName: 'w', Description: 'w' }),
     );
+    vpcFn = {
+      vpcId: vpc.Vpc!.VpcId!,
+      subnetA: subnet.Subnet!.SubnetId!,
+      subnetB: subnetB.Subnet!.SubnetId!,
+      sg: sg.GroupId!,
+    };
     const role = await roleFor(slow, 'vpc-role', { eni: true });
     const created = await lambda.send(
       new CreateFunctionCommand({
@@ -145,6 +160,36 @@ describe('Lambda with realistic latencies', () => {
       new InvokeCommand({ FunctionName: 'pending-fn', Payload: payload({ action: 'echo' }) }),
     );
     expect(out.FunctionError).toBeUndefined();
+  });
+
+  it('keeps invoking on the old network while a VpcConfig change is InProgress (minutes, not seconds)', async () => {
+    expect(vpcFn).toBeDefined();
+    const lambda = new LambdaClient(adminClientConfig(slow));
+    const saved = slow.ctx.network;
+    const seen: (string[] | undefined)[] = [];
+    slow.ctx.network = {
+      resolve: (hostname, region, network) => {
+        seen.push(network?.subnetIds);
+        return saved.resolve(hostname, region, network);
+      },
+    };
+    try {
+      const updated = await lambda.send(
+        new UpdateFunctionConfigurationCommand({
+          FunctionName: 'pending-fn',
+          VpcConfig: { SubnetIds: [vpcFn!.subnetB], SecurityGroupIds: [vpcFn!.sg] },
+        }),
+      );
+      expect(updated.LastUpdateStatus).toBe('InProgress');
+      expect(updated.VpcConfig?.SubnetIds).toEqual([vpcFn!.subnetB]);
+      const dnsEvent = payload({ action: 'dns', hostname: 'bedrock-runtime.us-east-1.amazonaws.com' });
+      await lambda.send(new InvokeCommand({ FunctionName: 'pending-fn', Payload: dnsEvent }));
+      expect(seen.at(-1)).toEqual([vpcFn!.subnetA]);
+      const still = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'pending-fn' }));
+      expect(still.LastUpdateStatus).toBe('InProgress');
+    } finally {
+      slow.ctx.network = saved;
+    }
   });
 
   it('runs the old configuration while an update is InProgress and refuses a second update meanwhile', async () => {

@@ -81,7 +81,7 @@ function waitedUntil(inv: Invocation | undefined, due: number): boolean {
 
 function delayOf(ms: unknown): number {
   const n = Number(ms);
-  return n > 0 ? n : 0;
+  return Number.isNaN(n) ? 0 : Math.max(n, 0);
 }
 
 const virtualPromiseTimeout = (async (ms?: number, value?: unknown, opts?: object) => {
