@@ -32,11 +32,14 @@ export async function run(): Promise<void> {
   let executionArn: string | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     // StopExecution would skip the state machine's Catch → Cleanup path: leave it running.
-    core.warning(
-      executionArn
-        ? `Cancelled (${signal}). The execution keeps running and cleans up after itself.\n${consoleLinkLines(executionArn).join('\n')}`
-        : `Cancelled (${signal}) before an execution was started.`,
-    );
+    if (executionArn) {
+      core.warning(
+        `Cancelled (${signal}). The execution keeps running and cleans up after itself: ${executionArn}`,
+      );
+      for (const line of consoleLinkLines(executionArn)) core.info(line);
+    } else {
+      core.warning(`Cancelled (${signal}) before an execution was started.`);
+    }
     process.exit(1);
   };
   process.once('SIGINT', onSignal);
