@@ -358,7 +358,12 @@ export class Ec2Service implements EmulatedService, Ec2Model {
     };
     igw.visibleAt = igw.createdAt;
     this.igws.set(igw.id, igw);
-    this.routeTables.get(vpc.mainRouteTableId)!.routes.push({
+    // The default VPC predates any request: none of its parts is subject to eventual consistency.
+    const main = this.routeTables.get(vpc.mainRouteTableId)!;
+    main.visibleAt = main.createdAt;
+    const group = this.groups.get(vpc.defaultGroupId)!;
+    group.visibleAt = group.createdAt;
+    main.routes.push({
       destination: '0.0.0.0/0',
       gatewayId: igw.id,
       origin: 'CreateRoute',
@@ -1726,11 +1731,14 @@ export class Ec2Service implements EmulatedService, Ec2Model {
       throw new AwsError('MissingParameter', 'The request must contain the parameter resourceIdSet');
     const resources = ids.map((id) => this.taggable(id, region));
     const pairs = listOf<Record<string, any>>(input.Tag);
+    const tags = validateTags(pairs);
+    // Check every resource first: CreateTags is all or nothing.
     for (const r of resources) {
-      const fresh = validateTags(pairs).filter(([k]) => !r.tags.has(k)).length;
-      validateTags(pairs, r.tags.size + fresh - pairs.length);
+      if (new Set([...r.tags.keys(), ...tags.map(([k]) => k)]).size > 50) {
+        throw new AwsError('TagLimitExceeded', 'The maximum number of Tags for a resource has been reached.');
+      }
     }
-    for (const r of resources) for (const [k, v] of validateTags(pairs)) r.tags.set(k, v);
+    for (const r of resources) for (const [k, v] of tags) r.tags.set(k, v);
     return {};
   }
 

@@ -294,6 +294,12 @@ describe('EC2 tags and filters', () => {
         )
       ).name,
     ).toBe('InvalidSubnetID.NotFound');
+    const fifty = Array.from({ length: 50 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    await ec2.send(new CreateTagsCommand({ Resources: [vpcId], Tags: fifty }));
+    const limit = await errorOf(
+      ec2.send(new CreateTagsCommand({ Resources: [vpcId], Tags: [{ Key: 'one-more', Value: 'v' }] })),
+    );
+    expect(limit.name).toBe('TagLimitExceeded');
     const wrong = await errorOf(
       ec2.send(
         new CreateSubnetCommand({
