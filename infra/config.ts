@@ -93,8 +93,12 @@ function list(value: string[] | string | undefined): string[] | undefined {
   if (Array.isArray(value)) return value.map((v) => String(v).trim()).filter(Boolean);
   const text = value.trim();
   if (text.startsWith('[')) {
-    const parsed: unknown = JSON.parse(text);
-    if (Array.isArray(parsed)) return parsed.map((v) => String(v).trim()).filter(Boolean);
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (Array.isArray(parsed)) return parsed.map((v) => String(v).trim()).filter(Boolean);
+    } catch {
+      // Not JSON after all: read it as a comma-separated list, and let validation name the bad item.
+    }
   }
   return text
     .split(',')
