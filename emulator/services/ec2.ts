@@ -1500,6 +1500,10 @@ export class Ec2Service implements EmulatedService, Ec2Model {
     }
     const dns = bool(input.PrivateDnsEnabled);
     if (dns === true && !e.privateDnsEnabled) this.checkPrivateDns(vpc, e.serviceName, region, e.id);
+    const groupIds = [...new Set([...e.groupIds.filter((g) => !removeGroups.includes(g)), ...addGroups])];
+    if (groupIds.length === 0) {
+      throw new AwsError('InvalidParameter', 'An interface endpoint must have at least one security group.');
+    }
 
     // All checks passed: apply.
     if (newPolicy !== undefined || reset) {
@@ -1512,10 +1516,7 @@ export class Ec2Service implements EmulatedService, Ec2Model {
         : Number.POSITIVE_INFINITY;
       e.versions.push({ document: doc, effectiveAt });
     }
-    e.groupIds = [...new Set([...e.groupIds.filter((g) => !removeGroups.includes(g)), ...addGroups])];
-    if (e.groupIds.length === 0) {
-      throw new AwsError('InvalidParameter', 'An interface endpoint must have at least one security group.');
-    }
+    e.groupIds = groupIds;
     for (const eniId of e.eniBySubnet.values()) {
       const eni = this.enis.get(eniId);
       if (eni) eni.groupIds = e.groupIds.slice();
