@@ -1,0 +1,211 @@
+/**
+ * `privatelink-verify run`: the GitHub Action's code path from a terminal. Same input checks,
+ * same start/attach and watch, same report; progress goes to stderr, the report to stdout.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
+import { Emulator } from '../emulator/emulator.ts';
+import { PROBE_RUN_ID_MAX, RUN_ID_PATTERN } from '../statemachine/contract.ts';
+import type { ProgressLog } from '../workflows-src/action/execution.ts';
+import { INPUT_NAMES, InputError, parseInputs } from '../workflows-src/action/inputs.ts';
+import { runVerification } from '../workflows-src/action/verify.ts';
+import { renderReportText } from '../workflows-src/report/render.ts';
+import { deployProduct } from './deploy.ts';
+import { EXIT } from './exit-codes.ts';
+
+export const RUN_HELP = `Usage: privatelink-verify run --state-machine-arn ARN --region REGION --model MODEL [options]
+       privatelink-verify run --local [--region REGION] [--model MODEL] [options]
+
+Start (or re-attach to) one verification execution, follow it, and print its report: the same
+code path as the GitHub Action. AWS credentials come from the default chain.
+
+Options:
+  --state-machine-arn ARN  the deployed privatelink-verify state machine
+  --local                  start the local emulator, deploy the product into it, and verify there
+  --region REGION          region to verify (default with --local: us-east-1)
+  --model MODEL            Bedrock model id or inference profile
+                           (default with --local: anthropic.claude-3-haiku-20240307-v1:0)
+  --wait verdict|complete  return at the verdict, or after cleanup too
+                           (default: verdict; with --local: complete, as the emulator stops on exit)
+  --run-id ID              execution name; run again with the same id to re-attach (default: a new one)
+  --timeout-minutes N      stop waiting after N minutes; the execution keeps running (default: 90)
+  --poll-interval-seconds S  first pause between polls; it backs off from there (default: 5)
+  --json                   print the report as JSON instead of text
+  -h, --help               show this help
+
+Exit status: 0 verified, 1 verification failed, 2 bad input, 3 could not verify.`;
+
+const LOCAL_DEFAULTS = { region: 'us-east-1', model: 'anthropic.claude-3-haiku-20240307-v1:0' };
+
+/** Progress lines on stderr, so `--json` keeps stdout to the report. */
+function stderrLog(write: (s: string) => void): ProgressLog {
+  let depth = 0;
+  return {
+    info: (l) => write(`${'  '.repeat(depth)}${l}\n`),
+    warning: (l) => write(`warning: ${l}\n`),
+    startGroup: (t) => {
+      write(`${t}\n`);
+      depth = 1;
+    },
+    endGroup: () => {
+      depth = 0;
+    },
+  };
+}
+
+export interface RunCommandIo {
+  stdout?: (s: string) => void;
+  stderr?: (s: string) => void;
+}
+
+export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise<number> {
+  const out = io.stdout ?? ((s: string) => void process.stdout.write(s));
+  const err = io.stderr ?? ((s: string) => void process.stderr.write(s));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        'state-machine-arn': { type: 'string' },
+        local: { type: 'boolean' },
+        region: { type: 'string' },
+        model: { type: 'string' },
+        wait: { type: 'string' },
+        'run-id': { type: 'string' },
+        'timeout-minutes': { type: 'string' },
+        'poll-interval-seconds': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    err(`privatelink-verify run: ${(e as Error).message}\n\n${RUN_HELP}\n`);
+    return EXIT.badInput;
+  }
+  if (values.help) {
+    out(`${RUN_HELP}\n`);
+    return EXIT.ok;
+  }
+  const local = Boolean(values.local);
+  const problems: string[] = [];
+  if (local && values['state-machine-arn'])
+    problems.push('give either --state-machine-arn or --local, not both');
+  if (!local && !values['state-machine-arn']) problems.push('--state-machine-arn is required (or --local)');
+
+  const region = str(values.region) ?? (local ? LOCAL_DEFAULTS.region : '');
+  const runId = str(values['run-id']) ?? newRunId();
+  if (!RUN_ID_PATTERN.test(runId) || runId.length > PROBE_RUN_ID_MAX) {
+    problems.push(`--run-id "${runId}" must be 1–${PROBE_RUN_ID_MAX} letters, digits, "-" or "_"`);
+  }
+  // The action's own input rules, so the terminal and the workflow refuse the same things.
+  const raw: Record<string, string> = {
+    [INPUT_NAMES.stateMachineArn]:
+      str(values['state-machine-arn']) ??
+      (local ? 'arn:aws:states:us-east-1:000000000000:stateMachine:local' : ''),
+    [INPUT_NAMES.region]: region,
+    [INPUT_NAMES.modelId]: str(values.model) ?? (local ? LOCAL_DEFAULTS.model : ''),
+    [INPUT_NAMES.wait]: str(values.wait) ?? (local ? 'complete' : 'verdict'),
+    [INPUT_NAMES.timeoutMinutes]: str(values['timeout-minutes']) ?? '',
+    [INPUT_NAMES.comment]: 'off',
+    [INPUT_NAMES.pollIntervalSeconds]: str(values['poll-interval-seconds']) ?? (local ? '0.05' : ''),
+  };
+  let inputs: ReturnType<typeof parseInputs> | undefined;
+  try {
+    inputs = parseInputs((name) => raw[name] ?? '');
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    problems.push(...e.problems.map(asFlagProblem));
+  }
+  if (problems.length > 0 || !inputs) {
+    err(`privatelink-verify run: ${problems.join('; ')}\n`);
+    return EXIT.badInput;
+  }
+
+  const log = stderrLog(err);
+  let emulator: Emulator | undefined;
+  try {
+    let stateMachineArn = inputs.stateMachineArn;
+    let clientConfig: SFNClientConfig = { region: inputs.stateMachineRegion };
+    if (local) {
+      emulator = await Emulator.start({ port: 0 });
+      log.info(`Local emulator on ${emulator.url}; deploying the product…`);
+      stateMachineArn = (await deployProduct(emulator, { region: inputs.region })).stateMachineArn;
+      clientConfig = emulator.clientConfig(inputs.region);
+    }
+    const controller = new AbortController();
+    let executionArn: string | undefined;
+    const onSignal = () => {
+      log.warning(
+        executionArn
+          ? `Interrupted. The execution keeps running and cleans up after itself: ${executionArn}`
+          : 'Interrupted before an execution was started.',
+      );
+      controller.abort(new Error('interrupted'));
+    };
+    process.once('SIGINT', onSignal);
+    try {
+      const result = await runVerification({
+        client: new SFNClient(clientConfig),
+        stateMachineArn,
+        name: runId,
+        input: { runId, region: inputs.region, modelId: inputs.modelId },
+        wait: inputs.wait,
+        timeoutSeconds: inputs.timeoutSeconds,
+        pollIntervalSeconds: inputs.pollIntervalSeconds,
+        log,
+        signal: controller.signal,
+        onStarted: (arn) => {
+          executionArn = arn;
+        },
+      });
+      if (values.json) {
+        out(
+          `${JSON.stringify({ outcome: result.outcome, executionArn: result.executionArn, status: result.status, message: result.message, report: result.report ?? null }, null, 2)}\n`,
+        );
+      } else {
+        if (result.report) out(renderReportText(result.report));
+        out(`\n${result.message}\nExecution: ${result.executionArn}\n`);
+      }
+      return result.outcome === 'pass'
+        ? EXIT.ok
+        : result.outcome === 'fail'
+          ? EXIT.verificationFailed
+          : EXIT.infrastructure;
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+    }
+  } catch (e) {
+    err(`privatelink-verify run: ${(e as Error).message}\n`);
+    return EXIT.infrastructure;
+  } finally {
+    await emulator?.close();
+  }
+}
+
+const FLAG_FOR_INPUT: Record<string, string> = {
+  [INPUT_NAMES.stateMachineArn]: '--state-machine-arn',
+  [INPUT_NAMES.region]: '--region',
+  [INPUT_NAMES.modelId]: '--model',
+  [INPUT_NAMES.wait]: '--wait',
+  [INPUT_NAMES.timeoutMinutes]: '--timeout-minutes',
+  [INPUT_NAMES.pollIntervalSeconds]: '--poll-interval-seconds',
+};
+
+/** The action's messages name inputs; the terminal's name flags. */
+function asFlagProblem(problem: string): string {
+  const name = Object.keys(FLAG_FOR_INPUT).find((n) => problem.startsWith(`${n} `));
+  return name ? `${FLAG_FOR_INPUT[name]}${problem.slice(name.length)}` : problem;
+}
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** A fresh, valid run id for a terminal run: time for humans, randomness for uniqueness. */
+function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `cli-${stamp}-${randomBytes(3).toString('hex')}`;
+}
