@@ -1,0 +1,101 @@
+/**
+ * End to end: the bundled action against the emulator with the real product deployed (the task
+ * Lambdas and the verification ASL), not a fixture.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deployProduct } from '../../cli/deploy.ts';
+import { runCommand } from '../../cli/run.ts';
+import type { Emulator } from '../../emulator/emulator.ts';
+import { ReportSchema, TAG_KEYS } from '../../statemachine/contract.ts';
+import { COMMENT_MARKER } from '../../workflows-src/action/github.ts';
+import { startTestEmulator } from '../helpers/emulator.ts';
+import { MODEL, pullRequestPayload, runBundledAction } from './fixtures.ts';
+import { GitHubStandIn } from './github-stand-in.ts';
+
+let emu: Emulator;
+let gh: GitHubStandIn;
+let stateMachineArn: string;
+
+beforeAll(async () => {
+  emu = await startTestEmulator();
+  gh = await GitHubStandIn.start();
+  stateMachineArn = (await deployProduct(emu, { region: 'us-east-1' })).stateMachineArn;
+}, 120_000);
+
+afterAll(async () => {
+  await gh?.close();
+  await emu?.close();
+});
+
+beforeEach(() => gh.reset());
+
+function run(runId: string) {
+  return runBundledAction({
+    emulatorUrl: emu.url,
+    githubUrl: gh.url,
+    event: 'pull_request',
+    payload: pullRequestPayload(7),
+    runId,
+    inputs: {
+      'state-machine-arn': stateMachineArn,
+      region: 'us-east-1',
+      'model-id': MODEL,
+      wait: 'complete',
+      'github-token': 'ghs_standin',
+      'poll-interval-seconds': '0.05',
+      'timeout-minutes': '5',
+    },
+  });
+}
+
+describe('the bundled action with the product deployed', () => {
+  it('a correctly configured endpoint passes, the comment says so, and nothing is left behind', async () => {
+    const result = await run('6101');
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.outputs.verdict).toBe('pass');
+    const report = ReportSchema.parse(JSON.parse(result.outputs['report-json']!));
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([
+      ['allow', 'passed'],
+      ['deny', 'passed'],
+    ]);
+    expect(report.cleanup.status).toBe('complete');
+    expect(report.propagationSeconds).toBeGreaterThanOrEqual(0);
+    expect(gh.comments).toHaveLength(1);
+    expect(gh.comments[0]!.body.startsWith(COMMENT_MARKER)).toBe(true);
+    expect(gh.comments[0]!.body).toContain('PrivateLink verification passed');
+    expect(emu.leftovers(TAG_KEYS.runId, report.runId)).toEqual([]);
+  }, 120_000);
+
+  it('an endpoint whose policy changes never apply fails the step and names the failing check', async () => {
+    emu.ctx.world = { ...emu.ctx.world, endpointPolicyUpdatesApply: false };
+    try {
+      const result = await run('6102');
+      expect(result.code, result.stdout).toBe(1);
+      expect(result.outputs.verdict).toBe('fail');
+      // The endpoint keeps its creation-time deny-all policy, so a check fails: the message names it and says why.
+      expect(result.stdout).toMatch(
+        /::error::Verification failed: check "(allow|deny)" failed: expected [a-z-]+, observed [a-z-]+\. \S/,
+      );
+      expect(gh.comments[0]!.body).toContain('PrivateLink verification failed');
+    } finally {
+      emu.ctx.world = { ...emu.ctx.world, endpointPolicyUpdatesApply: true };
+    }
+  }, 120_000);
+});
+
+describe('privatelink-verify run --local', () => {
+  it('starts the emulator, deploys the product and prints the passing report', async () => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCommand(['--local', '--json'], {
+      stdout: (s) => (stdout += s),
+      stderr: (s) => (stderr += s),
+    });
+    expect(code, stderr).toBe(0);
+    const doc = JSON.parse(stdout);
+    expect(doc.outcome).toBe('pass');
+    expect(doc.status).toBe('SUCCEEDED');
+    expect(ReportSchema.parse(doc.report).cleanup.status).toBe('complete');
+    expect(stderr).toContain('deploying the product');
+  }, 120_000);
+});
