@@ -2,15 +2,18 @@
  * The synthesized template of the privatelink-verify stack, bundled for real with esbuild and
  * checked by cdk-nag: one synth (beforeAll) shared by every assertion.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import { strFromU8, unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../infra/app.ts';
 import { ASL_PATH, type PrivateLinkVerifyStack } from '../../infra/stack.ts';
 import { PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../../statemachine/contract.ts';
+import { buildProbeCodeSync, REPO_ROOT } from '../../tasks/build.ts';
 import { PROBE_FUNCTION, SWEEPER_FUNCTION, substitutionName, TASK_ENV, TASKS } from '../../tasks/manifest.ts';
 
 const REPOSITORY = 'acme-corp/bedrock-perimeter';
@@ -186,10 +189,23 @@ describe('task functions', () => {
       'utf8',
     );
     expect(existsSync(join(process.cwd(), PROBE_FUNCTION.entry))).toBe(true);
-    // The probe bundle is a JSON string literal inside CreateProbe: it holds its own ESM export.
-    expect(code).toMatch(/export\s*\{[^}]*handler/);
-    expect(code.length).toBeGreaterThan(otherCode.length);
-    expect(code).not.toMatch(/__PROBE_BUNDLE__\b(?!\s*=)/);
+    // The probe's own bundle sits in CreateProbe as a string literal: its DNS lookup is there,
+    // and nowhere in a task that does not embed it (booleans: a failure must not print 1 MB).
+    expect(code.includes('node:dns/promises')).toBe(true);
+    expect(otherCode.includes('node:dns/promises')).toBe(false);
+    expect(code.length - otherCode.length).toBeGreaterThan(buildProbeCodeSync().length * 0.9);
+    expect(/__PROBE_BUNDLE__\b(?!\s*=)/.test(code)).toBe(false);
+  });
+  it('ships a CreateProbe whose probe zip holds exactly the probe bundle', async () => {
+    // Run the deployed CreateProbe code itself (next to node_modules, which provide the SDK like the runtime).
+    const dir = join(REPO_ROOT, '.build', 'infra-test');
+    mkdirSync(dir, { recursive: true });
+    const copy = join(dir, `create-probe-${process.pid}.mjs`);
+    copyFileSync(join(bundleDir(logicalId(stack.taskFunctions.functions.CreateProbe!)), 'index.mjs'), copy);
+    const mod = await import(pathToFileURL(copy).href);
+    const files = unzipSync(mod.probeZip());
+    expect(Object.keys(files)).toEqual(['index.mjs']);
+    expect(strFromU8(files['index.mjs']!) === buildProbeCodeSync()).toBe(true);
   });
 });
 
