@@ -2,10 +2,10 @@
  * The policies under test: the endpoint lets only the probe role invoke the one model, and the
  * probe role may invoke it only through this endpoint (aws:SourceVpce).
  */
-import { ModifyVpcEndpointCommand } from '@aws-sdk/client-ec2';
-import { PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { EC2Client, ModifyVpcEndpointCommand } from '@aws-sdk/client-ec2';
+import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import type { PoliciesOutput } from '../statemachine/contract.ts';
-import { ec2, iam } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { aws } from './lib/outcomes.ts';
 import { allowProbeEndpointPolicy, IDENTITY_POLICY_NAME, identityPolicy } from './lib/policies.ts';
@@ -21,12 +21,12 @@ export async function handler(event: unknown): Promise<PoliciesOutput> {
 
   const endpointPolicy = allowProbeEndpointPolicy(probe.roleArn, preflight.modelResourceArns);
   await aws('ModifyVpcEndpoint', () =>
-    ec2(input.region).send(
+    client(EC2Client, input.region).send(
       new ModifyVpcEndpointCommand({ VpcEndpointId: endpoint.vpcEndpointId, PolicyDocument: endpointPolicy }),
     ),
   );
   await aws('PutRolePolicy', () =>
-    iam(input.region).send(
+    client(IAMClient, input.region).send(
       new PutRolePolicyCommand({
         RoleName: probe.roleName,
         PolicyName: IDENTITY_POLICY_NAME,

@@ -3,9 +3,9 @@
  * group, with private DNS, and created refusing everything: nothing passes before the policy
  * under test is attached. ClientToken plus a tag lookup make a retry find the same endpoint.
  */
-import { CreateVpcEndpointCommand, DescribeVpcEndpointsCommand } from '@aws-sdk/client-ec2';
+import { CreateVpcEndpointCommand, DescribeVpcEndpointsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { EndpointOutput } from '../statemachine/contract.ts';
-import { ec2 } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { aws } from './lib/outcomes.ts';
 import { denyAllEndpointPolicy } from './lib/policies.ts';
@@ -18,10 +18,10 @@ export async function handler(event: unknown): Promise<EndpointOutput> {
   const preflight = required(state.preflight, 'preflight');
   const network = required(state.network, 'network');
   const log = createLogger('CreateEndpoint', { runId: input.runId });
-  const client = ec2(input.region);
+  const ec2Api = client(EC2Client, input.region);
 
   const found = await aws('DescribeVpcEndpoints', () =>
-    client.send(
+    ec2Api.send(
       new DescribeVpcEndpointsCommand({
         Filters: [
           { Name: 'vpc-id', Values: [network.vpcId] },
@@ -36,7 +36,7 @@ export async function handler(event: unknown): Promise<EndpointOutput> {
   );
   if (!endpoint) {
     const created = await aws('CreateVpcEndpoint', () =>
-      client.send(
+      ec2Api.send(
         new CreateVpcEndpointCommand({
           VpcEndpointType: 'Interface',
           VpcId: network.vpcId,

@@ -13,13 +13,13 @@ import {
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
-  type EC2Client,
+  EC2Client,
   ModifyVpcAttributeCommand,
   RevokeSecurityGroupEgressCommand,
 } from '@aws-sdk/client-ec2';
-import type { ExecutionInput, NetworkOutput, RunState } from '../statemachine/contract.ts';
+import type { ExecutionInput, NetworkOutput } from '../statemachine/contract.ts';
 import { twoSubnets } from './lib/cidr.ts';
-import { ec2 } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
 import { parseRunState, required } from './lib/run-state.ts';
@@ -50,14 +50,14 @@ async function ignoreDuplicate(call: () => Promise<unknown>): Promise<void> {
   }
 }
 
-async function findOrCreateVpc(client: EC2Client, input: ExecutionInput, tags: RunTags): Promise<string> {
+async function findOrCreateVpc(ec2Api: EC2Client, input: ExecutionInput, tags: RunTags): Promise<string> {
   const found = await aws('DescribeVpcs', () =>
-    client.send(new DescribeVpcsCommand({ Filters: [runIdFilter(input.runId)] })),
+    ec2Api.send(new DescribeVpcsCommand({ Filters: [runIdFilter(input.runId)] })),
   );
   const existing = found.Vpcs?.find((v) => v.State !== 'deleting');
   if (existing?.VpcId) return existing.VpcId;
   const created = await aws('CreateVpc', () =>
-    client.send(
+    ec2Api.send(
       new CreateVpcCommand({
         CidrBlock: input.vpcCidr,
         TagSpecifications: tagSpecifications('vpc', tags, `plv-${input.runId}`),
@@ -68,7 +68,7 @@ async function findOrCreateVpc(client: EC2Client, input: ExecutionInput, tags: R
 }
 
 async function findOrCreateSubnet(
-  client: EC2Client,
+  ec2Api: EC2Client,
   vpcId: string,
   az: string,
   cidr: string,
@@ -76,7 +76,7 @@ async function findOrCreateSubnet(
   name: string,
 ) {
   const found = await aws('DescribeSubnets', () =>
-    client.send(
+    ec2Api.send(
       new DescribeSubnetsCommand({
         Filters: [
           { Name: 'vpc-id', Values: [vpcId] },
@@ -88,7 +88,7 @@ async function findOrCreateSubnet(
   const existing = found.Subnets?.[0]?.SubnetId;
   if (existing) return existing;
   const created = await eventually('CreateSubnet', () =>
-    client.send(
+    ec2Api.send(
       new CreateSubnetCommand({
         VpcId: vpcId,
         AvailabilityZone: az,
@@ -101,14 +101,14 @@ async function findOrCreateSubnet(
 }
 
 async function findOrCreateSecurityGroup(
-  client: EC2Client,
+  ec2Api: EC2Client,
   vpcId: string,
   groupName: string,
   description: string,
   tags: RunTags,
 ) {
   const found = await aws('DescribeSecurityGroups', () =>
-    client.send(
+    ec2Api.send(
       new DescribeSecurityGroupsCommand({
         Filters: [
           { Name: 'vpc-id', Values: [vpcId] },
@@ -120,7 +120,7 @@ async function findOrCreateSecurityGroup(
   const existing = found.SecurityGroups?.[0]?.GroupId;
   if (existing) return existing;
   const created = await eventually('CreateSecurityGroup', () =>
-    client.send(
+    ec2Api.send(
       new CreateSecurityGroupCommand({
         VpcId: vpcId,
         GroupName: groupName,
@@ -139,32 +139,32 @@ export async function handler(event: unknown): Promise<NetworkOutput> {
   const { input } = state;
   const preflight = required(state.preflight, 'preflight');
   const log = createLogger('CreateNetwork', { runId: input.runId });
-  const client = ec2(input.region);
+  const ec2Api = client(EC2Client, input.region);
   const tags = runTags(input, preflight.expiresAt);
 
-  const vpcId = await findOrCreateVpc(client, input, tags);
+  const vpcId = await findOrCreateVpc(ec2Api, input, tags);
   // Private DNS for the endpoint needs both attributes; AWS takes one attribute per call.
   await eventually('ModifyVpcAttribute', () =>
-    client.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: true } })),
+    ec2Api.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: true } })),
   );
   await eventually('ModifyVpcAttribute', () =>
-    client.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } })),
+    ec2Api.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } })),
   );
 
   const [cidrA, cidrB] = twoSubnets(input.vpcCidr);
   const [azA, azB] = preflight.availabilityZones;
-  const subnetA = await findOrCreateSubnet(client, vpcId, azA!, cidrA, tags, `plv-${input.runId}-a`);
-  const subnetB = await findOrCreateSubnet(client, vpcId, azB!, cidrB, tags, `plv-${input.runId}-b`);
+  const subnetA = await findOrCreateSubnet(ec2Api, vpcId, azA!, cidrA, tags, `plv-${input.runId}-a`);
+  const subnetB = await findOrCreateSubnet(ec2Api, vpcId, azB!, cidrB, tags, `plv-${input.runId}-b`);
 
   const workloadSg = await findOrCreateSecurityGroup(
-    client,
+    ec2Api,
     vpcId,
     `plv-${input.runId}-workload`,
     'privatelink-verify probe: may reach the endpoint on 443 only',
     tags,
   );
   const endpointSg = await findOrCreateSecurityGroup(
-    client,
+    ec2Api,
     vpcId,
     `plv-${input.runId}-endpoint`,
     'privatelink-verify endpoint: admits 443 from the probe only',
@@ -174,12 +174,12 @@ export async function handler(event: unknown): Promise<NetworkOutput> {
   // Replace the default allow-all egress with 443 to the endpoint's group only.
   await ignoreDuplicate(() =>
     eventually('RevokeSecurityGroupEgress', () =>
-      client.send(new RevokeSecurityGroupEgressCommand({ GroupId: workloadSg, IpPermissions: ALL_EGRESS })),
+      ec2Api.send(new RevokeSecurityGroupEgressCommand({ GroupId: workloadSg, IpPermissions: ALL_EGRESS })),
     ),
   );
   await ignoreDuplicate(() =>
     eventually('AuthorizeSecurityGroupEgress', () =>
-      client.send(
+      ec2Api.send(
         new AuthorizeSecurityGroupEgressCommand({
           GroupId: workloadSg,
           IpPermissions: [
@@ -191,13 +191,13 @@ export async function handler(event: unknown): Promise<NetworkOutput> {
   );
   await ignoreDuplicate(() =>
     eventually('RevokeSecurityGroupEgress', () =>
-      client.send(new RevokeSecurityGroupEgressCommand({ GroupId: endpointSg, IpPermissions: ALL_EGRESS })),
+      ec2Api.send(new RevokeSecurityGroupEgressCommand({ GroupId: endpointSg, IpPermissions: ALL_EGRESS })),
     ),
   );
   if (input.options.endpointAllows443) {
     await ignoreDuplicate(() =>
       eventually('AuthorizeSecurityGroupIngress', () =>
-        client.send(
+        ec2Api.send(
           new AuthorizeSecurityGroupIngressCommand({
             GroupId: endpointSg,
             IpPermissions: [

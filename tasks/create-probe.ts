@@ -3,15 +3,22 @@
  * start (changing VpcConfig later takes minutes). The function's code is the probe bundle,
  * embedded in this task at build time. Idempotent by name.
  */
-import { AttachRolePolicyCommand, CreateRoleCommand, GetRoleCommand, type Role } from '@aws-sdk/client-iam';
+import {
+  AttachRolePolicyCommand,
+  CreateRoleCommand,
+  GetRoleCommand,
+  IAMClient,
+  type Role,
+} from '@aws-sdk/client-iam';
 import {
   CreateFunctionCommand,
   type FunctionConfiguration,
   GetFunctionConfigurationCommand,
+  LambdaClient,
 } from '@aws-sdk/client-lambda';
 import { strToU8, zipSync } from 'fflate';
 import { PROBE_ROLE_PATH, type ProbeFunctionOutput } from '../statemachine/contract.ts';
-import { iam, lambda } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
@@ -43,7 +50,9 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
 
   let role: Role | undefined;
   try {
-    role = (await aws('GetRole', () => iam(input.region).send(new GetRoleCommand({ RoleName: name })))).Role;
+    role = (
+      await aws('GetRole', () => client(IAMClient, input.region).send(new GetRoleCommand({ RoleName: name })))
+    ).Role;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
@@ -51,7 +60,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     const boundary = process.env[TASK_ENV.probePermissionsBoundaryArn];
     role = (
       await aws('CreateRole', () =>
-        iam(input.region).send(
+        client(IAMClient, input.region).send(
           new CreateRoleCommand({
             RoleName: name,
             Path: PROBE_ROLE_PATH,
@@ -66,7 +75,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     log.info('probe role created', { roleArn: role.Arn });
   }
   await aws('AttachRolePolicy', () =>
-    iam(input.region).send(
+    client(IAMClient, input.region).send(
       new AttachRolePolicyCommand({ RoleName: name, PolicyArn: LAMBDA_VPC_MANAGED_POLICY }),
     ),
   );
@@ -74,7 +83,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
   let fn: FunctionConfiguration | undefined;
   try {
     fn = await aws('GetFunctionConfiguration', () =>
-      lambda(input.region).send(new GetFunctionConfigurationCommand({ FunctionName: name })),
+      client(LambdaClient, input.region).send(new GetFunctionConfigurationCommand({ FunctionName: name })),
     );
   } catch (err) {
     if (!isNotFound(err)) throw err;
@@ -85,7 +94,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
       what: 'probe function created',
       poll: () =>
         aws('CreateFunction', () =>
-          lambda(input.region).send(
+          client(LambdaClient, input.region).send(
             new CreateFunctionCommand({
               FunctionName: name,
               Runtime: 'nodejs24.x',

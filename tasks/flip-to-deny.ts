@@ -1,7 +1,7 @@
 /** The flip: replace the endpoint policy with an explicit Deny of InvokeModel, and note when. */
-import { ModifyVpcEndpointCommand } from '@aws-sdk/client-ec2';
+import { EC2Client, ModifyVpcEndpointCommand } from '@aws-sdk/client-ec2';
 import type { FlipOutput } from '../statemachine/contract.ts';
-import { ec2 } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { aws } from './lib/outcomes.ts';
 import { denyInvokeEndpointPolicy } from './lib/policies.ts';
@@ -14,7 +14,7 @@ export async function handler(event: unknown): Promise<FlipOutput> {
   const endpoint = required(state.provisioned?.endpoint, 'endpoint');
   const policy = denyInvokeEndpointPolicy(preflight.modelResourceArns);
   await aws('ModifyVpcEndpoint', () =>
-    ec2(input.region).send(
+    client(EC2Client, input.region).send(
       new ModifyVpcEndpointCommand({ VpcEndpointId: endpoint.vpcEndpointId, PolicyDocument: policy }),
     ),
   );

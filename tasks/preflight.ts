@@ -1,8 +1,12 @@
 /** Preflight: validate the input and the region before anything is created. */
-import { DescribeAvailabilityZonesCommand, DescribeVpcEndpointServicesCommand } from '@aws-sdk/client-ec2';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import {
+  DescribeAvailabilityZonesCommand,
+  DescribeVpcEndpointServicesCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { PreflightOutput } from '../statemachine/contract.ts';
-import { ec2, sts } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { unsupported } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode } from './lib/outcomes.ts';
@@ -15,7 +19,9 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
   const serviceName = serviceNameFor(input.region);
 
   const services = await aws('DescribeVpcEndpointServices', () =>
-    ec2(input.region).send(new DescribeVpcEndpointServicesCommand({ ServiceNames: [serviceName] })),
+    client(EC2Client, input.region).send(
+      new DescribeVpcEndpointServicesCommand({ ServiceNames: [serviceName] }),
+    ),
   ).catch((err) => {
     if (errorCode(err) === 'InvalidServiceName') return { ServiceDetails: [] };
     throw err;
@@ -30,7 +36,7 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
   }
 
   const zones = await aws('DescribeAvailabilityZones', () =>
-    ec2(input.region).send(
+    client(EC2Client, input.region).send(
       new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] }),
     ),
   );
@@ -45,7 +51,7 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
   }
 
   const identity = await aws('GetCallerIdentity', () =>
-    sts(input.region).send(new GetCallerIdentityCommand({})),
+    client(STSClient, input.region).send(new GetCallerIdentityCommand({})),
   );
   const accountId = identity.Account!;
   const startedAt = new Date();

@@ -2,10 +2,10 @@
  * The sweeper: deletes resources of runs whose expiry tag has passed. Catches what a crashed,
  * stopped or timed-out run left behind, including Lambda ENIs that took longer than cleanup's deadline.
  */
-import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
-import { ListRolesCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
+import { DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient, ListRolesCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
 import { PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../statemachine/contract.ts';
-import { ec2, iam } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { type TeardownPass, teardownPass } from './lib/teardown.ts';
 
@@ -17,7 +17,7 @@ export interface SweepResult {
 
 export async function expiredRunIds(region: string, now = Date.now()): Promise<string[]> {
   const runs = new Set<string>();
-  const vpcs = await ec2(region).send(
+  const vpcs = await client(EC2Client, region).send(
     new DescribeVpcsCommand({ Filters: [{ Name: 'tag-key', Values: [TAG_KEYS.expiresAt] }] }),
   );
   for (const v of vpcs.Vpcs ?? []) {
@@ -27,16 +27,15 @@ export async function expiredRunIds(region: string, now = Date.now()): Promise<s
   }
   let marker: string | undefined;
   do {
-    const page = await iam(region).send(
+    const page = await client(IAMClient, region).send(
       new ListRolesCommand({ PathPrefix: PROBE_ROLE_PATH, ...(marker ? { Marker: marker } : {}) }),
     );
     for (const r of page.Roles ?? []) {
       if (!r.RoleName?.startsWith(PROBE_NAME_PREFIX)) continue;
       const tags = Object.fromEntries(
-        ((await iam(region).send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags ?? []).map((t) => [
-          t.Key,
-          t.Value,
-        ]),
+        (
+          (await client(IAMClient, region).send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags ?? []
+        ).map((t) => [t.Key, t.Value]),
       );
       const expires = Date.parse(String(tags[TAG_KEYS.expiresAt]));
       if (tags[TAG_KEYS.runId] && expires <= now) runs.add(String(tags[TAG_KEYS.runId]));

@@ -1,7 +1,7 @@
 /** Poll the endpoint until it is `available` (60–150 s on AWS), or give up at the input's deadline. */
-import { DescribeVpcEndpointsCommand } from '@aws-sdk/client-ec2';
+import { DescribeVpcEndpointsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { EndpointOutput } from '../statemachine/contract.ts';
-import { ec2 } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { resourceFailed, timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, isNotFound } from './lib/outcomes.ts';
@@ -18,13 +18,13 @@ export async function handler(
   const { input } = state;
   const created = required(state.provisioned?.endpoint, 'the created endpoint');
   const log = createLogger('WaitForEndpoint', { runId: input.runId, vpcEndpointId: created.vpcEndpointId });
-  const client = ec2(input.region);
+  const ec2Api = client(EC2Client, input.region);
 
   const result = await waitUntil({
     what: 'endpoint available',
     poll: async () => {
       const r = await aws('DescribeVpcEndpoints', () =>
-        client.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [created.vpcEndpointId] })),
+        ec2Api.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [created.vpcEndpointId] })),
       );
       return r.VpcEndpoints?.[0];
     },

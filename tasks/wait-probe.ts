@@ -1,7 +1,7 @@
 /** Poll the probe function until it is Active (about a minute for a function in a VPC). */
-import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { ProbeFunctionOutput } from '../statemachine/contract.ts';
-import { lambda } from './lib/clients.ts';
+import { client } from './lib/clients.ts';
 import { resourceFailed, timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, isNotFound } from './lib/outcomes.ts';
@@ -20,7 +20,9 @@ export async function handler(
     what: 'probe Active',
     poll: () =>
       aws('GetFunctionConfiguration', () =>
-        lambda(input.region).send(new GetFunctionConfigurationCommand({ FunctionName: probe.functionName })),
+        client(LambdaClient, input.region).send(
+          new GetFunctionConfigurationCommand({ FunctionName: probe.functionName }),
+        ),
       ),
     done: (c) => {
       if (c.State === 'Failed')

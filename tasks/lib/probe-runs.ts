@@ -2,7 +2,7 @@
  * Invoking the in-VPC probe and polling it until an expected outcome. VerifyAllow and VerifyDeny
  * differ only in the outcome they wait for and how they explain a miss.
  */
-import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   type Check,
   type ExecutionInput,
@@ -11,7 +11,7 @@ import {
   type ProbeResult,
   ProbeResultSchema,
 } from '../../statemachine/contract.ts';
-import { lambda } from './clients.ts';
+import { client } from './clients.ts';
 import type { Logger } from './log.ts';
 import { errorCode, explainOutcome, isTransient } from './outcomes.ts';
 import { waitUntil } from './waiter.ts';
@@ -21,7 +21,7 @@ export async function invokeProbe(
   functionName: string,
   event: ProbeEvent,
 ): Promise<ProbeResult> {
-  const r = await lambda(region).send(
+  const r = await client(LambdaClient, region).send(
     new InvokeCommand({
       FunctionName: functionName,
       Payload: new TextEncoder().encode(JSON.stringify(event)),

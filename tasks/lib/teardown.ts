@@ -16,7 +16,7 @@ import {
   DescribeSubnetsCommand,
   DescribeVpcEndpointsCommand,
   DescribeVpcsCommand,
-  type EC2Client,
+  EC2Client,
   RevokeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
@@ -25,12 +25,13 @@ import {
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
   GetRoleCommand,
+  IAMClient,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
-import { DeleteFunctionCommand, GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { DeleteFunctionCommand, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { ResourceRef } from '../../statemachine/contract.ts';
-import { ec2, iam, lambda } from './clients.ts';
+import { client } from './clients.ts';
 import type { Logger } from './log.ts';
 import { errorCode, isDependencyViolation, isNotFound } from './outcomes.ts';
 import { probeName } from './run-state.ts';
@@ -59,8 +60,8 @@ async function del(ref: ResourceRef, pass: TeardownPass, call: () => Promise<unk
   }
 }
 
-async function revokeGroupReferences(client: EC2Client, groupId: string, log: Logger): Promise<void> {
-  const r = await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] })).catch((err) => {
+async function revokeGroupReferences(ec2Api: EC2Client, groupId: string, log: Logger): Promise<void> {
+  const r = await ec2Api.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] })).catch((err) => {
     if (isNotFound(err)) return undefined;
     throw err;
   });
@@ -70,14 +71,14 @@ async function revokeGroupReferences(client: EC2Client, groupId: string, log: Lo
   const ingress = (g.IpPermissions ?? []).filter((p) => p.UserIdGroupPairs?.length);
   const egress = (g.IpPermissionsEgress ?? []).filter((p) => p.UserIdGroupPairs?.length);
   if (ingress.length) {
-    await client
+    await ec2Api
       .send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ingress }))
       .catch((err) => {
         log.warn('revoke ingress failed', { groupId, error: errorCode(err) });
       });
   }
   if (egress.length) {
-    await client
+    await ec2Api
       .send(new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: egress }))
       .catch((err) => {
         log.warn('revoke egress failed', { groupId, error: errorCode(err) });
@@ -85,11 +86,11 @@ async function revokeGroupReferences(client: EC2Client, groupId: string, log: Lo
   }
 }
 
-async function teardownVpc(client: EC2Client, vpcId: string, pass: TeardownPass, log: Logger): Promise<void> {
+async function teardownVpc(ec2Api: EC2Client, vpcId: string, pass: TeardownPass, log: Logger): Promise<void> {
   const vpcFilter = [{ Name: 'vpc-id', Values: [vpcId] }];
 
   const endpoints =
-    (await client.send(new DescribeVpcEndpointsCommand({ Filters: vpcFilter }))).VpcEndpoints ?? [];
+    (await ec2Api.send(new DescribeVpcEndpointsCommand({ Filters: vpcFilter }))).VpcEndpoints ?? [];
   for (const e of endpoints) {
     const state = String(e.State ?? '').toLowerCase();
     if (state === 'deleted') continue;
@@ -99,7 +100,7 @@ async function teardownVpc(client: EC2Client, vpcId: string, pass: TeardownPass,
       continue;
     }
     await del(ref, pass, async () => {
-      const r = await client.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [e.VpcEndpointId!] }));
+      const r = await ec2Api.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [e.VpcEndpointId!] }));
       const failed = r.Unsuccessful?.find((u) => u.Error?.Code && !u.Error.Code.endsWith('NotFound'));
       if (failed)
         throw Object.assign(new Error(failed.Error?.Message ?? 'delete failed'), {
@@ -110,7 +111,7 @@ async function teardownVpc(client: EC2Client, vpcId: string, pass: TeardownPass,
 
   // Lambda's hyperplane ENIs detach minutes after the function is gone; delete them once detached.
   const enis =
-    (await client.send(new DescribeNetworkInterfacesCommand({ Filters: vpcFilter }))).NetworkInterfaces ?? [];
+    (await ec2Api.send(new DescribeNetworkInterfacesCommand({ Filters: vpcFilter }))).NetworkInterfaces ?? [];
   for (const n of enis) {
     const ref: ResourceRef = { type: 'network-interface', id: n.NetworkInterfaceId! };
     if (n.InterfaceType === 'vpc_endpoint') {
@@ -123,44 +124,44 @@ async function teardownVpc(client: EC2Client, vpcId: string, pass: TeardownPass,
       continue;
     }
     const gone = await del(ref, pass, () =>
-      client.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: n.NetworkInterfaceId! })),
+      ec2Api.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: n.NetworkInterfaceId! })),
     );
     if (!gone) pass.lambdaEnisRemain = true;
   }
 
   const groups = (
-    (await client.send(new DescribeSecurityGroupsCommand({ Filters: vpcFilter }))).SecurityGroups ?? []
+    (await ec2Api.send(new DescribeSecurityGroupsCommand({ Filters: vpcFilter }))).SecurityGroups ?? []
   ).filter((g) => g.GroupName !== 'default');
-  for (const g of groups) await revokeGroupReferences(client, g.GroupId!, log);
+  for (const g of groups) await revokeGroupReferences(ec2Api, g.GroupId!, log);
   for (const g of groups) {
     await del({ type: 'security-group', id: g.GroupId! }, pass, () =>
-      client.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })),
+      ec2Api.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })),
     );
   }
 
-  const subnets = (await client.send(new DescribeSubnetsCommand({ Filters: vpcFilter }))).Subnets ?? [];
+  const subnets = (await ec2Api.send(new DescribeSubnetsCommand({ Filters: vpcFilter }))).Subnets ?? [];
   for (const s of subnets) {
     await del({ type: 'subnet', id: s.SubnetId! }, pass, () =>
-      client.send(new DeleteSubnetCommand({ SubnetId: s.SubnetId! })),
+      ec2Api.send(new DeleteSubnetCommand({ SubnetId: s.SubnetId! })),
     );
   }
 
-  await del({ type: 'vpc', id: vpcId }, pass, () => client.send(new DeleteVpcCommand({ VpcId: vpcId })));
+  await del({ type: 'vpc', id: vpcId }, pass, () => ec2Api.send(new DeleteVpcCommand({ VpcId: vpcId })));
 }
 
 async function teardownRole(region: string, roleName: string, pass: TeardownPass): Promise<void> {
-  const client = iam(region);
+  const iamApi = client(IAMClient, region);
   const ref: ResourceRef = { type: 'iam-role', id: roleName };
   try {
-    const inline = (await client.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
+    const inline = (await iamApi.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
     for (const p of inline)
-      await client
+      await iamApi
         .send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p }))
         .catch(ignoreNotFound);
     const attached =
-      (await client.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }))).AttachedPolicies ?? [];
+      (await iamApi.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }))).AttachedPolicies ?? [];
     for (const p of attached) {
-      await client
+      await iamApi
         .send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: p.PolicyArn! }))
         .catch(ignoreNotFound);
     }
@@ -168,7 +169,7 @@ async function teardownRole(region: string, roleName: string, pass: TeardownPass
     if (isNotFound(err)) return;
     throw err;
   }
-  await del(ref, pass, () => client.send(new DeleteRoleCommand({ RoleName: roleName })));
+  await del(ref, pass, () => iamApi.send(new DeleteRoleCommand({ RoleName: roleName })));
 }
 
 function ignoreNotFound(err: unknown): void {
@@ -181,12 +182,12 @@ export async function teardownPass(runId: string, region: string, log: Logger): 
   const name = probeName(runId);
 
   await del({ type: 'lambda-function', id: name }, pass, () =>
-    lambda(region).send(new DeleteFunctionCommand({ FunctionName: name })),
+    client(LambdaClient, region).send(new DeleteFunctionCommand({ FunctionName: name })),
   );
 
-  const client = ec2(region);
-  const vpcs = (await client.send(new DescribeVpcsCommand({ Filters: [runIdFilter(runId)] }))).Vpcs ?? [];
-  for (const v of vpcs) await teardownVpc(client, v.VpcId!, pass, log);
+  const ec2Api = client(EC2Client, region);
+  const vpcs = (await ec2Api.send(new DescribeVpcsCommand({ Filters: [runIdFilter(runId)] }))).Vpcs ?? [];
+  for (const v of vpcs) await teardownVpc(ec2Api, v.VpcId!, pass, log);
 
   if (pass.lambdaEnisRemain) {
     pass.remaining.push({ type: 'iam-role', id: name });
@@ -198,31 +199,31 @@ export async function teardownPass(runId: string, region: string, log: Logger): 
 
 /** What still exists for a run, found by tag and by name: the "nothing left" proof. */
 export async function listLeftovers(runId: string, region: string): Promise<ResourceRef[]> {
-  const client = ec2(region);
+  const ec2Api = client(EC2Client, region);
   const left: ResourceRef[] = [];
   const byTag = [runIdFilter(runId)];
-  for (const v of (await client.send(new DescribeVpcsCommand({ Filters: byTag }))).Vpcs ?? [])
+  for (const v of (await ec2Api.send(new DescribeVpcsCommand({ Filters: byTag }))).Vpcs ?? [])
     left.push({ type: 'vpc', id: v.VpcId! });
-  for (const s of (await client.send(new DescribeSubnetsCommand({ Filters: byTag }))).Subnets ?? [])
+  for (const s of (await ec2Api.send(new DescribeSubnetsCommand({ Filters: byTag }))).Subnets ?? [])
     left.push({ type: 'subnet', id: s.SubnetId! });
-  for (const g of (await client.send(new DescribeSecurityGroupsCommand({ Filters: byTag }))).SecurityGroups ??
+  for (const g of (await ec2Api.send(new DescribeSecurityGroupsCommand({ Filters: byTag }))).SecurityGroups ??
     []) {
     left.push({ type: 'security-group', id: g.GroupId! });
   }
-  for (const e of (await client.send(new DescribeVpcEndpointsCommand({ Filters: byTag }))).VpcEndpoints ??
+  for (const e of (await ec2Api.send(new DescribeVpcEndpointsCommand({ Filters: byTag }))).VpcEndpoints ??
     []) {
     if (String(e.State).toLowerCase() !== 'deleted')
       left.push({ type: 'vpc-endpoint', id: e.VpcEndpointId! });
   }
   const name = probeName(runId);
   try {
-    await lambda(region).send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+    await client(LambdaClient, region).send(new GetFunctionConfigurationCommand({ FunctionName: name }));
     left.push({ type: 'lambda-function', id: name });
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
   try {
-    await iam(region).send(new GetRoleCommand({ RoleName: name }));
+    await client(IAMClient, region).send(new GetRoleCommand({ RoleName: name }));
     left.push({ type: 'iam-role', id: name });
   } catch (err) {
     if (!isNotFound(err)) throw err;

@@ -24,6 +24,8 @@ function client(region: string, timeoutSeconds: number): BedrockRuntimeClient {
       requestHandler: new NodeHttpHandler({
         connectionTimeout: timeoutSeconds * 1000,
         requestTimeout: timeoutSeconds * 1000,
+        // Without this the handler only warns on an idle socket, and the call hangs in the black hole.
+        throwOnRequestTimeout: true,
       }),
     });
     clients.set(key, c);

@@ -124,7 +124,16 @@ class ExecutionEnvironment {
     });
   }
 
+  private nextUse?: () => void;
+
+  /** Called once when this sandbox is picked for its next invocation. */
+  onNextUse(fn: () => void): void {
+    this.nextUse = fn;
+  }
+
   invoke(request: InvokeRequest, initBudgetMs: number): Promise<InvocationOutcome> {
+    this.nextUse?.();
+    this.nextUse = undefined;
     return new Promise((resolve) => {
       this.pending = { id: request.id, request, resolve };
       // Init (loading the bundle) has its own, generous limit; the function timeout starts with the handler.
@@ -191,6 +200,9 @@ export function realBudgetMs(
   return Math.max(deps.clock.toReal(virtualMs), Math.min(virtualMs, deps.minRealTimeoutMs()));
 }
 
+/** Real milliseconds an idle sandbox is kept warm before it is reclaimed. */
+export const IDLE_RECLAIM_REAL_MS = 1_500;
+
 /** The warm pool for one configuration of one function. */
 export class FunctionRuntime {
   readonly config: RuntimeConfig;
@@ -237,6 +249,17 @@ export class FunctionRuntime {
       return;
     }
     this.idle.push(env);
+    // Lambda reclaims idle sandboxes; the emulator does it after a short real time so that a run
+    // with a dozen functions holds only the sandboxes in use (each one costs tens of MB).
+    const reclaim = setTimeout(() => {
+      const i = this.idle.indexOf(env);
+      if (i < 0) return;
+      this.idle.splice(i, 1);
+      env.dead = true;
+      void env.worker.terminate();
+    }, IDLE_RECLAIM_REAL_MS);
+    reclaim.unref();
+    env.onNextUse(() => clearTimeout(reclaim));
   }
 
   /** A newer configuration took over: idle sandboxes go now, busy ones when they finish. */
