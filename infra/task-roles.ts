@@ -39,7 +39,7 @@ export const EC2_DESCRIBE = {
     'ec2:DescribeSecurityGroups',
     'ec2:DescribeAvailabilityZones',
   ],
-  endpoint: ['ec2:DescribeVpcEndpoints'],
+  endpoint: ['ec2:DescribeVpcEndpoints', 'ec2:DescribeVpcs'],
   probe: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
   cleanup: [
     'ec2:DescribeVpcs',
@@ -197,6 +197,20 @@ export class TaskRoles extends Construct {
             resources: [this.ec2('vpc-endpoint')],
             conditions: this.resourceTagCondition(),
           }),
+          s('AssociatePrivateDnsZone', {
+            // Private DNS on an interface endpoint associates the VPC with a hosted zone AWS owns
+            // and names at creation: no narrower resource exists before the call.
+            actions: ['route53:AssociateVPCWithHostedZone'],
+            resources: [
+              Stack.of(this).formatArn({
+                service: 'route53',
+                region: '',
+                account: '',
+                resource: 'hostedzone',
+                resourceName: '*',
+              }),
+            ],
+          }),
           s('DescribeEndpoints', { actions: [...EC2_DESCRIBE.endpoint], resources: ['*'] }),
           s('PutProbeIdentityPolicy', {
             actions: ['iam:PutRolePolicy'],
@@ -314,6 +328,8 @@ export class TaskRoles extends Construct {
       [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role${PROBE_ROLE_PATH}${PROBE_NAME_PREFIX}*`]:
         'Probe roles are created per run under the dedicated path with the permissions boundary: path and prefix are the narrowest scope.',
     };
+    reasons['Resource::arn:<AWS::Partition>:route53:::hostedzone/*'] =
+      'The private hosted zone of an interface endpoint is created and owned by AWS during CreateVpcEndpoint: its id is unknown beforehand.';
     for (const type of ['vpc', 'subnet', 'security-group', 'vpc-endpoint', 'network-interface']) {
       reasons[`Resource::arn:<AWS::Partition>:ec2:${Stack.of(this).region}:<AWS::AccountId>:${type}/*`] =
         type === 'network-interface'

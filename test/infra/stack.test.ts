@@ -448,6 +448,18 @@ describe('least privilege: IAM and Lambda', () => {
     }
   });
 
+  it('lets only the endpoint role associate the private DNS zone, and nothing else in Route 53', () => {
+    const route53 = allStatements().filter((s) => s.actions.some((a) => a.startsWith('route53:')));
+    expect(route53.map((s) => [s.actions, s.resources.map(joined)])).toEqual([
+      [['route53:AssociateVPCWithHostedZone'], ['arn:<AWS::Partition>:route53:::hostedzone/*']],
+    ]);
+    expect(
+      statementsOfRole(logicalId(stack.taskRoles.roles.endpoint)).some(
+        (s) => s.statement.Sid === 'AssociatePrivateDnsZone',
+      ),
+    ).toBe(true);
+  });
+
   it('bounds probe roles to the allowed models, their VPC ENIs and their own logs', () => {
     const boundary = json.Resources[logicalId(stack.probeBoundary.policy)];
     const statements: Statement[] = boundary.Properties.PolicyDocument.Statement;
