@@ -207,6 +207,21 @@ describe('how the step ends', () => {
     expect(gh.writes()).toHaveLength(1);
   });
 
+  it('gives up at the timeout without a verdict, fails the step, and leaves the execution running', async () => {
+    const stuck = await deployFixture(emu, fixtureReport('pass'), { verdictAfterSeconds: 3600 });
+    const run = await runBundledAction(env(stuck, { runId: '8631' }, { 'timeout-minutes': '0.003' }));
+    expect(run.code).toBe(1);
+    expect(run.outputs.verdict).toBe('error');
+    expect(run.stdout).toMatch(
+      /::error::No verdict within 0\.2 s; the execution keeps running and cleans up after itself: arn:aws:states:/,
+    );
+    const described = await sfn.send(
+      new DescribeExecutionCommand({ executionArn: run.outputs['execution-arn']! }),
+    );
+    expect(described.status).toBe('RUNNING');
+    expect(run.summary).toContain('could not complete');
+  });
+
   it('logs each state entered and left, in groups', async () => {
     const run = await runBundledAction(env(passArn, { runId: '8651' }, { comment: 'off' }));
     expect(run.stdout).toMatch(/::group::Start/);

@@ -95,7 +95,10 @@ export function fixtureReport(verdict: Report['verdict'], over: Partial<Report> 
  * A fixture definition: Start → VerdictKnown (the report with cleanup not started) → Cleanup
  * (a Wait of `cleanupSeconds`, virtual) → the final report as output (pass) or as Fail cause.
  */
-export function fixtureDefinition(verdictReport: Report, opts: { cleanupSeconds?: number } = {}): string {
+export function fixtureDefinition(
+  verdictReport: Report,
+  opts: { cleanupSeconds?: number; verdictAfterSeconds?: number } = {},
+): string {
   const final: Report = {
     ...verdictReport,
     cleanup: { status: 'complete', leftovers: [] },
@@ -121,8 +124,9 @@ export function fixtureDefinition(verdictReport: Report, opts: { cleanupSeconds?
         Type: 'Pass',
         Result: { ok: true },
         ResultPath: '$.preflight',
-        Next: STATE_NAMES.verdictKnown,
+        Next: 'Verifying',
       },
+      Verifying: { Type: 'Wait', Seconds: opts.verdictAfterSeconds ?? 0, Next: STATE_NAMES.verdictKnown },
       [STATE_NAMES.verdictKnown]: {
         Type: 'Pass',
         Result: verdictReport,
@@ -141,7 +145,7 @@ let machines = 0;
 export async function deployFixture(
   emu: Emulator,
   verdictReport: Report,
-  opts: { cleanupSeconds?: number } = {},
+  opts: { cleanupSeconds?: number; verdictAfterSeconds?: number } = {},
 ): Promise<string> {
   const sfn = new SFNClient({ ...emu.clientConfig('us-east-1'), maxAttempts: 1 });
   const out = await sfn.send(

@@ -134,7 +134,7 @@ export function parseInputs(get: (name: string) => string): VerifyInputs {
     region,
     modelId,
     wait: wait as WaitMode,
-    timeoutSeconds: Math.round(timeoutMinutes * 60),
+    timeoutSeconds: timeoutMinutes * 60,
     comment: comment as CommentMode,
     githubToken,
     ...(prNumber !== undefined ? { prNumber } : {}),

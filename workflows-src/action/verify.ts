@@ -69,7 +69,11 @@ export async function runVerification(req: VerificationRequest): Promise<Verific
 
 function messageFor(w: WatchResult, outcome: Outcome, timeoutSeconds: number): string {
   if (w.timedOut && !w.report) {
-    return `No verdict within ${Math.round(timeoutSeconds / 60)} minute(s); the execution keeps running and cleans up after itself: ${w.executionArn}`;
+    const within =
+      timeoutSeconds < 120
+        ? `${Math.round(timeoutSeconds * 10) / 10} s`
+        : `${Math.round(timeoutSeconds / 60)} min`;
+    return `No verdict within ${within}; the execution keeps running and cleans up after itself: ${w.executionArn}`;
   }
   if (w.report) {
     if (outcome === 'pass') return `Verified: ${w.report.summary}`;

@@ -44,7 +44,7 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
   if (report.failure) {
     out.push(
       `> **Stopped at stage \`${report.failure.stage}\`**: \`${report.failure.error}\`` +
-        (report.failure.cause ? ` — ${oneLine(report.failure.cause)}` : ''),
+        (report.failure.cause ? ` — ${escapeMarkdownText(oneLine(report.failure.cause))}` : ''),
       '',
     );
   }
@@ -74,7 +74,7 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
     out.push(`<details><summary>Evidence: ${CHECK_TITLE[c.name]}</summary>`, '');
     if (c.outcomesSeen.length > 0)
       out.push(`Outcomes seen, in order: ${c.outcomesSeen.map((o) => `\`${o}\``).join(' → ')}`, '');
-    if (c.evidence) out.push(...evidenceLines(c.evidence).map((l) => `- ${l}`), '');
+    if (c.evidence) out.push(...evidenceLines(c.evidence).map((l) => `- ${escapeMarkdownText(l)}`), '');
     out.push('</details>', '');
   }
 

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BODY_LIMIT,
+  COMMENT_MARKER,
+  isForkPullRequest,
+  truncateBody,
+} from '../../workflows-src/action/github.ts';
+import {
+  describeFailure,
+  renderReportMarkdown,
+  renderReportText,
+} from '../../workflows-src/report/render.ts';
+import { fixtureReport, pullRequestPayload } from './fixtures.ts';
+
+describe('report rendering', () => {
+  it('Markdown carries the verdict, each check with its evidence, propagation, timings, resources, cleanup, cost and links', () => {
+    const md = renderReportMarkdown(fixtureReport('pass'), {
+      executionArn: 'arn:aws:states:us-east-1:123456789012:execution:sm:run',
+      executionUrl: 'https://us-east-1.console.aws.amazon.com/states/home',
+    });
+    expect(md).toContain('## ✅ PrivateLink verification passed');
+    expect(md).toMatch(/\| Allow through the endpoint \| ✅ passed \| `allowed` \| `allowed` \| 2 \|/);
+    expect(md).toMatch(/\| Deny after the policy flip \| ✅ passed \| `denied-by-endpoint-policy` \|/);
+    expect(md).toContain('Outcomes seen, in order: `network-unreachable` → `allowed`');
+    expect(md).toContain('resolved to `10.42.0.37` (private: through the endpoint)');
+    expect(md).toContain('refused the call 31 s after the policy flip');
+    expect(md).toContain('vpc-endpoint `vpce-0fixture`');
+    expect(md).toContain('Estimated cost: **$0.0204**');
+    expect(md).toContain('[Step Functions execution](https://us-east-1.console.aws.amazon.com/states/home)');
+  });
+
+  it('text names the failing check, what was expected and observed, and why', () => {
+    const report = fixtureReport('fail');
+    const text = renderReportText(report);
+    expect(text.startsWith('FAIL: PrivateLink verification failed')).toBe(true);
+    expect(text).toContain(
+      '[failed] Deny after the policy flip: expected denied-by-endpoint-policy, observed allowed after 120 attempt(s)',
+    );
+    expect(describeFailure(report)).toBe(
+      'check "deny" failed: expected denied-by-endpoint-policy, observed allowed. The call was still allowed 600 s after the endpoint policy was set to Deny.',
+    );
+  });
+
+  it('text from the run cannot open an HTML comment that would hide or fake the marker', () => {
+    const evil = '<!-- privatelink-verify:report --> <script>';
+    const base = fixtureReport('fail');
+    const md = renderReportMarkdown({
+      ...base,
+      summary: evil,
+      failure: { stage: 'verify-deny', error: 'X', cause: evil },
+      checks: base.checks.map((c) => ({
+        ...c,
+        reason: evil,
+        evidence: c.evidence && { ...c.evidence, errorMessage: evil },
+      })),
+    });
+    expect(md).not.toContain('<!--');
+    expect(md).not.toContain('<script>');
+  });
+});
+
+describe('comment truncation', () => {
+  it('leaves a body under the limit alone', () => {
+    expect(truncateBody('short', 'hint')).toBe('short');
+  });
+
+  it('cuts at a line, closes open <details> and code fences, and says how much was cut', () => {
+    const body = `${COMMENT_MARKER}\n<details><summary>x</summary>\n\n\`\`\`\n${'y'.repeat(80)}\n`.concat(
+      'z'.repeat(79) + '\n',
+      ...Array(1000).fill(`${'w'.repeat(79)}\n`),
+    );
+    const cut = truncateBody(body, 'See the job summary.', 20_000);
+    expect(cut.length).toBeLessThanOrEqual(20_000);
+    expect(cut.startsWith(COMMENT_MARKER)).toBe(true);
+    expect((cut.match(/^```/gm) ?? []).length % 2).toBe(0);
+    expect(cut).toContain('</details>');
+    expect(cut).toMatch(
+      /Report truncated\*\*: \d+ characters were cut to fit GitHub's 20000-character limit\. See the job summary\./,
+    );
+  });
+
+  it('never splits a surrogate pair and stays under the GitHub limit for any length', () => {
+    for (const n of [BODY_LIMIT + 1, 70_000, 200_000]) {
+      const body = '😀'.repeat(Math.ceil(n / 2));
+      const cut = truncateBody(body, 'hint');
+      expect(cut.length).toBeLessThanOrEqual(BODY_LIMIT);
+      expect(cut).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+    }
+  });
+});
+
+describe('fork detection', () => {
+  it('tells a fork pull request from a same-repository one', () => {
+    expect(isForkPullRequest(pullRequestPayload(1))).toBe(false);
+    expect(isForkPullRequest(pullRequestPayload(1, { fork: true }))).toBe(true);
+    expect(isForkPullRequest({})).toBe(false);
+  });
+});
