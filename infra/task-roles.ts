@@ -288,6 +288,12 @@ export class TaskRoles extends Construct {
             resources: [this.ec2('vpc-endpoint')],
             conditions: this.resourceTagCondition(),
           }),
+          s('UnlinkRunSecurityGroups', {
+            // Groups that reference each other cannot be deleted until their rules are revoked.
+            actions: ['ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'],
+            resources: [this.ec2('security-group')],
+            conditions: this.resourceTagCondition(),
+          }),
           s('DeleteRunNetwork', {
             actions: ['ec2:DeleteSecurityGroup', 'ec2:DeleteSubnet', 'ec2:DeleteVpc'],
             resources: [this.ec2('security-group'), this.ec2('subnet'), this.ec2('vpc')],
@@ -309,8 +315,14 @@ export class TaskRoles extends Construct {
               'iam:ListRolePolicies',
               'iam:ListAttachedRolePolicies',
               'iam:GetRole',
+              'iam:ListRoleTags',
             ],
             resources: [this.probeRoleArn],
+          }),
+          s('FindExpiredProbeRoles', {
+            // The sweeper lists roles under the probe path (PathPrefix); ListRoles authorizes no resource type.
+            actions: ['iam:ListRoles'],
+            resources: ['*'],
           }),
         ];
       case 'none':
@@ -322,7 +334,7 @@ export class TaskRoles extends Construct {
   private acknowledgeScopedWildcards(): void {
     const reasons: Record<string, string> = {
       'Resource::*':
-        'EC2 Describe* and sts:GetCallerIdentity authorize no resource type: AWS accepts only "*" for them.',
+        'EC2 Describe*, sts:GetCallerIdentity and iam:ListRoles authorize no resource type: AWS accepts only "*" for them.',
       [`Resource::arn:<AWS::Partition>:lambda:${Stack.of(this).region}:<AWS::AccountId>:function:${PROBE_NAME_PREFIX}*`]:
         'Probe functions are named per run (plv-probe-<run id>): the prefix is the narrowest name known before the run.',
       [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role${PROBE_ROLE_PATH}${PROBE_NAME_PREFIX}*`]:

@@ -353,6 +353,7 @@ describe('least privilege: EC2', () => {
       'ec2:AuthorizeSecurityGroupIngress',
       'ec2:AuthorizeSecurityGroupEgress',
       'ec2:RevokeSecurityGroupEgress',
+      'ec2:RevokeSecurityGroupIngress',
       'ec2:DeleteVpcEndpoints',
       'ec2:DeleteSecurityGroup',
       'ec2:DeleteSubnet',
@@ -427,7 +428,11 @@ describe('least privilege: IAM and Lambda', () => {
   });
 
   it('scopes every IAM action to the probe role path', () => {
-    for (const s of allStatements().filter((x) => x.actions.some((a) => a.startsWith('iam:')))) {
+    const iamStatements = allStatements().filter((x) => x.actions.some((a) => a.startsWith('iam:')));
+    // The sweeper finds probe roles with ListRoles(PathPrefix): an action with no resource type.
+    const listRoles = iamStatements.filter((x) => x.actions.includes('iam:ListRoles'));
+    expect(listRoles.map((x) => [x.actions, x.resources])).toEqual([[['iam:ListRoles'], ['*']]]);
+    for (const s of iamStatements.filter((x) => !x.actions.includes('iam:ListRoles'))) {
       for (const r of s.resources)
         expect(joined(r), s.actions.join(',')).toMatch(new RegExp(`${escapeRegExp(probeRole)}$`));
     }
@@ -502,6 +507,7 @@ describe('no wildcards beyond what AWS requires', () => {
     'ec2:DescribeSecurityGroups': 'EC2 Describe*',
     'ec2:DescribeNetworkInterfaces': 'EC2 Describe*',
     'sts:GetCallerIdentity': 'no resource type',
+    'iam:ListRoles': 'no resource type (the sweeper passes PathPrefix /privatelink-verify/)',
     'xray:PutTraceSegments': 'X-Ray has no resource-level permissions for trace upload',
     'xray:PutTelemetryRecords': 'X-Ray',
     'xray:GetSamplingRules': 'X-Ray',
