@@ -250,6 +250,17 @@ describe('how the step ends', () => {
   });
 });
 
+describe('when AWS refuses', () => {
+  it('a state machine that does not exist fails the step with the AWS error and says so in the summary', async () => {
+    const missing = 'arn:aws:states:us-east-1:123456789012:stateMachine:does-not-exist';
+    const run = await runBundledAction(env(missing, { runId: '8801' }));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/::error::.*does-not-exist/);
+    expect(run.summary).toContain('could not run');
+    expect(gh.requests).toEqual([]);
+  });
+});
+
 describe('scheduled runs', () => {
   it('a failed nightly run opens one issue, a second failure updates it, and a later pass closes it', async () => {
     const schedule = (arn: string, runId: string) =>

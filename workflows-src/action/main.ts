@@ -87,7 +87,17 @@ export async function run(): Promise<void> {
     if (result.outcome === 'pass') core.info(result.message);
     else core.setFailed(result.message);
   } catch (err) {
-    core.setFailed(err instanceof Error ? err.message : String(err));
+    const message = err instanceof Error ? err.message : String(err);
+    core.setFailed(message);
+    // The summary is written whatever happened, so the run page says why there is no report.
+    const where = executionArn ? `\n\n${consoleLinkLines(executionArn).join('  \n')}` : '';
+    await core.summary
+      .addRaw(
+        `## ⚠️ PrivateLink verification could not run\n\n${message.replaceAll('<', '&lt;')}${where}\n`,
+        true,
+      )
+      .write()
+      .catch(() => undefined);
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
