@@ -256,13 +256,15 @@ export class TaskRoles extends Construct {
             resources: [this.probeRoleArn],
             conditions: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
           }),
-          s('CreateProbeFunctionInsideAVpc', {
+          s('CreateTaggedProbeFunctionInsideAVpc', {
             actions: ['lambda:CreateFunction'],
             resources: [this.probeFunctionArn],
             // The VPC, subnets and groups are created per run, so their ids cannot be named here;
             // requiring them keeps CreateFunction from making a probe outside a VPC.
             conditions: {
+              ...this.createTagConditions(),
               Null: {
+                ...this.createTagConditions().Null,
                 'lambda:VpcIds': 'false',
                 'lambda:SubnetIds': 'false',
                 'lambda:SecurityGroupIds': 'false',

@@ -441,8 +441,11 @@ describe('least privilege: IAM and Lambda', () => {
   it('creates the probe function only inside a VPC and scopes Lambda actions to probe functions', () => {
     const create = withAction('lambda:CreateFunction');
     expect(create).toHaveLength(1);
-    expect(create[0]!.statement.Condition).toEqual({
-      Null: { 'lambda:VpcIds': 'false', 'lambda:SubnetIds': 'false', 'lambda:SecurityGroupIds': 'false' },
+    expect(create[0]!.statement.Condition!.Null).toEqual({
+      'lambda:VpcIds': 'false',
+      'lambda:SubnetIds': 'false',
+      'lambda:SecurityGroupIds': 'false',
+      ...Object.fromEntries(Object.values(TAG_KEYS).map((k) => [`aws:RequestTag/${k}`, 'false'])),
     });
     const taskLambda = allStatements().filter(
       (s) => s.actions.some((a) => a.startsWith('lambda:')) && !s.owner.startsWith('VerifyRole'),
