@@ -2,7 +2,7 @@
  * The synthesized template of the privatelink-verify stack, bundled for real with esbuild and
  * checked by cdk-nag: one synth (beforeAll) shared by every assertion.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CfnElement } from 'aws-cdk-lib';
@@ -202,7 +202,7 @@ describe('task functions', () => {
     mkdirSync(dir, { recursive: true });
     const copy = join(dir, `create-probe-${process.pid}.mjs`);
     copyFileSync(join(bundleDir(logicalId(stack.taskFunctions.functions.CreateProbe!)), 'index.mjs'), copy);
-    const mod = await import(pathToFileURL(copy).href);
+    const mod = await import(pathToFileURL(copy).href).finally(() => rmSync(copy, { force: true }));
     const files = unzipSync(mod.probeZip());
     expect(Object.keys(files)).toEqual(['index.mjs']);
     expect(strFromU8(files['index.mjs']!) === buildProbeCodeSync()).toBe(true);
