@@ -139,9 +139,16 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
 const DEFAULT_REALISTIC_SCALE = 0.02;
 
 /** Run one local verification end to end. Progress goes to `progress`; nothing is printed otherwise. */
+/** Hooks for benchmarks and tests that need the emulator itself. */
+export interface LocalHooks {
+  onStarted?: (emu: Emulator) => void;
+  onFinished?: (emu: Emulator) => void;
+}
+
 export async function runLocal(
   o: LocalOptions,
   progress: (line: string) => void = () => {},
+  hooks: LocalHooks = {},
 ): Promise<LocalResult> {
   const wallStart = performance.now();
   const profile = profileNamed(o.profile);
@@ -161,6 +168,7 @@ export async function runLocal(
 
     const sfn = new SFNClient(emu.clientConfig(o.input.region));
     const virtualStart = emu.ctx.now();
+    hooks.onStarted?.(emu);
     const started = await sfn.send(
       new StartExecutionCommand({
         stateMachineArn: deployed.stateMachineArn,
@@ -194,6 +202,7 @@ export async function runLocal(
     }
 
     const report = watch.report;
+    hooks.onFinished?.(emu);
     const leftovers = emu
       .leftovers(TAG_KEYS.runId, o.input.runId)
       .concat(

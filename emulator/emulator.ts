@@ -352,25 +352,22 @@ function sendError(res: ServerResponse, api: EmulatedService['api'], e: AwsError
   const h = { 'x-amzn-requestid': requestId };
   switch (api.protocol) {
     case 'ec2':
-      return send(res, e.status, 'text/xml', ec2Error(e.code, e.message, requestId), h);
+      send(res, e.status, 'text/xml', ec2Error(e.code, e.message, requestId), h);
+      return;
     case 'query':
-      return send(
-        res,
-        e.status,
-        'text/xml',
-        queryError(api.xmlns ?? '', e.code, e.message, e.status, requestId),
-        h,
-      );
+      send(res, e.status, 'text/xml', queryError(api.xmlns ?? '', e.code, e.message, e.status, requestId), h);
+      return;
     case 'json':
-      return send(
+      send(
         res,
         e.status,
         'application/x-amz-json-1.0',
         JSON.stringify({ __type: e.code, message: e.message, ...e.extra }),
         h,
       );
+      return;
     default:
-      return send(
+      send(
         res,
         e.status,
         'application/json',

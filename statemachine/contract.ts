@@ -3,7 +3,7 @@
  * final report. The state machine, the tasks, the action, the CLI and the tests import it; nobody
  * re-declares these shapes.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SCHEMA_VERSION = 1;
 

@@ -14,11 +14,12 @@ export const LAMBDA_RUNTIME = 'nodejs24.x';
 export const ESBUILD_TARGET = 'node24';
 
 /**
- * The Node.js Lambda runtimes ship AWS SDK v3, and CDK's NodejsFunction leaves `@aws-sdk/*` out
- * by default for them: we do the same locally, and the emulator's Lambda provides the SDK the way
- * the runtime does.
+ * The Node.js Lambda runtimes ship AWS SDK v3 with its `@smithy/*` dependencies, and CDK's
+ * NodejsFunction leaves `@aws-sdk/*` out by default for them: we leave both out (the probe uses
+ * `@smithy/node-http-handler` directly), and the emulator's Lambda provides them the way the
+ * runtime does.
  */
-export const EXTERNAL_MODULES = ['@aws-sdk/*'];
+export const EXTERNAL_MODULES = ['@aws-sdk/*', '@smithy/*'];
 
 /** ESM bundles still meet CommonJS dependencies that call require(). */
 export const ESM_REQUIRE_BANNER =

@@ -1,7 +1,7 @@
 import { Clock, Rng } from './clock.ts';
 import { Faults } from './faults.ts';
 import { IdentityRegistry } from './identity.ts';
-import { type LatencyProfile, type LatencyRanges, PROFILES, draw } from './latency.ts';
+import { draw, type LatencyProfile, type LatencyRanges, PROFILES } from './latency.ts';
 import type { Ec2Model, IamModel, LambdaModel, NetworkModel } from './models.ts';
 
 export const DEFAULT_ACCOUNT_ID = '123456789012';
@@ -78,14 +78,29 @@ export class EmulatorContext {
     this.rng = new Rng(opts.seed ?? 20261124);
     this.faults = new Faults(this.rng);
     this.identities = new IdentityRegistry(this.accountId);
-    this.quotas = { vpcsPerRegion: 5, interfaceEndpointsPerVpc: 50, endpointPolicyMaxChars: 20480, ...opts.quotas };
-    this.world = { endpointPolicyUpdatesApply: true, ignoreDenyPolicyUpdates: false, modelsWithoutAccess: [], ...opts.world };
+    this.quotas = {
+      vpcsPerRegion: 5,
+      interfaceEndpointsPerVpc: 50,
+      endpointPolicyMaxChars: 20480,
+      ...opts.quotas,
+    };
+    this.world = {
+      endpointPolicyUpdatesApply: true,
+      ignoreDenyPolicyUpdates: false,
+      modelsWithoutAccess: [],
+      ...opts.world,
+    };
     this.log = opts.log ?? (() => {});
   }
 
+  /** Every delay drawn, in order: benchmarks derive the run's critical-path lower bound from it. */
+  readonly draws: { key: keyof LatencyRanges; ms: number; at: number }[] = [];
+
   /** Draw a delay (virtual ms) from the profile. */
   delay(key: keyof LatencyRanges): number {
-    return draw(this.rng, this.profile.ranges[key]);
+    const ms = draw(this.rng, this.profile.ranges[key]);
+    if (this.draws.length < 10_000) this.draws.push({ key, ms, at: this.clock.now() });
+    return ms;
   }
 
   now(): number {

@@ -93,7 +93,8 @@ export class Faults {
       throw new AwsError(code, 'We encountered an internal error. Please try again.', status);
     }
     const err = this.take('error', service, operation);
-    if (err) throw new AwsError(err.code ?? 'InjectedFault', err.message ?? 'injected fault', err.status ?? 400);
+    if (err)
+      throw new AwsError(err.code ?? 'InjectedFault', err.message ?? 'injected fault', err.status ?? 400);
     return delay;
   }
 }

@@ -84,7 +84,12 @@ export interface Ec2Model {
   /** A route to an internet gateway, or to a NAT gateway that has one. */
   subnetHasInternetPath(subnetId: string): boolean;
   /** Hyperplane ENIs for a function's VpcConfig (one per subnet), requester-managed by Lambda. */
-  attachLambdaEnis(fn: { functionName: string; region: string; subnetIds: string[]; securityGroupIds: string[] }): string[];
+  attachLambdaEnis(fn: {
+    functionName: string;
+    region: string;
+    subnetIds: string[];
+    securityGroupIds: string[];
+  }): string[];
   /** After DeleteFunction (or a VpcConfig change): ENIs stay in use, then detach, then Lambda deletes them. */
   releaseLambdaEnis(functionName: string): void;
 }

@@ -42,7 +42,11 @@ export function listOf<T = any>(v: unknown): T[] {
   return [v as T];
 }
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false });
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  suppressEmptyNode: false,
+});
 
 /** Arrays become `<item>` (EC2) or `<member>` (IAM/STS) children; null/undefined are omitted. */
 function shapeForXml(v: any, listElement: 'item' | 'member'): any {
@@ -79,7 +83,12 @@ export function ec2Error(code: string, message: string, requestId: string): stri
   return xml({ Response: { Errors: { Error: { Code: code, Message: message } }, RequestID: requestId } });
 }
 
-export function queryResponse(action: string, xmlns: string, requestId: string, result: Record<string, any>): string {
+export function queryResponse(
+  action: string,
+  xmlns: string,
+  requestId: string,
+  result: Record<string, any>,
+): string {
   return xml({
     [`${action}Response`]: {
       '@_xmlns': xmlns,
@@ -89,7 +98,13 @@ export function queryResponse(action: string, xmlns: string, requestId: string, 
   });
 }
 
-export function queryError(xmlns: string, code: string, message: string, status: number, requestId: string): string {
+export function queryError(
+  xmlns: string,
+  code: string,
+  message: string,
+  status: number,
+  requestId: string,
+): string {
   return xml({
     ErrorResponse: {
       '@_xmlns': xmlns,

@@ -49,17 +49,22 @@ const RESERVED_ENV = [
   'LAMBDA_RUNTIME_DIR',
 ];
 /**
- * The Node.js Lambda runtimes ship AWS SDK v3 and bundles leave `@aws-sdk/*` external, so
- * function code finds the emulator's own copy, as it would find the runtime's on AWS.
+ * The Node.js Lambda runtimes ship AWS SDK v3 (with its `@smithy/*` packages) and bundles leave
+ * them external, so function code finds the emulator's own copies, as it would find the
+ * runtime's on AWS.
  */
-const RUNTIME_SDK_DIR = (() => {
+function runtimeScopeDir(probePackage: string): string | undefined {
   try {
-    const pkg = createRequire(import.meta.url).resolve('@aws-sdk/client-sts/package.json');
+    const pkg = createRequire(import.meta.url).resolve(`${probePackage}/package.json`);
     return dirname(dirname(pkg));
   } catch {
     return undefined;
   }
-})();
+}
+const RUNTIME_SCOPES: [string, string | undefined][] = [
+  ['@aws-sdk', runtimeScopeDir('@aws-sdk/client-sts')],
+  ['@smithy', runtimeScopeDir('@smithy/node-http-handler')],
+];
 /** Synchronous invocation request and response limit (6 MB). */
 const MAX_SYNC_PAYLOAD = 6_291_556;
 /** Updates that touch no network settle in seconds; VPC work takes the profile's `functionUpdate`. */
@@ -511,7 +516,9 @@ export class LambdaService implements EmulatedService, LambdaModel {
     // Like /var/task beside /var/runtime: the package's own node_modules win, the runtime's SDK is the fallback.
     const dir = join(root, 'task');
     await mkdir(join(root, 'node_modules'), { recursive: true });
-    if (RUNTIME_SDK_DIR) await symlink(RUNTIME_SDK_DIR, join(root, 'node_modules', '@aws-sdk'), 'dir');
+    for (const [scope, target] of RUNTIME_SCOPES) {
+      if (target) await symlink(target, join(root, 'node_modules', scope), 'dir');
+    }
     await mkdir(dir);
     for (const [path, content] of Object.entries(files)) {
       if (path.endsWith('/')) continue;

@@ -8,24 +8,27 @@ const XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 export class StsService implements EmulatedService {
   readonly name = 'sts' as const;
   readonly api: QueryApi;
-  private readonly ctx: EmulatorContext;
 
   constructor(ctx: EmulatorContext) {
-    this.ctx = ctx;
     this.api = {
       protocol: 'query',
       xmlns: XMLNS,
       operations: {
         GetCallerIdentity: (_input, call) => ({
           Arn: call.caller.sessionArn,
-          UserId: call.caller.isAdmin ? ctx.accountId : `AROA${call.caller.accessKeyId.slice(4, 20)}:${call.caller.sessionArn.split('/').pop()}`,
+          UserId: call.caller.isAdmin
+            ? ctx.accountId
+            : `AROA${call.caller.accessKeyId.slice(4, 20)}:${call.caller.sessionArn.split('/').pop()}`,
           Account: ctx.accountId,
         }),
         AssumeRole: (input, call) => {
           const roleArn = String(input.RoleArn ?? '');
           const sessionName = String(input.RoleSessionName ?? '');
           if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
-            throw new AwsError('ValidationError', `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint`);
+            throw new AwsError(
+              'ValidationError',
+              `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint`,
+            );
           }
           const role = ctx.iam.role(roleArn);
           if (!role) {

@@ -8,10 +8,8 @@ export interface WorkerData {
   codeDir: string;
   memorySize: number;
   logStreamName: string;
-  /** Virtual clock: `virtualAnchor` was the emulator's time at main-thread `performance.now()` = `perfAnchor`. */
-  virtualAnchor: number;
-  perfAnchor: number;
-  mainTimeOrigin: number;
+  /** The emulator's clock state (core/clock.ts), shared so the function sees the same virtual time. */
+  clock: SharedArrayBuffer;
   /** Real seconds per virtual second. */
   timeScale: number;
   /** DNS questions for AWS names go to the main thread through this port. */

@@ -14,6 +14,7 @@ import timersPromises from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { realEpochMs, virtualNowFrom } from '../../core/clock.ts';
 import type { DnsAnswer, WorkerData, WorkerRequest, WorkerResponse } from './protocol.ts';
 
 const data = workerData as WorkerData;
@@ -23,10 +24,7 @@ const scale = data.timeScale;
 // ---- Virtual time: the emulator's clock runs 1/timeScale as fast as real time. ----
 
 function virtualNow(): number {
-  return (
-    data.virtualAnchor +
-    (performance.timeOrigin + performance.now() - data.mainTimeOrigin - data.perfAnchor) / scale
-  );
+  return virtualNowFrom(data.clock, realEpochMs());
 }
 
 function toReal(ms: unknown): unknown {

@@ -1,0 +1,11 @@
+/** `npm run bench`: every benchmark, one after another, printing figures (no pass/fail). */
+import { main as criticalPath } from './critical-path.ts';
+import { main as emulator } from './emulator.ts';
+import { main as infra } from './infra.ts';
+
+console.log('== emulator: start-up and round-trip');
+await emulator();
+console.log('\n== verification: critical-path ratio and sequential baseline (realistic profile)');
+await criticalPath();
+console.log('\n== infrastructure: task bundle sizes and synth time');
+await infra();
