@@ -121,9 +121,8 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
     region: String(values.region),
     modelId: String(values.model),
     ...(values['vpc-cidr'] ? { vpcCidr: String(values['vpc-cidr']) } : {}),
-    ...SCENARIOS[scenario]!.input,
   };
-  const parsed = ExecutionInputSchema.safeParse(input);
+  const parsed = ExecutionInputSchema.safeParse(withScenario(input, scenario));
   if (!parsed.success) throw new UsageError(describeInputProblem(parsed.error));
   return {
     scenario,
@@ -137,6 +136,13 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
 }
 
 const DEFAULT_REALISTIC_SCALE = 0.02;
+
+/** The execution input a scenario runs with: its deliberate misconfigurations on top of the user's input. */
+export function withScenario(input: ExecutionInputArgs, scenario: string): ExecutionInputArgs {
+  const s = SCENARIOS[scenario];
+  if (!s) throw new UsageError(`unknown scenario "${scenario}": use one of ${SCENARIO_NAMES.join(', ')}`);
+  return { ...input, ...(s.input?.options ? { options: { ...input.options, ...s.input.options } } : {}) };
+}
 
 /** Run one local verification end to end. Progress goes to `progress`; nothing is printed otherwise. */
 /** Hooks for benchmarks and tests that need the emulator itself. */
@@ -153,6 +159,7 @@ export async function runLocal(
   const wallStart = performance.now();
   const profile = profileNamed(o.profile);
   const timeScale = o.timeScale ?? (o.profile === 'realistic' ? DEFAULT_REALISTIC_SCALE : profile.timeScale);
+  const input = withScenario(o.input, o.scenario);
   const emu = await Emulator.start({ profile, timeScale, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
   let peakRss = process.memoryUsage().rss;
   const rssTimer = setInterval(() => {
@@ -164,7 +171,7 @@ export async function runLocal(
     progress(
       `deployed ${Object.keys(deployed.functionArns).length} functions and the state machine in ${(deployed.deployMs / 1000).toFixed(1)} s`,
     );
-    SCENARIOS[o.scenario]!.prepare?.(emu, o.input);
+    SCENARIOS[o.scenario]!.prepare?.(emu, input);
 
     const sfn = new SFNClient(emu.clientConfig(o.input.region));
     const virtualStart = emu.ctx.now();
@@ -173,7 +180,7 @@ export async function runLocal(
       new StartExecutionCommand({
         stateMachineArn: deployed.stateMachineArn,
         name: o.input.runId,
-        input: JSON.stringify(o.input),
+        input: JSON.stringify(input),
       }),
     );
     const executionArn = started.executionArn!;
@@ -194,7 +201,7 @@ export async function runLocal(
           Payload: new TextEncoder().encode(
             JSON.stringify({
               'detail-type': 'Step Functions Execution Status Change',
-              detail: { input: JSON.stringify(o.input), status: watch.status },
+              detail: { input: JSON.stringify(input), status: watch.status },
             }),
           ),
         }),

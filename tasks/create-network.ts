@@ -21,7 +21,7 @@ import type { ExecutionInput, NetworkOutput } from '../statemachine/contract.ts'
 import { twoSubnets } from './lib/cidr.ts';
 import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
-import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
+import { aws, errorCode, isNotYetVisible } from './lib/outcomes.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { type RunTags, runIdFilter, runTags, tagSpecifications } from './lib/tags.ts';
 import { waitUntil } from './lib/waiter.ts';
@@ -35,7 +35,7 @@ async function eventually<T>(what: string, call: () => Promise<T>): Promise<T> {
     timeoutMs: 60_000,
     minDelayMs: 500,
     maxDelayMs: 5_000,
-    retryOn: isNotFound,
+    retryOn: isNotYetVisible,
   });
   if (!r.satisfied) throw r.lastError;
   return r.value as T;

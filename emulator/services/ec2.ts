@@ -1510,8 +1510,11 @@ export class Ec2Service implements EmulatedService, Ec2Model {
       const doc = newPolicy ?? FULL_ACCESS_POLICY;
       e.policy = doc;
       // DescribeVpcEndpoints shows what was set at once; traffic sees it only after propagation,
-      // and never in a world where policy updates do not apply.
-      const effectiveAt = this.ctx.world.endpointPolicyUpdatesApply
+      // and never in a world where policy updates (or just those with a Deny) do not apply.
+      const applies =
+        this.ctx.world.endpointPolicyUpdatesApply &&
+        !(this.ctx.world.ignoreDenyPolicyUpdates && hasDeny(doc));
+      const effectiveAt = applies
         ? this.now() + this.ctx.delay('endpointPolicyPropagation')
         : Number.POSITIVE_INFINITY;
       e.versions.push({ document: doc, effectiveAt });
@@ -2358,5 +2361,16 @@ export class Ec2Service implements EmulatedService, Ec2Model {
     this.routeTables.clear();
     this.nats.clear();
     this.regionsWithDefaultVpc.clear();
+  }
+}
+
+/** True when a policy document has any Deny statement. */
+function hasDeny(doc: string): boolean {
+  try {
+    const parsed = JSON.parse(doc) as { Statement?: unknown };
+    const statements = Array.isArray(parsed.Statement) ? parsed.Statement : [parsed.Statement];
+    return statements.some((st) => (st as { Effect?: string } | undefined)?.Effect === 'Deny');
+  } catch {
+    return false;
   }
 }

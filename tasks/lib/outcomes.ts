@@ -110,6 +110,16 @@ export function isNotFound(err: unknown): boolean {
   );
 }
 
+/**
+ * EC2 may not know a VPC, subnet or group it just created for a moment (eventual consistency).
+ * Only those codes mean "not yet": InvalidPermission.NotFound, say, is a final answer.
+ */
+export function isNotYetVisible(err: unknown): boolean {
+  return /^Invalid(VpcID|SubnetID|GroupId|Group|VpcEndpointId|NetworkInterfaceID)\.NotFound$/.test(
+    errorCode(err),
+  );
+}
+
 export function isDependencyViolation(err: unknown): boolean {
   const code = errorCode(err);
   return code === 'DependencyViolation' || code === 'InvalidNetworkInterface.InUse';

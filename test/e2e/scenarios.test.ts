@@ -1,0 +1,175 @@
+/**
+ * End to end on the emulator: the whole product (bundled tasks, the ASL, the state machine run)
+ * for each scenario, asserting on the report and on the emulator's own inventory.
+ */
+import { describe, expect, it } from 'vitest';
+import { type LocalResult, runLocal } from '../../cli/local.ts';
+import type { InventoryItem } from '../../emulator/core/service.ts';
+import type { Emulator } from '../../emulator/emulator.ts';
+import { TAG_KEYS } from '../../statemachine/contract.ts';
+
+const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
+
+interface Observed {
+  result: LocalResult;
+  /** Everything still alive in the emulator at the end that is not AWS's own (default VPC). */
+  live: InventoryItem[];
+  /** VPCs the run ever had, by tag: proves the network existed before a failure. */
+  sawVpc: boolean;
+}
+
+async function run(scenario: string, runId: string, setup?: (emu: Emulator) => void): Promise<Observed> {
+  let live: InventoryItem[] = [];
+  let sawVpc = false;
+  const result = await runLocal(
+    {
+      scenario,
+      input: { runId, region: 'us-east-1', modelId: MODEL },
+      profile: 'instant',
+      json: false,
+      quiet: true,
+    },
+    () => {},
+    {
+      onStarted: (emu) => {
+        setup?.(emu);
+        // The emulator logs every request; note whether a CreateVpc ever succeeded for this run.
+        const original = emu.ctx.log;
+        (emu.ctx as { log: typeof original }).log = (line) => {
+          if (line.operation === 'CreateVpc' && line.status === 200) sawVpc = true;
+          original(line);
+        };
+      },
+      onFinished: (emu) => {
+        live = emu
+          .inventory()
+          .filter((i) => !i.builtIn && !['privatelink-verify', 'privatelink-verify-tasks'].includes(i.id))
+          .filter((i) => !(i.type === 'function' && i.id.startsWith('privatelink-verify-')))
+          .filter((i) => i.type !== 'state-machine' && i.type !== 'policy');
+      },
+    },
+  );
+  return { result, live, sawVpc };
+}
+
+describe('local verification on the emulator', () => {
+  it('correct: allow and deny pass, the propagation time is measured, and nothing is left', async () => {
+    const { result, live } = await run('correct', 'e2e-correct');
+    expect(result.report.verdict).toBe('pass');
+    expect(result.executionStatus).toBe('SUCCEEDED');
+    expect(result.report.checks.map((c) => [c.name, c.status])).toEqual([
+      ['allow', 'passed'],
+      ['deny', 'passed'],
+    ]);
+    const deny = result.report.checks.find((c) => c.name === 'deny')!;
+    expect(deny.evidence?.httpStatus).toBe(403);
+    expect(deny.evidence?.errorMessage).toMatch(/explicit deny in a VPC endpoint policy/);
+    expect(result.report.propagationSeconds).toBeGreaterThanOrEqual(0);
+    const allow = result.report.checks.find((c) => c.name === 'allow')!;
+    expect(allow.evidence?.resolvedPrivate).toBe(true);
+    expect(result.report.cleanup).toEqual({ status: 'complete', leftovers: [] });
+    expect(live).toEqual([]);
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('policy-not-enforced: a Deny that never takes effect fails the deny check (not a pass, not a crash)', async () => {
+    const { result, live } = await run('policy-not-enforced', 'e2e-not-enforced');
+    expect(result.report.verdict).toBe('fail');
+    expect(result.executionStatus).toBe('FAILED');
+    const deny = result.report.checks.find((c) => c.name === 'deny')!;
+    expect(deny.status).toBe('failed');
+    expect(deny.observed).toBe('allowed');
+    expect(deny.reason).toMatch(/not enforced/);
+    expect(live).toEqual([]);
+    expect(result.exitCode).toBe(1);
+  });
+
+  for (const [scenario, runId] of [
+    ['private-dns-off', 'e2e-private-dns-off'],
+    ['sg-blocks-443', 'e2e-sg-blocks-443'],
+  ] as const) {
+    it(`${scenario}: allow fails with a network reason and is never counted as a passing deny`, async () => {
+      const { result, live } = await run(scenario, runId);
+      expect(result.report.verdict).toBe('fail');
+      const allow = result.report.checks.find((c) => c.name === 'allow')!;
+      expect(allow.status).toBe('failed');
+      expect(allow.observed).toBe('network-unreachable');
+      expect(allow.reason).toMatch(/never reached Bedrock|timed out/);
+      const deny = result.report.checks.find((c) => c.name === 'deny')!;
+      expect(deny.status).toBe('skipped');
+      expect(live).toEqual([]);
+    });
+  }
+
+  it('private-dns-off: the probe saw public addresses, evidence that the endpoint was bypassed', async () => {
+    const { result } = await run('private-dns-off', 'e2e-public-dns');
+    const allow = result.report.checks.find((c) => c.name === 'allow')!;
+    expect(allow.evidence?.resolvedPrivate).toBe(false);
+    expect(allow.evidence?.resolvedAddresses.length).toBeGreaterThan(0);
+  });
+
+  it('model-access-missing: a 403 for model access is not counted as a passing deny', async () => {
+    const { result, live } = await run('model-access-missing', 'e2e-model-access');
+    expect(result.report.verdict).toBe('fail');
+    const allow = result.report.checks.find((c) => c.name === 'allow')!;
+    expect(allow.observed).toBe('model-access-missing');
+    expect(result.report.checks.find((c) => c.name === 'deny')!.status).not.toBe('passed');
+    expect(live).toEqual([]);
+  });
+
+  it('fail-midway: a task fails after the network exists; cleanup runs and leaves nothing', async () => {
+    const { result, live, sawVpc } = await run('fail-midway', 'e2e-fail-midway');
+    expect(sawVpc).toBe(true);
+    expect(result.report.verdict).toBe('error');
+    expect(result.report.failure?.stage).toBe('endpoint');
+    expect(result.report.failure?.cause).toMatch(/not authorized/);
+    expect(result.report.cleanup.status).toBe('complete');
+    expect(live).toEqual([]);
+    expect(result.exitCode).toBe(3);
+  });
+
+  it('survives throttling and 5xx from EC2 and IAM through retries, and still cleans up', async () => {
+    const { result, live } = await run('correct', 'e2e-throttled', (emu) =>
+      emu.setFaults([
+        { kind: 'throttle', service: 'ec2', probability: 0.3 },
+        { kind: 'server-error', service: 'iam', probability: 0.2 },
+      ]),
+    );
+    expect(result.report.verdict).toBe('pass');
+    expect(live).toEqual([]);
+  });
+
+  it('cleanup waits for Lambda ENIs to detach (DependencyViolation meanwhile) under realistic delays', async () => {
+    const refusedDeletes: string[] = [];
+    const res = await runLocal(
+      {
+        scenario: 'correct',
+        input: { runId: 'e2e-eni-linger', region: 'us-east-1', modelId: MODEL },
+        profile: 'realistic',
+        timeScale: 0.002,
+        json: false,
+        quiet: true,
+      },
+      () => {},
+      {
+        onStarted: (emu) => {
+          const original = emu.ctx.log;
+          (emu.ctx as { log: typeof original }).log = (line) => {
+            if (
+              ['DeleteSubnet', 'DeleteSecurityGroup', 'DeleteVpc'].includes(String(line.operation)) &&
+              line.status === 400
+            ) {
+              refusedDeletes.push(String(line.operation));
+            }
+            original(line);
+          };
+        },
+      },
+    );
+    expect(res.report.verdict).toBe('pass');
+    // The probe's ENIs linger minutes after the function is gone: deletes were refused, then retried.
+    expect(refusedDeletes).toContain('DeleteSubnet');
+    expect(res.report.cleanup.status).toBe('complete');
+    expect(res.leftovers.filter((l) => l.tags[TAG_KEYS.runId] === 'e2e-eni-linger')).toEqual([]);
+  });
+});
