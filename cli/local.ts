@@ -229,7 +229,8 @@ export async function runLocal(
         : {}),
     };
     let exitCode: number = EXIT.ok;
-    if (report.verdict === 'error') exitCode = EXIT.infrastructure;
+    if (isInputRefusal(report)) exitCode = EXIT.badInput;
+    else if (report.verdict === 'error') exitCode = EXIT.infrastructure;
     else if (report.verdict === 'fail' || leftovers.length > 0 || report.cleanup.status !== 'complete')
       exitCode = EXIT.verificationFailed;
     return { report, executionStatus: watch.status, leftovers, exitCode, figures };
@@ -237,6 +238,14 @@ export async function runLocal(
     clearInterval(rssTimer);
     await emu.close();
   }
+}
+
+/** Preflight refused the input (e.g. a region without Bedrock): the user's to fix, and nothing was created. */
+export function isInputRefusal(report: Report): boolean {
+  return (
+    report.failure?.stage === 'preflight' &&
+    ['PrivateLinkVerify.InvalidInput', 'PrivateLinkVerify.Unsupported'].includes(report.failure.error)
+  );
 }
 
 interface WatchResult {

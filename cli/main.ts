@@ -33,6 +33,12 @@ export async function localCommand(argv: string[]): Promise<number> {
   }
   const progress = opts.quiet || opts.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
   const result = await runLocal(opts, progress);
+  if (result.exitCode === EXIT.badInput) {
+    process.stderr.write(
+      `privatelink-verify local: ${result.report.failure?.cause ?? result.report.summary}\n`,
+    );
+    return result.exitCode;
+  }
   process.stdout.write(opts.json ? `${JSON.stringify(result.report, null, 2)}\n` : renderLocalResult(result));
   return result.exitCode;
 }

@@ -26,6 +26,46 @@ export const PROBE_RUN_ID_MAX = 64 - PROBE_NAME_PREFIX.length;
 export const REGION_PATTERN =
   /^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/;
 
+/** AWS commercial and GovCloud regions as of 2026: an input outside this list is a typo, not a new region to try. */
+export const AWS_REGIONS = [
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'us-gov-east-1',
+  'us-gov-west-1',
+  'ca-central-1',
+  'ca-west-1',
+  'mx-central-1',
+  'sa-east-1',
+  'eu-central-1',
+  'eu-central-2',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-south-1',
+  'eu-south-2',
+  'eu-north-1',
+  'il-central-1',
+  'me-south-1',
+  'me-central-1',
+  'af-south-1',
+  'ap-east-1',
+  'ap-east-2',
+  'ap-south-1',
+  'ap-south-2',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'ap-southeast-4',
+  'ap-southeast-5',
+  'ap-southeast-6',
+  'ap-southeast-7',
+] as const;
+
 /** Foundation model id (`anthropic.claude-3-haiku-20240307-v1:0`) or cross-region inference profile (`us.…`). */
 export const MODEL_ID_PATTERN = /^((us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:\d+)?(:\d+k)?$/;
 
@@ -74,7 +114,12 @@ export const ExecutionInputSchema = z.object({
       PROBE_RUN_ID_MAX,
       `run id must be at most ${PROBE_RUN_ID_MAX} characters (the probe function name is ${PROBE_NAME_PREFIX}<run id>)`,
     ),
-  region: z.string().regex(REGION_PATTERN, 'region must be an AWS region code such as us-east-1'),
+  region: z
+    .string()
+    .regex(REGION_PATTERN, 'region must be an AWS region code such as us-east-1')
+    .refine((r) => (AWS_REGIONS as readonly string[]).includes(r), {
+      message: 'region is not an AWS region: check the spelling (for example us-east-1, eu-central-1)',
+    }),
   modelId: z
     .string()
     .regex(

@@ -1,0 +1,84 @@
+/**
+ * Bad input gets one line that says what to fix, exit status 2, no stack trace, and nothing is
+ * created. The CLI runs as a child process, as a user would run it.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runLocal } from '../../cli/local.ts';
+
+const BIN = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
+}
+
+describe('privatelink-verify local: bad input', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['an unknown region', ['--region', 'us-moon-1'], /region/],
+    ['a region that looks right but does not exist', ['--region', 'us-east-9'], /not an AWS region/],
+    ['a malformed model id', ['--model', 'claude haiku'], /model id must look like/],
+    ['an invalid CIDR', ['--vpc-cidr', '10.0.0.0/33'], /vpcCidr/],
+    ['a CIDR with host bits set', ['--vpc-cidr', '10.0.0.1/16'], /host bits/],
+    ['a run id that is not a valid execution name', ['--run-id', 'has spaces!'], /run id/],
+    ['an unknown scenario', ['--scenario', 'chaos'], /unknown scenario "chaos"/],
+    ['an unknown option', ['--regoin', 'us-east-1'], /--regoin/],
+    ['a bad time scale', ['--time-scale', 'fast'], /--time-scale/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`refuses ${what} with one line and exit status 2`, () => {
+      const r = cli('local', ...args);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('refuses an unknown command with exit status 2', () => {
+    const r = cli('verify-everything');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown command/);
+  });
+
+  it('prints help with exit status 0', () => {
+    const r = cli('local', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--scenario/);
+  });
+
+  it('a region without Bedrock is refused by preflight: exit 2 and nothing created', async () => {
+    let live: unknown[] = ['not inspected'];
+    const result = await runLocal(
+      {
+        scenario: 'correct',
+        input: {
+          runId: 'no-bedrock-here',
+          region: 'ca-west-1',
+          modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+        },
+        profile: 'instant',
+        json: false,
+        quiet: true,
+      },
+      () => {},
+      {
+        onFinished: (emu) => {
+          // The product itself is deployed in that region; anything of the run's own would be EC2 or the probe.
+          live = emu
+            .inventory()
+            .filter((i) => !i.builtIn && (i.service === 'ec2' || i.id.startsWith('plv-probe-')));
+        },
+      },
+    );
+    expect(result.exitCode).toBe(2);
+    expect(result.report.failure).toMatchObject({
+      stage: 'preflight',
+      error: 'PrivateLinkVerify.Unsupported',
+    });
+    expect(result.report.failure?.cause).toMatch(/not offered in ca-west-1/);
+    expect(live).toEqual([]);
+  });
+});
