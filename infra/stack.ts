@@ -30,8 +30,8 @@ export const ASL_PATH = join(REPO_ROOT, 'statemachine', 'verify.asl.json');
 /** Step Functions events for executions that ended without running their own Catch → Cleanup. */
 export const UNCLEAN_END_STATUSES = ['ABORTED', 'TIMED_OUT'];
 
-/** Variable the Preflight task may read to refuse VPC CIDRs outside the configured pool. */
-export const VPC_CIDR_POOL_ENV = 'PRIVATELINK_VERIFY_VPC_CIDR_POOL';
+/** Variable the Preflight task reads to refuse VPC CIDRs outside the configured pool. */
+export const VPC_CIDR_POOL_ENV = TASK_ENV.vpcCidrPool;
 
 export interface PrivateLinkVerifyStackProps extends StackProps {
   /** Explicit configuration; any field left out is read from CDK context, then defaults. */

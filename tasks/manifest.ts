@@ -140,4 +140,6 @@ export const SWEEPER_FUNCTION: TaskDefinition = {
 export const TASK_ENV = {
   /** ARN of the managed policy used as the probe role's permissions boundary. */
   probePermissionsBoundaryArn: 'PROBE_PERMISSIONS_BOUNDARY_ARN',
+  /** Comma-separated CIDR blocks a run's VPC must fall inside (the stack's configured pool). */
+  vpcCidrPool: 'PRIVATELINK_VERIFY_VPC_CIDR_POOL',
 } as const;

@@ -6,16 +6,27 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { PreflightOutput } from '../statemachine/contract.ts';
+import { cidrWithin } from './lib/cidr.ts';
 import { client } from './lib/clients.ts';
-import { unsupported } from './lib/errors.ts';
+import { invalidInput, unsupported } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode } from './lib/outcomes.ts';
 import { modelResourceArns } from './lib/policies.ts';
 import { parseInput, serviceNameFor } from './lib/run-state.ts';
+import { TASK_ENV } from './manifest.ts';
 
 export async function handler(event: { input?: unknown }): Promise<PreflightOutput> {
   const input = parseInput(event?.input);
   const log = createLogger('Preflight', { runId: input.runId });
+  const pool = (process.env[TASK_ENV.vpcCidrPool] ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  if (pool.length && !pool.some((block) => cidrWithin(input.vpcCidr, block))) {
+    throw invalidInput(
+      `vpcCidr ${input.vpcCidr} is outside the allowed pool ${pool.join(', ')}: pick a block inside it`,
+    );
+  }
   const serviceName = serviceNameFor(input.region);
 
   const services = await aws('DescribeVpcEndpointServices', () =>

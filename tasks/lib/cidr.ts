@@ -15,3 +15,14 @@ export function twoSubnets(vpcCidr: string): [string, string] {
   const base = toInt(ip!);
   return [`${toIp(base)}/${subnetPrefix}`, `${toIp(base + size)}/${subnetPrefix}`];
 }
+
+/** True when `inner` lies entirely inside `outer` (both IPv4 CIDR blocks). */
+export function cidrWithin(inner: string, outer: string): boolean {
+  const [ia, ip] = inner.split('/');
+  const [oa, op] = outer.split('/');
+  const innerPrefix = Number(ip);
+  const outerPrefix = Number(op);
+  if (!(innerPrefix >= outerPrefix)) return false;
+  const mask = outerPrefix === 0 ? 0 : (0xffffffff << (32 - outerPrefix)) >>> 0;
+  return (toInt(ia!) & mask) >>> 0 === (toInt(oa!) & mask) >>> 0;
+}

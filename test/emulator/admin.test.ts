@@ -83,7 +83,11 @@ describe('admin routes', () => {
       interfaceEndpointsPerVpc: 50,
       endpointPolicyMaxChars: 20480,
     });
-    expect(res.body.world).toEqual({ endpointPolicyUpdatesApply: true, modelsWithoutAccess: [] });
+    expect(res.body.world).toEqual({
+      endpointPolicyUpdatesApply: true,
+      ignoreDenyPolicyUpdates: false,
+      modelsWithoutAccess: [],
+    });
     expect(res.body.faults).toEqual([]);
   });
 
@@ -105,6 +109,7 @@ describe('admin routes', () => {
     });
     expect(res.body.world).toEqual({
       endpointPolicyUpdatesApply: true,
+      ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: ['amazon.titan-text-lite-v1'],
     });
     expect(res.body.faults).toEqual([fault]);
