@@ -1344,22 +1344,31 @@ export class Ec2Service implements EmulatedService, Ec2Model {
     e.eniBySubnet.set(s.id, eni.id);
   }
 
-  private createVpcEndpoint(input: Record<string, any>, region: string) {
+  /**
+   * ClientToken idempotency: the same token with the same parameters returns what it created;
+   * with other parameters it is IdempotentParameterMismatch.
+   */
+  private idempotent<T extends { clientToken?: string; requestFingerprint?: string }>(
+    existing: Iterable<T>,
+    input: Record<string, any>,
+  ): { clientToken: string | undefined; fingerprint: string; prior?: T } {
     const clientToken = str(input.ClientToken);
     const { ClientToken: _t, DryRun: _d, ...rest } = input;
     const fingerprint = JSON.stringify(rest);
-    if (clientToken) {
-      const prior = this.inRegion(this.endpoints, region).find((e) => e.clientToken === clientToken);
-      if (prior) {
-        if (prior.requestFingerprint !== fingerprint) {
-          throw new AwsError(
-            'IdempotentParameterMismatch',
-            `The client token ${clientToken} has already been used with different request parameters.`,
-          );
-        }
-        return { vpcEndpoint: this.endpointOut(prior), clientToken };
-      }
+    if (!clientToken) return { clientToken, fingerprint };
+    const prior = [...existing].find((r) => r.clientToken === clientToken);
+    if (prior && prior.requestFingerprint !== fingerprint) {
+      throw new AwsError(
+        'IdempotentParameterMismatch',
+        `The client token ${clientToken} has already been used with different request parameters.`,
+      );
     }
+    return { clientToken, fingerprint, ...(prior ? { prior } : {}) };
+  }
+
+  private createVpcEndpoint(input: Record<string, any>, region: string) {
+    const { clientToken, fingerprint, prior } = this.idempotent(this.inRegion(this.endpoints, region), input);
+    if (prior) return { vpcEndpoint: this.endpointOut(prior), clientToken };
     const vpc = this.find<Vpc>('vpc', str(input.VpcId), region, 'VpcId');
     const serviceName = str(input.ServiceName);
     if (!serviceName)
@@ -2098,21 +2107,8 @@ export class Ec2Service implements EmulatedService, Ec2Model {
   }
 
   private createNatGateway(input: Record<string, any>, region: string) {
-    const clientToken = str(input.ClientToken);
-    const { ClientToken: _t, DryRun: _d, ...rest } = input;
-    const fingerprint = JSON.stringify(rest);
-    if (clientToken) {
-      const prior = this.inRegion(this.nats, region).find((n) => n.clientToken === clientToken);
-      if (prior) {
-        if (prior.requestFingerprint !== fingerprint) {
-          throw new AwsError(
-            'IdempotentParameterMismatch',
-            `The client token ${clientToken} has already been used with different request parameters.`,
-          );
-        }
-        return { natGateway: this.natOut(prior), clientToken };
-      }
-    }
+    const { clientToken, fingerprint, prior } = this.idempotent(this.inRegion(this.nats, region), input);
+    if (prior) return { natGateway: this.natOut(prior), clientToken };
     const s = this.find<Subnet>('subnet', str(input.SubnetId), region, 'SubnetId');
     const connectivityType = (str(input.ConnectivityType) ?? 'public') as NatGateway['connectivityType'];
     if (connectivityType !== 'public' && connectivityType !== 'private') {
