@@ -1,4 +1,5 @@
 /** `npm run bench`: every benchmark, one after another, printing figures (no pass/fail). */
+import { main as action } from './action.ts';
 import { main as criticalPath } from './critical-path.ts';
 import { main as emulator } from './emulator.ts';
 import { main as infra } from './infra.ts';
@@ -9,3 +10,5 @@ console.log('\n== verification: critical-path ratio and sequential baseline (rea
 await criticalPath();
 console.log('\n== infrastructure: task bundle sizes and synth time');
 await infra();
+console.log('\n== GitHub Action: bundle size and verdict-to-comment latency');
+await action();
