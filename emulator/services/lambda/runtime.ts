@@ -205,7 +205,7 @@ export function realBudgetMs(
 }
 
 /** Real milliseconds an idle sandbox is kept warm before it is reclaimed. */
-export const IDLE_RECLAIM_REAL_MS = 1_500;
+export const IDLE_RECLAIM_REAL_MS = 400;
 
 /** The warm pool for one configuration of one function. */
 export class FunctionRuntime {
