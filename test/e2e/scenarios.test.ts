@@ -72,6 +72,26 @@ describe('local verification on the emulator', () => {
     expect(result.exitCode).toBe(0);
   });
 
+  it('a cross-region inference profile passes: both the profile and the foundation-model ARNs are allowed', async () => {
+    let live: InventoryItem[] = [];
+    const result = await runLocal(
+      {
+        scenario: 'correct',
+        input: { runId: 'e2e-profile', region: 'us-east-1', modelId: `us.${MODEL}` },
+        profile: 'instant',
+        json: false,
+        quiet: true,
+      },
+      () => {},
+      { onFinished: (emu) => (live = emu.leftovers(TAG_KEYS.runId, 'e2e-profile')) },
+    );
+    expect(result.report.verdict).toBe('pass');
+    expect(result.report.checks.find((c) => c.name === 'deny')?.evidence?.errorMessage).toMatch(
+      /inference-profile|foundation-model/,
+    );
+    expect(live).toEqual([]);
+  });
+
   it('policy-not-enforced: a Deny that never takes effect fails the deny check (not a pass, not a crash)', async () => {
     const { result, live } = await run('policy-not-enforced', 'e2e-not-enforced');
     expect(result.report.verdict).toBe('fail');
