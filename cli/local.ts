@@ -4,13 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import {
-  DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
-  SFNClient,
-  StartExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { profileNamed } from '../emulator/core/latency.ts';
 import type { InventoryItem } from '../emulator/core/service.ts';
 import { Emulator } from '../emulator/emulator.ts';
@@ -19,11 +13,13 @@ import {
   type ExecutionInputArgs,
   ExecutionInputSchema,
   type Report,
-  ReportSchema,
+  STATE_NAMES,
   TAG_KEYS,
 } from '../statemachine/contract.ts';
+import { startOrAttach, watchExecution } from '../workflows-src/action/execution.ts';
 import { deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
+import { stderrLog } from './run.ts';
 import { SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
 
 export const LOCAL_HELP = `Usage: privatelink-verify local [options]
@@ -65,8 +61,10 @@ export interface LocalResult {
   figures: {
     wallSeconds: number;
     simulatedSeconds: number;
+    /** States entered, as the execution history counts them. */
     stateTransitions: number;
     peakRssMb: number;
+    /** Simulated seconds from the verdict being known to the end of the execution (teardown). */
     verdictToEndSeconds?: number;
   };
 }
@@ -176,20 +174,27 @@ export async function runLocal(
     const sfn = new SFNClient(emu.clientConfig(o.input.region));
     const virtualStart = emu.ctx.now();
     hooks.onStarted?.(emu);
-    const started = await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: deployed.stateMachineArn,
-        name: o.input.runId,
-        input: JSON.stringify(input),
-      }),
-    );
-    const executionArn = started.executionArn!;
-    progress(`execution ${o.input.runId} started (scenario ${o.scenario})`);
-
-    const watch = await watchExecution(sfn, executionArn, (e) => {
-      const line = describeEvent(e, virtualStart);
-      if (line) progress(line);
+    const { executionArn } = await startOrAttach(sfn, {
+      stateMachineArn: deployed.stateMachineArn,
+      name: input.runId,
+      input,
     });
+    progress(`execution ${input.runId} started (scenario ${o.scenario})`);
+
+    // The same follower as the action and `run`: one line per state entered and left.
+    const watch = await watchExecution(sfn, executionArn, {
+      mode: 'complete',
+      timeoutSeconds: 3600,
+      pollIntervalSeconds: 0.1,
+      maxPollIntervalSeconds: 0.5,
+      log: stderrLog((text) => progress(text.replace(/\n$/, ''))),
+    });
+    if (!watch.report) {
+      throw new Error(
+        `execution ended ${watch.status} without a report (${watch.error ?? 'no error'}: ${String(watch.cause ?? '').slice(0, 300)})`,
+      );
+    }
+    const events = await fullHistory(sfn, executionArn);
 
     if (watch.status === 'ABORTED' || watch.status === 'TIMED_OUT') {
       // On AWS an EventBridge rule runs Cleanup for these; locally we do what that rule does.
@@ -210,6 +215,13 @@ export async function runLocal(
 
     const report = watch.report;
     hooks.onFinished?.(emu);
+    const at = (e: HistoryEvent | undefined) => (e?.timestamp ? new Date(e.timestamp).getTime() : undefined);
+    const verdictAt = at(
+      events.find(
+        (e) => e.type === 'TaskStateExited' && e.stateExitedEventDetails?.name === STATE_NAMES.verdictKnown,
+      ),
+    );
+    const endedAt = at(events[events.length - 1]);
     const leftovers = emu
       .leftovers(TAG_KEYS.runId, o.input.runId)
       .concat(
@@ -222,10 +234,10 @@ export async function runLocal(
     const figures = {
       wallSeconds: (performance.now() - wallStart) / 1000,
       simulatedSeconds: (emu.ctx.now() - virtualStart) / 1000,
-      stateTransitions: watch.events.filter((e) => e.type?.endsWith('StateEntered')).length,
+      stateTransitions: events.filter((e) => e.type?.endsWith('StateEntered')).length,
       peakRssMb: Math.max(peakRss, process.memoryUsage().rss) / 1024 / 1024,
-      ...(watch.verdictAt !== undefined
-        ? { verdictToEndSeconds: (watch.endedAt - watch.verdictAt) / 1000 }
+      ...(verdictAt !== undefined && endedAt !== undefined
+        ? { verdictToEndSeconds: (endedAt - verdictAt) / 1000 }
         : {}),
     };
     let exitCode: number = EXIT.ok;
@@ -248,79 +260,16 @@ export function isInputRefusal(report: Report): boolean {
   );
 }
 
-interface WatchResult {
-  status: string;
-  report: Report;
-  events: HistoryEvent[];
-  verdictAt?: number;
-  endedAt: number;
-}
-
-async function watchExecution(
-  sfn: SFNClient,
-  executionArn: string,
-  onEvent: (e: HistoryEvent) => void,
-): Promise<WatchResult> {
+/** Every history event of an execution, for the figures (states entered, when the verdict was known). */
+async function fullHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
-  let verdictAt: number | undefined;
-  const seen = new Set<number>();
-  for (;;) {
-    let nextToken: string | undefined;
-    do {
-      const page = await sfn.send(
-        new GetExecutionHistoryCommand({
-          executionArn,
-          maxResults: 500,
-          ...(nextToken ? { nextToken } : {}),
-        }),
-      );
-      for (const e of page.events ?? []) {
-        if (seen.has(e.id!)) continue;
-        seen.add(e.id!);
-        events.push(e);
-        if (e.type === 'TaskStateExited' && e.stateExitedEventDetails?.name === 'VerdictKnown')
-          verdictAt = performance.now();
-        onEvent(e);
-      }
-      nextToken = page.nextToken;
-    } while (nextToken);
-    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    if (d.status !== 'RUNNING') {
-      const endedAt = performance.now();
-      const text = d.status === 'SUCCEEDED' ? d.output : d.cause;
-      const parsed = ReportSchema.safeParse(safeJson(text));
-      if (!parsed.success) {
-        throw new Error(
-          `execution ended ${d.status} without a report (${d.error ?? 'no error'}: ${String(d.cause ?? '').slice(0, 300)})`,
-        );
-      }
-      return {
-        status: d.status!,
-        report: parsed.data,
-        events,
-        ...(verdictAt !== undefined ? { verdictAt } : {}),
-        endedAt,
-      };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function safeJson(text: string | undefined): unknown {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function describeEvent(e: HistoryEvent, virtualStart: number): string | undefined {
-  const t = `+${((new Date(e.timestamp!).getTime() - virtualStart) / 1000).toFixed(1).padStart(6)}s`;
-  if (e.type?.endsWith('StateEntered')) return `${t}  ▶ ${e.stateEnteredEventDetails?.name}`;
-  if (e.type?.endsWith('StateExited')) return `${t}  ✓ ${e.stateExitedEventDetails?.name}`;
-  if (e.type === 'LambdaFunctionFailed')
-    return `${t}  ✗ ${e.lambdaFunctionFailedEventDetails?.error}: ${e.lambdaFunctionFailedEventDetails?.cause?.slice(0, 200)}`;
-  if (e.type === 'ExecutionFailed') return `${t}  execution failed: ${e.executionFailedEventDetails?.error}`;
-  if (e.type === 'ExecutionSucceeded') return `${t}  execution succeeded`;
-  return undefined;
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }),
+    );
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
 }

@@ -13,7 +13,7 @@ export function renderLocalResult(r: LocalResult): string {
       : 'Leftovers in the emulator: none',
     `Measured: wall ${f.wallSeconds.toFixed(1)} s, simulated ${f.simulatedSeconds.toFixed(0)} s, ${f.stateTransitions} states entered, peak RSS ${f.peakRssMb.toFixed(0)} MB` +
       (f.verdictToEndSeconds !== undefined
-        ? `, verdict known ${f.verdictToEndSeconds.toFixed(1)} s before the end`
+        ? `, verdict known ${f.verdictToEndSeconds.toFixed(0)} simulated s before the end`
         : ''),
   ];
   return `${lines.join('\n')}\n`;

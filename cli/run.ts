@@ -39,7 +39,7 @@ Exit status: 0 verified, 1 verification failed, 2 bad input, 3 could not verify.
 const LOCAL_DEFAULTS = { region: 'us-east-1', model: 'anthropic.claude-3-haiku-20240307-v1:0' };
 
 /** Progress lines on stderr, so `--json` keeps stdout to the report. */
-function stderrLog(write: (s: string) => void): ProgressLog {
+export function stderrLog(write: (s: string) => void): ProgressLog {
   let depth = 0;
   return {
     info: (l) => write(`${'  '.repeat(depth)}${l}\n`),
