@@ -32,7 +32,7 @@ Options:
   --region <region>     AWS region (default: us-east-1)
   --model <id>          model id or inference profile (default: anthropic.claude-3-haiku-20240307-v1:0)
   --profile <name>      latency profile: instant | realistic (default: realistic)
-  --time-scale <n>      real seconds per simulated second (default: 0.02 for realistic)
+  --time-scale <n>      real seconds per simulated second (default: 0.02 realistic, 0.01 instant)
   --run-id <id>         execution name (default: local-<timestamp>)
   --vpc-cidr <cidr>     VPC CIDR block (default: 10.42.0.0/16)
   --seed <n>            seed for the emulator's randomness (default: 20261124)
@@ -134,6 +134,12 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
 }
 
 const DEFAULT_REALISTIC_SCALE = 0.02;
+/**
+ * The instant profile has no delays, so its scale only stretches polling and timeouts. At the
+ * profile's own 0.001 the probe's 8 s network timeout is 8 ms of real time, which a loaded
+ * machine can miss; 0.01 keeps it at 80 ms.
+ */
+const DEFAULT_INSTANT_SCALE = 0.01;
 
 /** The execution input a scenario runs with: its deliberate misconfigurations on top of the user's input. */
 export function withScenario(input: ExecutionInputArgs, scenario: string): ExecutionInputArgs {
@@ -156,7 +162,8 @@ export async function runLocal(
 ): Promise<LocalResult> {
   const wallStart = performance.now();
   const profile = profileNamed(o.profile);
-  const timeScale = o.timeScale ?? (o.profile === 'realistic' ? DEFAULT_REALISTIC_SCALE : profile.timeScale);
+  const timeScale =
+    o.timeScale ?? (o.profile === 'realistic' ? DEFAULT_REALISTIC_SCALE : DEFAULT_INSTANT_SCALE);
   const input = withScenario(o.input, o.scenario);
   const emu = await Emulator.start({ profile, timeScale, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
   let peakRss = process.memoryUsage().rss;

@@ -33,8 +33,9 @@ export async function handler(
     (last) => {
       if (!last)
         return `the probe could not be invoked within ${input.deadlines.verifyDenySeconds} s${p.lastError ? ` (${p.lastError})` : ''}`;
-      if (last.outcome === 'allowed')
-        return `the endpoint policy Deny was not enforced: InvokeModel still succeeded ${input.deadlines.verifyDenySeconds} s after the flip`;
+      // Any success after the flip means the Deny was not enforced, whatever the last poll saw.
+      if (p.outcomesSeen.includes('allowed'))
+        return `the endpoint policy Deny was not enforced: InvokeModel kept succeeding after the flip and the endpoint policy never refused it within ${input.deadlines.verifyDenySeconds} s`;
       return `no refusal by the endpoint policy within ${input.deadlines.verifyDenySeconds} s; last outcome: ${explainOutcome(last.outcome)} (not a deny)`;
     },
   );

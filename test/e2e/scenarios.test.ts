@@ -98,7 +98,9 @@ describe('local verification on the emulator', () => {
     expect(result.executionStatus).toBe('FAILED');
     const deny = result.report.checks.find((c) => c.name === 'deny')!;
     expect(deny.status).toBe('failed');
-    expect(deny.observed).toBe('allowed');
+    // After the flip the call kept succeeding and was never refused by the endpoint policy.
+    expect(deny.outcomesSeen).toContain('allowed');
+    expect(deny.outcomesSeen).not.toContain('denied-by-endpoint-policy');
     expect(deny.reason).toMatch(/not enforced/);
     expect(live).toEqual([]);
     expect(result.exitCode).toBe(1);
