@@ -8,7 +8,7 @@ import { CreateFunctionCommand, GetFunctionConfigurationCommand, LambdaClient } 
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { strToU8, zipSync } from 'fflate';
 import type { Emulator } from '../emulator/emulator.ts';
-import { buildProbeCodeSync, bundleTask, LAMBDA_RUNTIME, REPO_ROOT } from '../tasks/build.ts';
+import { bundleTask, LAMBDA_RUNTIME, REPO_ROOT, writeProbeInject } from '../tasks/build.ts';
 import { SWEEPER_FUNCTION, substitutionName, TASKS, type TaskDefinition } from '../tasks/manifest.ts';
 
 export const STATE_MACHINE_NAME = 'privatelink-verify';
@@ -36,11 +36,11 @@ let bundleCache: Map<string, Uint8Array> | undefined;
 /** Bundles are the same for every deployment in one process: build them once. */
 export async function buildBundles(): Promise<Map<string, Uint8Array>> {
   if (bundleCache) return bundleCache;
-  const probeCode = buildProbeCodeSync();
+  const probeInject = writeProbeInject(`${REPO_ROOT}.build/local`);
   const all: TaskDefinition[] = [...TASKS, SWEEPER_FUNCTION];
   const zips = await Promise.all(
     all.map(
-      async (t) => [t.name, zipSync({ 'index.mjs': strToU8(await bundleTask(t, probeCode)) })] as const,
+      async (t) => [t.name, zipSync({ 'index.mjs': strToU8(await bundleTask(t, probeInject)) })] as const,
     ),
   );
   bundleCache = new Map(zips);
