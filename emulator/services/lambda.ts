@@ -541,7 +541,15 @@ export class LambdaService implements EmulatedService, LambdaModel {
   }
 
   /** Further changes wait until the function is Active and no update is in flight. */
-  private assertUpdatable(f: LambdaFunction): void {
+  /** An update must name the latest revision (when it names one) and find the function settled. */
+  private assertUpdatable(f: LambdaFunction, revisionId?: unknown): void {
+    if (revisionId !== undefined && revisionId !== f.latest.revisionId) {
+      throw lambdaError(
+        'PreconditionFailedException',
+        'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+        412,
+      );
+    }
     if (this.ctx.now() < f.activeAt) {
       throw lambdaError(
         'ResourceConflictException',
@@ -561,14 +569,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
   private updateConfiguration(req: RestRequest, call: OperationCall): RestResult {
     const f = this.lookup(req, call);
     const input = parseJsonBody(req.body);
-    if (input.RevisionId !== undefined && input.RevisionId !== f.latest.revisionId) {
-      throw lambdaError(
-        'PreconditionFailedException',
-        'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
-        412,
-      );
-    }
-    this.assertUpdatable(f);
+    this.assertUpdatable(f, input.RevisionId);
     const current = f.latest;
     const base = this.validateSettings(input, current);
     const vpc = this.validateVpc(input.VpcConfig, base.role, f.region, current.vpc);
@@ -599,14 +600,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
   private async updateCode(req: RestRequest, call: OperationCall): Promise<RestResult> {
     const f = this.lookup(req, call);
     const input = parseJsonBody(req.body);
-    if (input.RevisionId !== undefined && input.RevisionId !== f.latest.revisionId) {
-      throw lambdaError(
-        'PreconditionFailedException',
-        'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
-        412,
-      );
-    }
-    this.assertUpdatable(f);
+    this.assertUpdatable(f, input.RevisionId);
     if (input.Architectures !== undefined)
       this.validateSettings({ Architectures: input.Architectures }, f.latest);
     if (input.DryRun) return { json: this.configuration(f) };

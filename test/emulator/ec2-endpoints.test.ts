@@ -1,7 +1,6 @@
 import {
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
-  CreateVpcCommand,
   CreateVpcEndpointCommand,
   DeleteNetworkInterfaceCommand,
   DeleteSecurityGroupCommand,
@@ -19,6 +18,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { FULL_ACCESS_POLICY } from '../../emulator/services/ec2.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { twoSubnetNetwork } from '../helpers/network.ts';
 
 let emu: Emulator;
 let ec2: EC2Client;
@@ -46,26 +46,8 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: st
 }
 
 /** The product's network: DNS on, two subnets in two AZs, an endpoint SG. */
-async function network(opts: { dnsHostnames?: boolean } = {}) {
-  const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }))).Vpc!.VpcId!;
-  if (opts.dnsHostnames !== false) {
-    await ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } }));
-  }
-  const a = (
-    await ec2.send(
-      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.20.1.0/24', AvailabilityZone: 'us-east-1a' }),
-    )
-  ).Subnet!.SubnetId!;
-  const b = (
-    await ec2.send(
-      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.20.2.0/24', AvailabilityZone: 'us-east-1b' }),
-    )
-  ).Subnet!.SubnetId!;
-  const sg = (
-    await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'endpoint', Description: 'e' }))
-  ).GroupId!;
-  return { vpcId, subnets: [a, b], sg };
-}
+const network = (opts: { dnsHostnames?: boolean } = {}) =>
+  twoSubnetNetwork(ec2, { octet: 20, groupName: 'endpoint', ...opts });
 
 function endpointInput(net: Awaited<ReturnType<typeof network>>, extra: Record<string, unknown> = {}) {
   return {

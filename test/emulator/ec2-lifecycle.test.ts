@@ -1,5 +1,4 @@
 import {
-  CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
   CreateVpcEndpointCommand,
@@ -13,13 +12,13 @@ import {
   DescribeVpcEndpointsCommand,
   DescribeVpcsCommand,
   EC2Client,
-  ModifyVpcAttributeCommand,
   ModifyVpcEndpointCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROFILES } from '../../emulator/core/latency.ts';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { twoSubnetNetwork } from '../helpers/network.ts';
 
 /**
  * Time-driven behaviour, on the realistic profile with timeScale 0.001: a virtual minute takes
@@ -70,24 +69,7 @@ async function eventually<T>(
   }
 }
 
-async function network() {
-  const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.30.0.0/16' }))).Vpc!.VpcId!;
-  await ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } }));
-  const a = (
-    await ec2.send(
-      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.30.1.0/24', AvailabilityZone: 'us-east-1a' }),
-    )
-  ).Subnet!.SubnetId!;
-  const b = (
-    await ec2.send(
-      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.30.2.0/24', AvailabilityZone: 'us-east-1b' }),
-    )
-  ).Subnet!.SubnetId!;
-  const sg = (
-    await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'fn', Description: 'f' }))
-  ).GroupId!;
-  return { vpcId, subnets: [a, b], sg };
-}
+const network = () => twoSubnetNetwork(ec2, { octet: 30, groupName: 'fn' });
 
 async function createEndpoint(net: Awaited<ReturnType<typeof network>>) {
   const out = await ec2.send(
