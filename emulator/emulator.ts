@@ -6,7 +6,7 @@ import { createServer as createNetServer, type Server } from 'node:net';
 import { EmulatorContext, type EmulatorOptions } from './core/context.ts';
 import { AwsError } from './core/errors.ts';
 import type { FaultRule } from './core/faults.ts';
-import { type Caller, parseSigV4 } from './core/identity.ts';
+import { type Caller, EMULATOR_ADMIN_CREDENTIALS, parseSigV4 } from './core/identity.ts';
 import { ec2Error, ec2Response, queryError, queryResponse, unflattenQuery } from './core/query.ts';
 import type {
   EmulatedService,
@@ -140,7 +140,7 @@ export class Emulator {
     return {
       region,
       endpoint: this.url,
-      credentials: { accessKeyId: 'AKIALOCALADMIN000000', secretAccessKey: 'local' },
+      credentials: { ...EMULATOR_ADMIN_CREDENTIALS },
     };
   }
 

@@ -23,6 +23,15 @@ export interface Caller {
   functionName?: string;
 }
 
+/**
+ * The one documented administrator key pair (README, `privatelink-verify emulator`): the account's
+ * root user for people and tests. Every other key must have been issued by the emulator.
+ */
+export const EMULATOR_ADMIN_CREDENTIALS = {
+  accessKeyId: 'AKIALOCALADMIN000000',
+  secretAccessKey: 'local-admin-secret',
+} as const;
+
 export interface IssuedCredentials {
   accessKeyId: string;
   secretAccessKey: string;
