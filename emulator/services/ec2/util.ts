@@ -1,7 +1,7 @@
 import { AwsError } from '../../core/errors.ts';
 import { listOf } from '../../core/query.ts';
 
-/** Small building blocks of the EC2 emulation: CIDR arithmetic, filters, tags, pagination. */
+/** Small building blocks of the EC2 emulation: CIDR arithmetic, ids, tags, zones. */
 
 export type TagMap = Map<string, string>;
 
@@ -70,6 +70,42 @@ export function strings(v: unknown): string[] {
   return listOf(v).map(String);
 }
 
+/** A CIDR parameter, with AWS's errors for a missing or malformed one. */
+export function cidrParam(input: Record<string, any>, field: string, param: string): Cidr {
+  const text = str(input[field]);
+  if (!text) throw new AwsError('MissingParameter', `The request must contain the parameter ${param}`);
+  const cidr = parseCidr(text);
+  if (!cidr) {
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Value (${text}) for parameter ${param} is invalid. This is not a valid CIDR block.`,
+    );
+  }
+  return cidr;
+}
+
+/**
+ * ClientToken idempotency: the same token with the same parameters returns what it created;
+ * with other parameters it is IdempotentParameterMismatch.
+ */
+export function idempotent<T extends { clientToken?: string; requestFingerprint?: string }>(
+  existing: Iterable<T>,
+  input: Record<string, any>,
+): { clientToken: string | undefined; fingerprint: string; prior?: T } {
+  const clientToken = str(input.ClientToken);
+  const { ClientToken: _t, DryRun: _d, ...rest } = input;
+  const fingerprint = JSON.stringify(rest);
+  if (!clientToken) return { clientToken, fingerprint };
+  const prior = [...existing].find((r) => r.clientToken === clientToken);
+  if (prior && prior.requestFingerprint !== fingerprint) {
+    throw new AwsError(
+      'IdempotentParameterMismatch',
+      `The client token ${clientToken} has already been used with different request parameters.`,
+    );
+  }
+  return { clientToken, fingerprint, ...(prior ? { prior } : {}) };
+}
+
 // ---------- tags ----------
 
 export function tagSet(tags: TagMap): { key: string; value: string }[] {
@@ -121,113 +157,6 @@ export function tagsFromSpecifications(input: Record<string, any>, resourceType:
     for (const [k, v] of validateTags(listOf(spec.Tag))) tags.set(k, v);
   }
   return tags;
-}
-
-// ---------- filters ----------
-
-export interface Filter {
-  name: string;
-  values: string[];
-}
-
-export function filtersOf(input: Record<string, any>): Filter[] {
-  return listOf<Record<string, any>>(input.Filter).map((f) => ({
-    name: String(f.Name ?? ''),
-    values: strings(f.Value),
-  }));
-}
-
-/** AWS filter values accept `*` and `?` wildcards. */
-function wildcard(pattern: string): RegExp {
-  const re = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 's');
-}
-
-/**
- * Keeps the resources that match every filter. `fields(r, name)` gives the resource's values for
- * a filter name, or undefined when the name is not a filter of this resource type.
- */
-export function applyFilters<T>(
-  items: T[],
-  filters: Filter[],
-  fields: (r: T, name: string) => (string | boolean | number | undefined)[] | undefined,
-  tags: (r: T) => TagMap,
-): T[] {
-  if (filters.length === 0) return items;
-  return items.filter((r) =>
-    filters.every((f) => {
-      let have: string[];
-      if (f.name.startsWith('tag:')) {
-        const v = tags(r).get(f.name.slice(4));
-        have = v === undefined ? [] : [v];
-      } else if (f.name === 'tag-key') {
-        have = [...tags(r).keys()];
-      } else if (f.name === 'tag-value') {
-        have = [...tags(r).values()];
-      } else {
-        const raw = fields(r, f.name);
-        if (raw === undefined)
-          throw new AwsError('InvalidParameterValue', `The filter '${f.name}' is invalid`);
-        have = raw.filter((x) => x !== undefined).map(String);
-      }
-      return f.values.some((p) => {
-        const re = wildcard(p);
-        return have.some((h) => re.test(h));
-      });
-    }),
-  );
-}
-
-// ---------- pagination ----------
-
-/**
- * MaxResults/NextToken over an already filtered list. The token is an opaque offset, bound to
- * the operation so a token from another call is refused.
- */
-export function paginate<T>(
-  items: T[],
-  input: Record<string, any>,
-  operation: string,
-  opts: { min?: number; max?: number; idsGiven?: string } = {},
-): { page: T[]; nextToken?: string } {
-  const min = opts.min ?? 5;
-  const max = opts.max ?? 1000;
-  const rawMax = str(input.MaxResults);
-  let start = 0;
-  const rawToken = str(input.NextToken);
-  if (rawToken) {
-    let decoded: { op?: string; o?: number } | undefined;
-    try {
-      decoded = JSON.parse(Buffer.from(rawToken, 'base64url').toString('utf8'));
-    } catch {
-      decoded = undefined;
-    }
-    if (!decoded || decoded.op !== operation || typeof decoded.o !== 'number') {
-      throw new AwsError('InvalidParameterValue', `Invalid value '${rawToken}' for nextToken.`);
-    }
-    start = decoded.o;
-  }
-  if (rawMax === undefined) return { page: items.slice(start) };
-  if (opts.idsGiven) {
-    throw new AwsError(
-      'InvalidParameterCombination',
-      `The parameter ${opts.idsGiven} cannot be used with the parameter maxResults`,
-    );
-  }
-  const n = Number(rawMax);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new AwsError(
-      'InvalidParameterValue',
-      `Value ( ${rawMax} ) for parameter maxResults is invalid. Expecting a value between ${min} and ${max}.`,
-    );
-  }
-  const page = items.slice(start, start + n);
-  const next = start + n;
-  if (next >= items.length) return { page };
-  return { page, nextToken: Buffer.from(JSON.stringify({ op: operation, o: next })).toString('base64url') };
 }
 
 // ---------- regions ----------
