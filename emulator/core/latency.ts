@@ -34,6 +34,13 @@ export interface LatencyProfile {
   /** Real seconds per virtual second. */
   timeScale: number;
   ranges: LatencyRanges;
+  /**
+   * An intermediate state a client must wait out (endpoint `pending`/`deleting`, a VPC function
+   * `Pending` or `InProgress`, a released ENI `in-use`) ends only once a client has been shown
+   * it. At instant's timeScale a loaded machine's few real milliseconds between two calls are
+   * tens of virtual seconds and would otherwise swallow the state; the delays still apply.
+   */
+  showsEveryState: boolean;
 }
 
 export type LatencyProfileName = 'instant' | 'realistic';
@@ -41,18 +48,27 @@ export type LatencyProfileName = 'instant' | 'realistic';
 const zero: [number, number] = [0, 0];
 
 export const PROFILES: Record<LatencyProfileName, LatencyProfile> = {
+  /**
+   * AWS's state machines with short delays: every state AWS shows (endpoint `pending` and
+   * `deleting`, the old policy after a change, Lambda `Pending` and `InProgress`, ENIs `in-use`
+   * after DeleteFunction) lasts some virtual seconds, a few real milliseconds at this timeScale,
+   * so a client that does not wait fails here as on AWS. The delays are long enough that a call
+   * made right after the one that started a transition (a loopback round trip, several virtual
+   * seconds on a loaded machine) still sees the intermediate state.
+   */
   instant: {
     name: 'instant',
     timeScale: 0.001,
+    showsEveryState: true,
     ranges: {
-      endpointAvailable: zero,
-      endpointUsable: zero,
-      endpointPolicyPropagation: zero,
-      endpointDelete: zero,
-      functionActive: zero,
-      functionUpdate: zero,
+      endpointAvailable: [20, 30],
+      endpointUsable: [2, 5],
+      endpointPolicyPropagation: [15, 25],
+      endpointDelete: [15, 25],
+      functionActive: [20, 30],
+      functionUpdate: [20, 30],
       roleAssumable: zero,
-      eniDetach: zero,
+      eniDetach: [20, 30],
       eniLambdaDelete: [3600, 3600],
       eventualConsistency: zero,
       blackholeHold: [600, 600],
@@ -61,6 +77,7 @@ export const PROFILES: Record<LatencyProfileName, LatencyProfile> = {
   realistic: {
     name: 'realistic',
     timeScale: 1,
+    showsEveryState: false,
     ranges: {
       endpointAvailable: [60, 150],
       endpointUsable: [20, 30],

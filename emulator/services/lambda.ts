@@ -115,6 +115,14 @@ interface LambdaFunction {
   latest: FunctionSettings;
   /** Virtual ms when `latest` takes over from `live`. */
   updateDoneAt: number;
+  /**
+   * On a profile that shows every state (LatencyProfile.showsEveryState), a VPC function stays
+   * `Pending`, and a network update `InProgress`, until a client has been shown that state.
+   */
+  mustShowPending: boolean;
+  shownPending?: boolean;
+  mustShowUpdate?: boolean;
+  shownUpdate?: boolean;
   runtime?: FunctionRuntime;
 }
 
@@ -225,7 +233,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
         route('GET', '/2015-03-31/functions/', 'ListFunctions', (req, call) => this.listFunctions(req, call)),
         route('GET', fn, 'GetFunction', (req, call) => this.getFunction(req, call)),
         route('GET', `${fn}/configuration`, 'GetFunctionConfiguration', (req, call) => ({
-          json: this.configuration(this.lookup(req, call)),
+          json: this.configuration(this.shown(this.lookup(req, call))),
         })),
         route('PUT', `${fn}/configuration`, 'UpdateFunctionConfiguration', (req, call) =>
           this.updateConfiguration(req, call),
@@ -306,11 +314,34 @@ export class LambdaService implements EmulatedService, LambdaModel {
   /** Once an update's time has come, its settings take over and the old sandboxes retire. */
   private settle(f: LambdaFunction): void {
     if (f.live === f.latest || this.ctx.now() < f.updateDoneAt) return;
+    if (f.mustShowUpdate && !f.shownUpdate) return;
     const old = f.live;
     f.live = f.latest;
     f.runtime?.retire();
     f.runtime = undefined;
     if (old.code.root !== f.live.code.root) this.dropCode(old.code.root);
+  }
+
+  private isPending(f: LambdaFunction): boolean {
+    return this.ctx.now() < f.activeAt || (f.mustShowPending && !f.shownPending);
+  }
+
+  /** A client is answered with the function's state: the intermediate states it shows have been seen. */
+  private shown(f: LambdaFunction): LambdaFunction {
+    if (this.isPending(f)) f.shownPending = true;
+    if (f.live !== f.latest) f.shownUpdate = true;
+    return f;
+  }
+
+  /** ResourceConflictException while Pending (Invoke and updates; Lambda API reference). */
+  private refuseWhilePending(f: LambdaFunction): void {
+    if (!this.isPending(f)) return;
+    f.shownPending = true;
+    throw lambdaError(
+      'ResourceConflictException',
+      'The operation cannot be performed at this time. The function is currently in the following state: Pending',
+      409,
+    );
   }
 
   // ---- Operations. ----
@@ -328,7 +359,6 @@ export class LambdaService implements EmulatedService, LambdaModel {
     if ((input.PackageType ?? 'Zip') !== 'Zip')
       throw invalidParameter('The emulator runs Zip packages only.');
     const region = call.region;
-    const now = this.ctx.now();
     const base = this.validateSettings(input, undefined);
     if (this.functions.has(`${region}/${name}`)) {
       throw lambdaError('ResourceConflictException', `Function already exist: ${name}`, 409);
@@ -339,6 +369,8 @@ export class LambdaService implements EmulatedService, LambdaModel {
       this.dropCode(code.root);
       throw lambdaError('ResourceConflictException', `Function already exist: ${name}`, 409);
     }
+    // Delays count from the moment the function exists (after its code is stored), not from the request.
+    const now = this.ctx.now();
     const settings: FunctionSettings = { ...base, code, revisionId: randomUUID(), lastModified: now };
     if (vpc) settings.vpc = vpc;
     const activeDelay = vpc
@@ -353,6 +385,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
       live: settings,
       latest: settings,
       updateDoneAt: now,
+      mustShowPending: vpc !== undefined && this.ctx.profile.showsEveryState,
     };
     if (vpc)
       this.ctx.ec2.attachLambdaEnis({
@@ -550,14 +583,9 @@ export class LambdaService implements EmulatedService, LambdaModel {
         412,
       );
     }
-    if (this.ctx.now() < f.activeAt) {
-      throw lambdaError(
-        'ResourceConflictException',
-        'The operation cannot be performed at this time. The function is currently in the following state: Pending',
-        409,
-      );
-    }
+    this.refuseWhilePending(f);
     if (f.live !== f.latest) {
+      f.shownUpdate = true;
       throw lambdaError(
         'ResourceConflictException',
         `The operation cannot be performed at this time. An update is in progress for resource: ${f.arn}`,
@@ -632,6 +660,8 @@ export class LambdaService implements EmulatedService, LambdaModel {
       : Math.min(this.ctx.delay('functionUpdate'), QUICK_UPDATE_MAX_MS);
     f.latest = next;
     f.updateDoneAt = this.ctx.now() + delay;
+    f.mustShowUpdate = slow && this.ctx.profile.showsEveryState;
+    f.shownUpdate = false;
     this.settle(f);
   }
 
@@ -652,7 +682,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
   }
 
   private getFunction(req: RestRequest, call: OperationCall): RestResult {
-    const f = this.lookup(req, call);
+    const f = this.shown(this.lookup(req, call));
     return {
       json: {
         Configuration: this.configuration(f),
@@ -682,7 +712,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
     }
     const page = all.slice(start, start + maxItems);
     for (const f of page) this.settle(f);
-    const json: Record<string, unknown> = { Functions: page.map((f) => this.configuration(f)) };
+    const json: Record<string, unknown> = { Functions: page.map((f) => this.configuration(this.shown(f))) };
     if (start + maxItems < all.length) json.NextMarker = Buffer.from(page.at(-1)!.name).toString('base64url');
     return { json };
   }
@@ -731,13 +761,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
   }
 
   private assertInvocable(f: LambdaFunction): void {
-    if (this.ctx.now() < f.activeAt) {
-      throw lambdaError(
-        'ResourceConflictException',
-        'The operation cannot be performed at this time. The function is currently in the following state: Pending',
-        409,
-      );
-    }
+    this.refuseWhilePending(f);
   }
 
   private async runInvocation(f: LambdaFunction, payload: Buffer): Promise<InvocationOutcome> {
@@ -815,8 +839,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
 
   private configuration(f: LambdaFunction): Record<string, unknown> {
     const s = f.latest;
-    const now = this.ctx.now();
-    const pending = now < f.activeAt;
+    const pending = this.isPending(f);
     const updating = f.live !== f.latest;
     const config: Record<string, unknown> = {
       FunctionName: f.name,
@@ -868,7 +891,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
         type: 'function',
         id: f.name,
         region: f.region,
-        state: this.ctx.now() < f.activeAt ? 'Pending' : 'Active',
+        state: this.isPending(f) ? 'Pending' : 'Active',
         tags: { ...f.tags },
       };
     });

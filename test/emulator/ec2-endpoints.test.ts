@@ -19,6 +19,7 @@ import type { Emulator } from '../../emulator/emulator.ts';
 import { FULL_ACCESS_POLICY } from '../../emulator/services/ec2.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
 import { twoSubnetNetwork } from '../helpers/network.ts';
+import { endpointAvailable, eventually } from '../helpers/wait.ts';
 
 let emu: Emulator;
 let ec2: EC2Client;
@@ -134,7 +135,14 @@ describe('EC2 interface endpoints', () => {
       });
       expect(eni.PrivateIpAddress).toMatch(eni.SubnetId === net.subnets[0] ? /^10\.20\.1\./ : /^10\.20\.2\./);
     }
-    const [view] = emu.ec2.interfaceEndpointsInVpc(net.vpcId);
+    // Every profile shows `pending` first (the instant one only shortens it), then `available`.
+    expect(ep.State).toBe('pending');
+    await endpointAvailable(ec2, ep.VpcEndpointId!);
+    const view = await eventually(
+      () => emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0],
+      (v) => v?.usable === true,
+      'endpoint usable',
+    );
     expect(view).toMatchObject({ state: 'available', usable: true, privateDnsEnabled: true });
     expect(view!.effectivePolicy).toEqual(JSON.parse(DENY_ALL));
     expect(view!.privateIps).toEqual(
@@ -268,13 +276,19 @@ describe('EC2 interface endpoints', () => {
       }),
     );
     expect(mod.Return).toBe(true);
+    // Traffic keeps the old policy for a while after the change (propagation, on every profile).
+    expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy).toEqual(JSON.parse(DENY_ALL));
     let [ep] = (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [id] }))).VpcEndpoints!;
     expect(ep).toMatchObject({
       PolicyDocument: allow,
       Groups: [{ GroupId: other, GroupName: 'other' }],
       PrivateDnsEnabled: false,
     });
-    expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy).toEqual(JSON.parse(allow));
+    await eventually(
+      () => emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy,
+      (p) => JSON.stringify(p) === JSON.stringify(JSON.parse(allow)),
+      'the new policy in force',
+    );
     const enis = (
       await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: ep!.NetworkInterfaceIds }))
     ).NetworkInterfaces!;
@@ -370,7 +384,13 @@ describe('EC2 interface endpoints', () => {
         },
       },
     ]);
-    // Instant profile: deletion completes at once, the ENIs go with the endpoint.
+    // `deleting` first on every profile, then gone, and the ENIs go with the endpoint.
+    expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId).map((e) => e.state)).toEqual(['deleting']);
+    await eventually(
+      () => ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [net.vpcId] }] })),
+      (r) => (r.VpcEndpoints ?? []).length === 0,
+      'endpoint gone',
+    );
     expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)).toEqual([]);
     expect(
       (await errorOf(ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [eniId] })))).name,

@@ -19,6 +19,7 @@ import type { CallerNetwork } from '../../emulator/core/identity.ts';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { LAMBDA_TRUST_POLICY, zippedFixture } from '../fixtures/lambda/bundle.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { eventually, functionReady } from '../helpers/wait.ts';
 
 let emu: Emulator;
 let lambda: LambdaClient;
@@ -165,6 +166,7 @@ describe('Lambda functions inside a VPC', () => {
 
   it('gives the function’s calls the VPC as their network (DNS is answered for that VPC)', async () => {
     await createVpcFunction('vpc-dns', { SubnetIds: [net.subnetA], SecurityGroupIds: [net.sg] });
+    await functionReady(lambda, 'vpc-dns');
     const saved = emu.ctx.network;
     const seen: (CallerNetwork | undefined)[] = [];
     emu.ctx.network = {
@@ -191,13 +193,27 @@ describe('Lambda functions inside a VPC', () => {
 
   it('moves ENIs when VpcConfig changes: new ones attach, old ones are released', async () => {
     await createVpcFunction('vpc-move', { SubnetIds: [net.subnetA], SecurityGroupIds: [net.sg] });
+    await functionReady(lambda, 'vpc-move');
     await lambda.send(
       new UpdateFunctionConfigurationCommand({
         FunctionName: 'vpc-move',
         VpcConfig: { SubnetIds: [net.subnetB], SecurityGroupIds: [net.sg] },
       }),
     );
-    const enis = await lambdaEnis('vpc-move');
+    // The released ENI stays in use for a while (every profile), then detaches.
+    const during = await lambdaEnis('vpc-move');
+    expect(
+      during
+        .filter((e) => e.Status === 'in-use')
+        .map((e) => e.SubnetId)
+        .sort(),
+    ).toEqual([net.subnetA, net.subnetB].sort());
+    await functionReady(lambda, 'vpc-move');
+    const enis = await eventually(
+      () => lambdaEnis('vpc-move'),
+      (all) => all.some((e) => e.Status === 'available'),
+      'the released ENI detached',
+    );
     const inUse = enis.filter((e) => e.Status === 'in-use').map((e) => e.SubnetId);
     const released = enis.filter((e) => e.Status === 'available').map((e) => e.SubnetId);
     expect(inUse).toEqual([net.subnetB]);
@@ -213,9 +229,14 @@ describe('Lambda functions inside a VPC', () => {
     });
     expect((await lambdaEnis('vpc-delete')).every((e) => e.Status === 'in-use')).toBe(true);
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'vpc-delete' }));
-    const after = await lambdaEnis('vpc-delete');
-    // The instant profile detaches at once but Lambda deletes them only much later.
+    // Every profile keeps them in use for a while after the delete, as AWS does (ARCHITECTURE:
+    // every state observable on instant); they detach later and Lambda deletes them much later.
+    expect((await lambdaEnis('vpc-delete')).every((e) => e.Status === 'in-use')).toBe(true);
+    const after = await eventually(
+      () => lambdaEnis('vpc-delete'),
+      (all) => all.every((e) => e.Status === 'available'),
+      'the ENIs detached',
+    );
     expect(after).toHaveLength(2);
-    expect(after.every((e) => e.Status === 'available')).toBe(true);
   });
 });

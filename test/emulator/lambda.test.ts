@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { LAMBDA_TRUST_POLICY, zippedFixture, zippedSource } from '../fixtures/lambda/bundle.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { functionReady } from '../helpers/wait.ts';
 
 let emu: Emulator;
 let lambda: LambdaClient;
@@ -30,7 +31,7 @@ async function createFunction(
   name: string,
   extra: Partial<ConstructorParameters<typeof CreateFunctionCommand>[0]> = {},
 ) {
-  return lambda.send(
+  const created = await lambda.send(
     new CreateFunctionCommand({
       FunctionName: name,
       Runtime: 'nodejs24.x',
@@ -40,6 +41,9 @@ async function createFunction(
       ...extra,
     }),
   );
+  // A new function is Pending for a moment on every profile, as on AWS: wait as a client must.
+  await functionReady(lambda, name);
+  return created;
 }
 
 async function invoke(name: string, event: unknown) {
@@ -181,6 +185,7 @@ describe('Lambda functions: lifecycle', () => {
       }),
     );
     expect(updated.Timeout).toBe(10);
+    await functionReady(lambda, 'life-update');
     expect((await invoke('life-update', { action: 'env' })).body.GREETING).toBe('new');
     const code = await lambda.send(
       new UpdateFunctionCodeCommand({
@@ -189,6 +194,7 @@ describe('Lambda functions: lifecycle', () => {
       }),
     );
     expect(code.CodeSha256).not.toBe(updated.CodeSha256);
+    await functionReady(lambda, 'life-update');
     expect((await invoke('life-update', {})).body).toEqual({ version: 2 });
   });
 

@@ -1,7 +1,7 @@
 import { AwsError } from '../../core/errors.ts';
 import { listOf } from '../../core/query.ts';
 import { endpointServices } from './catalog.ts';
-import { endpointState, eniAttached } from './lifecycle.ts';
+import { endpointState, eniAttached, showEndpoint, showEni } from './lifecycle.ts';
 import {
   endpointOut,
   eniOut,
@@ -48,6 +48,8 @@ interface DescribeSpec<T> {
     items: T[],
   ) => { items: T[]; given: boolean };
   tags?: (r: T) => TagMap;
+  /** Called for each item a client is answered with (the intermediate states it has now seen). */
+  shown?: (s: Ec2Store, r: T) => void;
   extra?: (page: T[]) => Record<string, unknown>;
 }
 
@@ -137,6 +139,7 @@ function tableFor(s: Ec2Store) {
       all: (st, region) =>
         st.inRegion(st.endpoints, region).filter((e) => endpointState(st, e) !== 'deleted'),
       render: (st, e) => endpointOut(st, e),
+      shown: showEndpoint,
       page: { min: 1 },
       maxResultsWithIds: true,
       filters: {
@@ -154,6 +157,7 @@ function tableFor(s: Ec2Store) {
       listKey: 'networkInterfaceSet',
       all: (st, region) => st.inRegion(st.enis, region),
       render: (st, n) => eniOut(st, n),
+      shown: showEni,
       filters: {
         ...owner,
         'network-interface-id': (n) => [n.id],
@@ -314,7 +318,12 @@ function describe<T>(
     given ||= selected.given;
   }
   items = applyFilters(items, filtersOf(input), sp.filters, sp.tags ?? ((r) => (r as Resource).tags));
-  const render = (page: T[]) => page.map((r) => sp.render(s, r, region));
+  const render = (page: T[]) =>
+    page.map((r) => {
+      const out = sp.render(s, r, region);
+      sp.shown?.(s, r);
+      return out;
+    });
   if (sp.page === false) return { [sp.listKey]: render(items) };
   const idsGiven = given && !sp.maxResultsWithIds ? sp.ids?.name : undefined;
   const { page, nextToken } = paginate(items, input, operation, { ...sp.page, idsGiven });

@@ -6,10 +6,14 @@ import type { Ec2Store } from './store.ts';
  * families set the timestamps; Describe, the inventory and the data-plane views read them here.
  */
 
+/** True while a state must still be shown: its time has not come, or (instant) no client has seen it yet. */
+function holds(s: Ec2Store, until: number, shown: boolean | undefined): boolean {
+  return s.now() < until || (s.ctx.profile.showsEveryState && !shown);
+}
+
 export function endpointState(s: Ec2Store, e: Endpoint): string {
-  const now = s.now();
-  if (e.goneAt !== undefined) return now >= e.goneAt ? 'deleted' : 'deleting';
-  return now < e.availableAt ? 'pending' : 'available';
+  if (e.goneAt !== undefined) return holds(s, e.goneAt, e.shownDeleting) ? 'deleting' : 'deleted';
+  return holds(s, e.availableAt, e.shownPending) ? 'pending' : 'available';
 }
 
 /** The policy traffic sees now: the latest version whose propagation has finished. */
@@ -23,7 +27,18 @@ export function effectivePolicy(s: Ec2Store, e: Endpoint): string {
 /** Lambda ENIs detach some minutes after release; until then they are `in-use` and typed `lambda`. */
 export function eniAttached(s: Ec2Store, n: Eni): boolean {
   if (n.kind !== 'lambda') return true;
-  return n.detachAt === undefined || s.now() < n.detachAt;
+  return n.detachAt === undefined || holds(s, n.detachAt, n.shownInUseAfterRelease);
+}
+
+/** A client was answered with these resources' current states: the intermediate ones have been shown. */
+export function showEndpoint(s: Ec2Store, e: Endpoint): void {
+  const state = endpointState(s, e);
+  if (state === 'pending') e.shownPending = true;
+  if (state === 'deleting') e.shownDeleting = true;
+}
+
+export function showEni(s: Ec2Store, n: Eni): void {
+  if (n.detachAt !== undefined && eniAttached(s, n)) n.shownInUseAfterRelease = true;
 }
 
 export function routeState(s: Ec2Store, t: RouteTable, r: Route): string {

@@ -1,5 +1,5 @@
 import { AwsError } from '../../core/errors.ts';
-import { eniAttached } from './lifecycle.ts';
+import { eniAttached, showEni } from './lifecycle.ts';
 import type { Eni } from './state.ts';
 import type { Ec2Operations, Ec2Store } from './store.ts';
 import { str } from './util.ts';
@@ -17,8 +17,10 @@ export function networkInterfaceOperations(s: Ec2Store): Ec2Operations {
         // Endpoint and NAT gateway interfaces belong to their service: they go with it.
         throw new AwsError('InvalidParameterValue', `Network interface '${n.id}' is currently in use.`);
       }
-      if (eniAttached(s, n))
+      if (eniAttached(s, n)) {
+        showEni(s, n);
         throw new AwsError('InvalidNetworkInterface.InUse', `Interface: [${n.id}] in use.`);
+      }
       s.deleteEni(n.id);
       return {};
     },

@@ -75,6 +75,9 @@ export interface Endpoint extends Resource {
   /** DeleteVpcEndpoints: `deleting` until goneAt. */
   deleteRequestedAt?: number;
   goneAt?: number;
+  /** A client has been shown `pending` / `deleting` (see LatencyProfile.showsEveryState). */
+  shownPending?: boolean;
+  shownDeleting?: boolean;
   clientToken?: string;
   requestFingerprint: string;
   dnsSuffix: string;
@@ -100,6 +103,8 @@ export interface Eni extends Resource {
   /** Lambda ENIs after release: in-use until detachAt, then available until Lambda deletes them at deleteAt. */
   detachAt?: number;
   deleteAt?: number;
+  /** After release, a client has been shown the ENI still `in-use`. */
+  shownInUseAfterRelease?: boolean;
 }
 
 export interface InternetGateway extends Resource {

@@ -226,7 +226,11 @@ export class Ec2Store {
   purge(): void {
     const now = this.now();
     for (const e of this.endpoints.values()) {
-      if (e.goneAt !== undefined && e.goneAt <= now) {
+      if (
+        e.goneAt !== undefined &&
+        e.goneAt <= now &&
+        (e.shownDeleting || !this.ctx.profile.showsEveryState)
+      ) {
         for (const eniId of e.eniBySubnet.values()) this.deleteEni(eniId);
         this.endpoints.delete(e.id);
       }
