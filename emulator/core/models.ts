@@ -92,6 +92,8 @@ export interface Ec2Model {
   }): string[];
   /** After DeleteFunction (or a VpcConfig change): ENIs stay in use, then detach, then Lambda deletes them. */
   releaseLambdaEnis(functionName: string): void;
+  /** The private IP of a function's hyperplane ENI in a subnet: the source address of its calls. */
+  lambdaEniAddress(functionName: string, subnetId: string): string | undefined;
 }
 
 export interface RoleView {

@@ -177,20 +177,28 @@ export function traceNetwork(
     });
     return { ...leg, stop: 'black-hole' };
   }
+  // A CIDR rule matches the packet's source address (AWS-FACTS: a /32 of the caller's ENI works):
+  // a function's own ENI in its subnet; for a caller with no ENI of its own, the whole subnet.
   const subnetCidr = sourceSubnetId ? ctx.ec2.subnet(sourceSubnetId)?.cidrBlock : undefined;
+  const sourceIp =
+    caller.functionName && sourceSubnetId
+      ? ctx.ec2.lambdaEniAddress(caller.functionName, sourceSubnetId)
+      : undefined;
+  const admitsSource = (c: string) =>
+    sourceIp !== undefined
+      ? cidrContainsIp(c, sourceIp)
+      : subnetCidr !== undefined && cidrCovers(c, subnetCidr);
   const ingress = endpointGroups.find((g) =>
     g.ingress.some(
       (r) =>
-        allows443(r) &&
-        (r.groupIds.some((id) => workloadIds.includes(id)) ||
-          (subnetCidr !== undefined && r.cidrIpv4.some((c) => cidrCovers(c, subnetCidr)))),
+        allows443(r) && (r.groupIds.some((id) => workloadIds.includes(id)) || r.cidrIpv4.some(admitsSource)),
     ),
   );
   if (!ingress) {
     hops.push({
       hop: 'security-groups',
       ok: false,
-      detail: `no endpoint security group (${endpoint.securityGroupIds.join(', ') || 'none'}) allows ingress tcp/443 from ${workloadIds.join(', ') || 'the workload'} or ${subnetCidr ?? 'its subnet'}`,
+      detail: `no endpoint security group (${endpoint.securityGroupIds.join(', ') || 'none'}) allows ingress tcp/443 from ${workloadIds.join(', ') || 'the workload'} or ${sourceIp ?? subnetCidr ?? 'its subnet'}`,
     });
     return { ...leg, stop: 'black-hole' };
   }

@@ -73,7 +73,22 @@ export function normaliseEndpointPolicy(doc: PolicyDocument): PolicyDocument {
     const negated = st.NotPrincipal !== undefined;
     const principal = negated ? st.NotPrincipal : st.Principal;
     const { Principal: _p, NotPrincipal: _n, ...rest } = st;
-    if (principal === undefined || principal === '*' || isStarAws(principal)) {
+    if (principal === undefined) {
+      // EC2 refuses such a document (a statement must name its principal); should one reach
+      // here anyway it is not read as `"*"` but fails closed: an Allow grants no one, a Deny
+      // refuses everyone.
+      out.push(
+        st.Effect === 'Deny'
+          ? { ...rest, Principal: '*' }
+          : {
+              ...rest,
+              Principal: '*',
+              Condition: withCondition(st, ARN_OPERATORS, 'aws:PrincipalArn', [NOBODY]),
+            },
+      );
+      continue;
+    }
+    if (principal === '*' || isStarAws(principal)) {
       out.push(
         negated
           ? {

@@ -1,5 +1,6 @@
 import { AwsError } from '../../core/errors.ts';
 import { endpointServices, FULL_ACCESS_POLICY } from './catalog.ts';
+import { hasDeny, validateEndpointPolicy } from './endpoint-policy.ts';
 import { endpointState } from './lifecycle.ts';
 import { endpointOut, shortServiceName } from './responses.ts';
 import type { Endpoint, SecurityGroup, Subnet, Vpc } from './state.ts';
@@ -11,44 +12,6 @@ import { bool, idempotent, isIdOf, str, strings, tagsFromSpecifications } from '
  * private DNS, and the policy whose changes reach traffic only after propagation.
  */
 
-function validatePolicy(s: Ec2Store, doc: string): void {
-  const max = s.ctx.quotas.endpointPolicyMaxChars;
-  if (doc.length > max) {
-    throw new AwsError(
-      'InvalidPolicyDocument',
-      `The Policy Document is not valid. Policy document length ${doc.length} exceeds the maximum of ${max} characters.`,
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(doc);
-  } catch (err) {
-    const at = Number(/position (\d+)/.exec(String((err as Error).message))?.[1] ?? doc.length);
-    const before = doc.slice(0, at).split('\n');
-    throw new AwsError(
-      'InvalidPolicyDocument',
-      `The Policy Document is not valid. Syntax error at position (${before.length},${before.at(-1)!.length + 1})`,
-    );
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || !('Statement' in parsed)) {
-    throw new AwsError(
-      'InvalidPolicyDocument',
-      'The Policy Document is not valid. Missing required field Statement',
-    );
-  }
-}
-
-/** True when a policy document has any Deny statement. */
-function hasDeny(doc: string): boolean {
-  try {
-    const parsed = JSON.parse(doc) as { Statement?: unknown };
-    const statements = Array.isArray(parsed.Statement) ? parsed.Statement : [parsed.Statement];
-    return statements.some((st) => (st as { Effect?: string } | undefined)?.Effect === 'Deny');
-  } catch {
-    return false;
-  }
-}
-
 /** Private DNS needs both VPC DNS attributes, and only one endpoint per service per VPC may hold the name. */
 function checkPrivateDns(s: Ec2Store, vpc: Vpc, serviceName: string, region: string, except?: string): void {
   if (!vpc.enableDnsSupport || !vpc.enableDnsHostnames) {
@@ -57,16 +20,15 @@ function checkPrivateDns(s: Ec2Store, vpc: Vpc, serviceName: string, region: str
       `Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true for ${vpc.id}`,
     );
   }
-  const clash = s
-    .inRegion(s.endpoints, region)
-    .find(
-      (e) =>
-        e.id !== except &&
-        e.vpcId === vpc.id &&
-        e.serviceName === serviceName &&
-        e.privateDnsEnabled &&
-        e.goneAt === undefined,
-    );
+  const clash = s.inRegion(s.endpoints, region).find(
+    (e) =>
+      e.id !== except &&
+      e.vpcId === vpc.id &&
+      e.serviceName === serviceName &&
+      e.privateDnsEnabled &&
+      // A `deleting` endpoint still owns its private DNS name (AWS-FACTS, wave 2).
+      endpointState(s, e) !== 'deleted',
+  );
   if (clash) {
     const short = shortServiceName({ serviceName, region });
     throw new AwsError(
@@ -148,7 +110,7 @@ function createVpcEndpoint(s: Ec2Store, input: Record<string, any>, region: stri
   const privateDnsEnabled = bool(input.PrivateDnsEnabled) ?? true;
   if (privateDnsEnabled) checkPrivateDns(s, vpc, serviceName, region);
   const policy = str(input.PolicyDocument) ?? FULL_ACCESS_POLICY;
-  validatePolicy(s, policy);
+  validateEndpointPolicy(policy, s.ctx.quotas.endpointPolicyMaxChars);
   const tags = tagsFromSpecifications(input, 'vpc-endpoint');
   const live = s.inRegion(s.endpoints, region).filter((e) => e.vpcId === vpc.id && e.goneAt === undefined);
   if (live.length >= s.ctx.quotas.interfaceEndpointsPerVpc) {
@@ -192,7 +154,7 @@ function modifyVpcEndpoint(s: Ec2Store, input: Record<string, any>, region: stri
   if (reset && newPolicy !== undefined) {
     throw new AwsError('InvalidParameter', 'PolicyDocument and ResetPolicy cannot both be specified.');
   }
-  if (newPolicy !== undefined) validatePolicy(s, newPolicy);
+  if (newPolicy !== undefined) validateEndpointPolicy(newPolicy, s.ctx.quotas.endpointPolicyMaxChars);
   const addGroups = strings(input.AddSecurityGroupId);
   const removeGroups = strings(input.RemoveSecurityGroupId);
   endpointGroups(s, addGroups, vpc, region);

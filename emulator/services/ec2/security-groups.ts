@@ -1,6 +1,6 @@
 import { AwsError } from '../../core/errors.ts';
 import { listOf } from '../../core/query.ts';
-import { permissionsOut, revokedRuleOut, ruleOut } from './responses.ts';
+import { revokedRuleOut, ruleOut } from './responses.ts';
 import type { SecurityGroup, SgRule, Vpc } from './state.ts';
 import type { Ec2Operations, Ec2Store } from './store.ts';
 import { formatCidr, parseCidr, str, strings, tagSet, tagsFromSpecifications } from './util.ts';
@@ -187,7 +187,8 @@ function revoke(s: Ec2Store, input: Record<string, any>, region: string, egress:
       if (match) wanted.push(match);
       else unknown.push(r);
     }
-    if (wanted.length === 0) {
+    // One unknown rule and nothing is revoked (AWS-FACTS, wave 2; EC2 error codes: InvalidPermission.NotFound).
+    if (unknown.length > 0 || wanted.length === 0) {
       throw new AwsError(
         'InvalidPermission.NotFound',
         'The specified rule does not exist in this security group.',
@@ -197,7 +198,6 @@ function revoke(s: Ec2Store, input: Record<string, any>, region: string, egress:
   g.rules = g.rules.filter((r) => !wanted.includes(r));
   return {
     return: true,
-    unknownIpPermissionSet: unknown.length ? permissionsOut(s, unknown) : undefined,
     revokedSecurityGroupRuleSet: wanted.map((r) => revokedRuleOut(g, r)),
   };
 }

@@ -13,7 +13,7 @@ import { Ec2Store, type Kind } from './store.ts';
 import { subnetOperations } from './subnets.ts';
 import { tagOperations } from './tags.ts';
 import { bool, tagsRecord } from './util.ts';
-import { interfaceEndpointViews, securityGroupView, subnetView, vpcView } from './views.ts';
+import { interfaceEndpointViews, lambdaEniAddress, securityGroupView, subnetView, vpcView } from './views.ts';
 import { createDefaultVpc, vpcOperations } from './vpcs.ts';
 
 const INVENTORY_TYPE: Record<Kind, string> = {
@@ -107,6 +107,10 @@ export class Ec2Service implements EmulatedService, Ec2Model {
 
   releaseLambdaEnis(functionName: string): void {
     releaseLambdaEnis(this.store, functionName);
+  }
+
+  lambdaEniAddress(functionName: string, subnetId: string): string | undefined {
+    return lambdaEniAddress(this.store, functionName, subnetId);
   }
 
   // EmulatedService

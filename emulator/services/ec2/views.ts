@@ -85,3 +85,17 @@ export function interfaceEndpointViews(s: Ec2Store, vpcId: string): EndpointView
       };
     });
 }
+
+export function lambdaEniAddress(s: Ec2Store, functionName: string, subnetId: string): string | undefined {
+  for (const n of s.enis.values()) {
+    if (
+      n.kind === 'lambda' &&
+      n.owner === functionName &&
+      n.subnetId === subnetId &&
+      n.detachAt === undefined
+    ) {
+      return formatIpv4(n.privateIp);
+    }
+  }
+  return undefined;
+}
