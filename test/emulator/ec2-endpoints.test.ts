@@ -337,6 +337,8 @@ describe('EC2 interface endpoints', () => {
       new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'tag:n', Values: ['1'] }] }),
     );
     expect(byTag.VpcEndpoints!.map((e) => e.VpcEndpointId)).toEqual([ids[1]]);
+    // New endpoints are `pending` first on every profile: wait before filtering on `available`.
+    for (const id of ids) await endpointAvailable(ec2, id);
     const byState = await ec2.send(
       new DescribeVpcEndpointsCommand({
         Filters: [
