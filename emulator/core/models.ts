@@ -110,6 +110,8 @@ export interface IamModel {
   role(nameOrArn: string): RoleView | undefined;
   /** Inline and attached managed policies of a role, parsed. */
   identityPolicies(roleName: string): PolicyDocument[];
+  /** The role's permissions boundary document, if it has one. */
+  permissionsBoundary(roleName: string): PolicyDocument | undefined;
   /** Virtual epoch ms from which Lambda can assume the role (the "cannot be assumed" window). */
   assumableByLambdaAt(roleName: string): number;
 }
