@@ -17,7 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
 import type { ExecutionStatusChange } from '../../emulator/services/stepfunctions.ts';
-import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { adminClientConfig, createServiceRole, startTestEmulator } from '../helpers/emulator.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/sfn-role';
 let emu: Emulator;
@@ -28,6 +28,7 @@ beforeAll(async () => {
   // instant profile: timeScale 0.001, one virtual second is one real millisecond
   emu = await startTestEmulator();
   sfn = new SFNClient(adminClientConfig(emu));
+  await createServiceRole(emu, 'sfn-role', 'states.amazonaws.com');
 });
 afterAll(() => emu.close());
 

@@ -578,6 +578,14 @@ export class Execution {
       result = won as typeof result;
     } catch (err) {
       if ((err as Error)?.name === 'States.Timeout' || this.status !== 'RUNNING') throw err;
+      if (isAwsError(err) && err.code === 'AccessDeniedException') {
+        // Step Functions names a refused invocation Lambda.AWSLambdaException, with Lambda's
+        // AccessDenied in the cause (awslabs/aws-deployment-framework#460).
+        throw failed(
+          'Lambda.AWSLambdaException',
+          `${err.message} (Service: AWSLambda; Status Code: ${err.status}; Error Code: ${err.code}; Request ID: ${randomUUID()}; Proxy: null)`,
+        );
+      }
       if (isAwsError(err)) {
         throw failed(
           `Lambda.${err.code}`,
