@@ -84,6 +84,7 @@ export class Emulator {
   }
 
   async listen(port: number, host: string): Promise<void> {
+    await this.authorizer.warmUp();
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err) => {
         this.ctx.log({ level: 'error', msg: 'unhandled emulator error', error: String(err?.stack ?? err) });

@@ -22,7 +22,7 @@ import { AwsError } from '../core/errors.ts';
 import type { Caller } from '../core/identity.ts';
 import type { Tags } from '../core/models.ts';
 import type { EmulatedService, OperationCall, RestRequest, ServiceName } from '../core/service.ts';
-import { accessDeniedMessage, type PolicyDecision } from '../network/policy.ts';
+import { accessDeniedMessage, evaluatePolicies, type PolicyDecision } from '../network/policy.ts';
 import { ec2Checks } from './context-ec2.ts';
 import { iamChecks, stsChecks } from './context-iam.ts';
 import { lambdaChecks } from './context-lambda.ts';
@@ -116,6 +116,42 @@ export class Authorizer {
   constructor(ctx: EmulatorContext, services: Record<ServiceName, EmulatedService>) {
     this.ctx = ctx;
     this.services = services;
+  }
+
+  /**
+   * Load the IAM data of every action the services answer, and the simulator, before the first
+   * request: a cold load costs hundreds of milliseconds, enough to miss a lifecycle window.
+   */
+  async warmUp(): Promise<void> {
+    const actions = new Set<string>(['iam:PassRole', 'ec2:CreateTags', 'lambda:InvokeFunction']);
+    for (const [name, svc] of Object.entries(this.services)) {
+      if (!MODULES[name as ServiceName]) continue;
+      const api = svc.api;
+      const ops =
+        api.protocol === 'rest-json' ? api.routes.map((r) => r.operation) : Object.keys(api.operations);
+      const prefix = name === 'states' ? 'states' : name;
+      for (const op of ops) actions.add(`${prefix}:${op === 'Invoke' ? 'InvokeFunction' : op}`);
+    }
+    await Promise.all(
+      [...actions].map(async (a) => {
+        const info = await actionInfo(a);
+        await Promise.all((info?.resourceTypes ?? []).map((rt) => arnTemplate(a.split(':')[0]!, rt.name)));
+      }),
+    );
+    const probe: Caller = {
+      accessKeyId: 'warm-up',
+      principalArn: `arn:aws:iam::${this.ctx.accountId}:role/warm-up`,
+      sessionArn: `arn:aws:sts::${this.ctx.accountId}:assumed-role/warm-up/warm-up`,
+      isAdmin: false,
+    };
+    await evaluatePolicies({
+      action: 'ec2:DescribeVpcs',
+      resourceArn: '*',
+      accountId: this.ctx.accountId,
+      principal: probe.sessionArn,
+      context: {},
+      identityPolicies: [],
+    });
   }
 
   async authorize(

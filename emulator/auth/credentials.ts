@@ -79,7 +79,7 @@ function parseAuthorization(h: string | undefined): ParsedAuthorization | undefi
 }
 
 /** node:crypto behind the Checksum interface the signer expects (SHA-256, or HMAC-SHA-256 with a key). */
-class Sha256 {
+export class Sha256 {
   private readonly h: Hash | Hmac;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
     this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));

@@ -44,3 +44,33 @@ export async function createServiceRole(
     );
   return role.Role!.Arn!;
 }
+
+/** A raw HTTP request signed with SigV4 as `credentials` (default: the admin pair) for `service`. */
+export async function signedFetch(
+  emu: Emulator,
+  service: string,
+  init: { path?: string; method?: string; headers?: Record<string, string>; body?: string },
+  credentials: { accessKeyId: string; secretAccessKey: string } = emu.clientConfig().credentials,
+): Promise<Response> {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Sha256 } = await import('../../emulator/auth/credentials.ts');
+  const url = new URL(`${emu.url}${init.path ?? '/'}`);
+  const signer = new SignatureV4({
+    credentials,
+    region: 'us-east-1',
+    service,
+    sha256: Sha256,
+    uriEscapePath: true,
+  });
+  const signed = await signer.sign({
+    method: init.method ?? 'POST',
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: { ...init.headers, host: url.host },
+    body: init.body,
+  });
+  return fetch(url, { method: signed.method, headers: signed.headers, body: init.body });
+}
