@@ -100,6 +100,8 @@ function arnTemplate(service: string, type: string): Promise<string | undefined>
   return p;
 }
 
+const UNNAMED = 'resource-being-created';
+
 /** Condition-key prefixes under which a service exposes resource tags. */
 const RESOURCE_TAG_PREFIXES: Record<string, string[]> = {
   ec2: ['aws:ResourceTag/', 'ec2:ResourceTag/'],
@@ -194,7 +196,10 @@ export class Authorizer {
     const base = { ...baseContext(this.ctx, call.caller, call.region), ...check.context };
     for (const arn of arns) {
       const context = { ...base, ...this.resourceTagContext(prefix, arn) };
-      const d = await decide(this.ctx, call.caller, { action: check.action, resourceArn: arn, context });
+      // A resource not yet created (`vpc/*`) is one concrete, unnamed ARN to the policy: evaluate it
+      // under a placeholder id, so `vpc/*` in a policy matches it and `vpc/vpc-123` does not.
+      const resourceArn = arn === '*' ? arn : arn.replaceAll('*', UNNAMED);
+      const d = await decide(this.ctx, call.caller, { action: check.action, resourceArn, context });
       if (!d.allowed) {
         this.refusedActions++;
         throw accessDenied(service, call.caller, check.action, arn, d);
