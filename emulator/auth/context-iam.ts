@@ -24,8 +24,7 @@ export function iamChecks(operation: string, input: Record<string, any>, view: R
     const existing = view.ctx.iam.role(name);
     const path = existing?.path ?? String(input.Path ?? '/');
     arns.role = [existing?.arn ?? `arn:aws:iam::${account}:role${path}${name}`];
-    const boundary =
-      input.PermissionsBoundary ?? (existing ? boundaryArnOf(view, existing.roleName) : undefined);
+    const boundary = input.PermissionsBoundary ?? existing?.permissionsBoundaryArn;
     if (boundary) context['iam:PermissionsBoundary'] = String(boundary);
   }
   if (input.PolicyArn !== undefined) {
@@ -47,12 +46,6 @@ export function iamChecks(operation: string, input: Record<string, any>, view: R
     if (keys.length) context['aws:TagKeys'] = keys;
   }
   return [{ action, arns, context }];
-}
-
-function boundaryArnOf(view: RequestView, roleName: string): string | undefined {
-  return (
-    view.ctx.iam as { permissionsBoundaryArn?: (n: string) => string | undefined }
-  ).permissionsBoundaryArn?.(roleName);
 }
 
 export function stsChecks(operation: string): Check[] {

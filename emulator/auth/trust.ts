@@ -10,7 +10,8 @@ import type { Caller } from '../core/identity.ts';
 import type { RoleView } from '../core/models.ts';
 import { baseContext, principalPolicies, simulatedPrincipal } from './policies.ts';
 
-export type Assumer = { service: string } | { caller: Caller; region: string };
+/** A service assumes a role on behalf of a resource: `aws:SourceArn` / `aws:SourceAccount` name it. */
+export type Assumer = { service: string; sourceArn?: string } | { caller: Caller; region: string };
 
 export async function trustAllows(ctx: EmulatorContext, role: RoleView, who: Assumer): Promise<boolean> {
   const byCaller = 'caller' in who;
@@ -21,7 +22,12 @@ export async function trustAllows(ctx: EmulatorContext, role: RoleView, who: Ass
         principal: byCaller ? simulatedPrincipal(who.caller) : who.service,
         action: 'sts:AssumeRole',
         resource: { resource: role.arn, accountId: ctx.accountId },
-        contextVariables: byCaller ? baseContext(ctx, who.caller, who.region) : {},
+        contextVariables: byCaller
+          ? baseContext(ctx, who.caller, who.region)
+          : {
+              'aws:SourceAccount': ctx.accountId,
+              ...(who.sourceArn ? { 'aws:SourceArn': who.sourceArn } : {}),
+            },
       },
       identityPolicies: (policies?.identity ?? []).map((policy, i) => ({
         name: `identity-${i + 1}`,

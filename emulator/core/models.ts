@@ -103,6 +103,8 @@ export interface RoleView {
   createdAt: number;
   assumeRolePolicyDocument: PolicyDocument;
   tags: Tags;
+  /** ARN of the role's permissions boundary, if it has one (`iam:PermissionsBoundary`). */
+  permissionsBoundaryArn?: string;
 }
 
 export interface IamModel {

@@ -112,12 +112,16 @@ export class StepFunctionsService implements EmulatedService {
       targetPrefix: 'AWSStepFunctions',
       operations: {
         CreateStateMachine: async (input, call) => {
-          await this.checkRoleAssumable(input.roleArn);
+          await this.checkRoleAssumable(
+            input.roleArn,
+            `arn:aws:states:${call.region}:${this.ctx.accountId}:stateMachine:${String(input.name)}`,
+          );
           return this.createStateMachine(input, call);
         },
         DescribeStateMachine: (input) => this.describeStateMachine(input),
         UpdateStateMachine: async (input) => {
-          if (input.roleArn !== undefined) await this.checkRoleAssumable(input.roleArn);
+          if (input.roleArn !== undefined)
+            await this.checkRoleAssumable(input.roleArn, input.stateMachineArn);
           return this.updateStateMachine(input);
         },
         DeleteStateMachine: (input) => this.deleteStateMachine(input),
@@ -270,13 +274,16 @@ export class StepFunctionsService implements EmulatedService {
    * The role must exist and trust states.amazonaws.com; AWS answers otherwise with the message
    * quoted in lumigo-io/lumigo-CLI#83 and awsdocs/aws-step-functions-developer-guide#23.
    */
-  private async checkRoleAssumable(roleArn: unknown): Promise<void> {
+  private async checkRoleAssumable(roleArn: unknown, stateMachineArn: unknown): Promise<void> {
     if (typeof roleArn !== 'string' || !ROLE_ARN.test(roleArn)) return; // validated as InvalidArn later
     const role = this.ctx.iam.role(roleArn);
     if (
       !role ||
       role.arn !== roleArn ||
-      !(await trustAllows(this.ctx, role, { service: 'states.amazonaws.com' }))
+      !(await trustAllows(this.ctx, role, {
+        service: 'states.amazonaws.com',
+        sourceArn: String(stateMachineArn),
+      }))
     )
       throw new AwsError(
         'AccessDeniedException',
