@@ -318,6 +318,15 @@ export class Emulator {
       this.reset();
       return json(200, { ok: true });
     }
+    if (path === 'sessions' && req.method === 'POST') {
+      // Keys for a session of an existing role, as the emulator gives function sandboxes: how a
+      // client outside the emulator (the boto3 conformance suite) acts as a non-root principal.
+      const { roleName, sessionName } = body.length ? JSON.parse(body.toString('utf8')) : {};
+      const role = typeof roleName === 'string' ? this.iam.role(roleName) : undefined;
+      if (!role) return json(404, { message: `no role ${String(roleName)}` });
+      const creds = this.ctx.identities.issueForRole(role.arn, role.roleName, String(sessionName ?? 'session'));
+      return json(200, creds);
+    }
     if (path === 'config') {
       if (req.method === 'POST') {
         const patch = body.length ? JSON.parse(body.toString('utf8')) : {};

@@ -31,6 +31,8 @@ interface StateMachineRecord {
   tags: Tags;
   /** Virtual epoch ms at which a DeleteStateMachine completes; until then the machine is DELETING. */
   deletedAt?: number;
+  /** A caller has seen it DELETING: on every profile the state is observable at least once. */
+  deleteObserved?: boolean;
 }
 
 /**
@@ -256,7 +258,7 @@ export class StepFunctionsService implements EmulatedService {
       );
     }
     const m = this.machines.get(arn);
-    if (m?.deletedAt !== undefined && this.ctx.now() >= m.deletedAt) this.machines.delete(arn);
+    if (m && this.gone(m)) this.machines.delete(arn);
     const live = this.machines.get(arn);
     if (!live) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     return live;
@@ -265,9 +267,14 @@ export class StepFunctionsService implements EmulatedService {
   /** Machines not yet gone (DELETING ones until their deletion completes). */
   private liveMachines(): StateMachineRecord[] {
     const now = this.ctx.now();
-    for (const [arn, m] of this.machines)
-      if (m.deletedAt !== undefined && now >= m.deletedAt) this.machines.delete(arn);
+    for (const [arn, m] of this.machines) if (this.gone(m, now)) this.machines.delete(arn);
     return [...this.machines.values()];
+  }
+
+  /** Deletion completes once its time has come and DELETING was seen (or long after, unseen). */
+  private gone(m: StateMachineRecord, now = this.ctx.now()): boolean {
+    if (m.deletedAt === undefined || now < m.deletedAt) return false;
+    return m.deleteObserved === true || now >= m.deletedAt + 30 * DELETE_VIRTUAL_MS;
   }
 
   /**
@@ -292,6 +299,7 @@ export class StepFunctionsService implements EmulatedService {
   }
 
   private describeMachine(m: StateMachineRecord) {
+    if (m.deletedAt !== undefined) m.deleteObserved = true;
     return {
       stateMachineArn: m.arn,
       name: m.name,

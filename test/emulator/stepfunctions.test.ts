@@ -83,8 +83,15 @@ describe('Step Functions: state machines', () => {
     expect(d.creationDate).toBeInstanceOf(Date);
     const list = await sfn.send(new ListStateMachinesCommand({}));
     expect(list.stateMachines?.map((m) => m.stateMachineArn)).toContain(arn);
+    // DeleteStateMachine is asynchronous: DELETING first, then gone (API reference, DeleteStateMachine).
     await sfn.send(new DeleteStateMachineCommand({ stateMachineArn: arn }));
-    const err = await errorOf(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn })));
+    const deleting = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }));
+    expect(deleting.status).toBe('DELETING');
+    let err: Awaited<ReturnType<typeof errorOf>> | undefined;
+    for (let i = 0; i < 200 && !err; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      err = await errorOf(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn })));
+    }
     expect(err?.name).toBe('StateMachineDoesNotExist');
   });
 
