@@ -324,7 +324,11 @@ export class Emulator {
       const { roleName, sessionName } = body.length ? JSON.parse(body.toString('utf8')) : {};
       const role = typeof roleName === 'string' ? this.iam.role(roleName) : undefined;
       if (!role) return json(404, { message: `no role ${String(roleName)}` });
-      const creds = this.ctx.identities.issueForRole(role.arn, role.roleName, String(sessionName ?? 'session'));
+      const creds = this.ctx.identities.issueForRole(
+        role.arn,
+        role.roleName,
+        String(sessionName ?? 'session'),
+      );
       return json(200, creds);
     }
     if (path === 'config') {

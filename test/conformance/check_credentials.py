@@ -64,7 +64,7 @@ class AssumeRole(Check):
     # (real response quoted in kubeflow/testing#961).
     def test_root_cannot_assume_a_role(self):
         arn = create_role(f"root-target-{uuid.uuid4().hex[:8]}", {"AWS": "arn:aws:iam::123456789012:root"})
-        code, message, status = error_of(client("sts").assume_role, RoleArn=arn, RoleSessionName="s")
+        code, message, status = error_of(client("sts").assume_role, RoleArn=arn, RoleSessionName="root-session")
         self.assertEqual((code, message, status), ("AccessDenied", "Roles may not be assumed by root accounts.", 403))
 
     # The trust policy decides (IAM User Guide, "How IAM roles differ from resource-based policies";
