@@ -55,7 +55,11 @@ export async function buildBundles(): Promise<Map<string, Uint8Array>> {
   return bundleCache;
 }
 
-export async function deployProduct(emu: Emulator, opts: { region?: string } = {}): Promise<DeployedProduct> {
+/** `allowedModels`: the probe boundary's models, as users set them in the CDK context (default: the stack's). */
+export async function deployProduct(
+  emu: Emulator,
+  opts: { region?: string; allowedModels?: string[] } = {},
+): Promise<DeployedProduct> {
   const started = performance.now();
   const region = opts.region ?? 'us-east-1';
   const cfg = { ...emu.clientConfig(region) };
@@ -66,7 +70,7 @@ export async function deployProduct(emu: Emulator, opts: { region?: string } = {
   const bundles = await buildBundles();
 
   // The roles, policies and boundary the CDK stack synthesizes, tokens resolved to this emulator.
-  const synth = synthesizedProduct(emu.ctx.accountId, region, STATE_MACHINE_NAME);
+  const synth = synthesizedProduct(emu.ctx.accountId, region, STATE_MACHINE_NAME, opts.allowedModels);
   await installIam(iam, synth);
   const functionArns: Record<string, string> = {};
   const all: TaskDefinition[] = [...TASKS, SWEEPER_FUNCTION];

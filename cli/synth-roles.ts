@@ -62,8 +62,11 @@ export function synthesizedProduct(
   accountId: string,
   region: string,
   stateMachineName: string,
+  allowedModels?: string[],
 ): SynthProduct {
-  const key = `${accountId}-${region}-${stateMachineName}`;
+  const models = allowedModels?.length ? allowedModels : undefined;
+  const digest = models ? `-${createHash('sha256').update(models.join(',')).digest('hex').slice(0, 8)}` : '';
+  const key = `${accountId}-${region}-${stateMachineName}${digest}`;
   const hit = cache.get(key);
   if (hit) return { ...hit, synthMs: 0 };
   const file = join(REPO_ROOT, '.build', 'local', `synth-${key}-${sourcesDigest()}.json`);
@@ -72,19 +75,24 @@ export function synthesizedProduct(
     cache.set(key, stored);
     return { ...stored, synthMs: 0 };
   }
-  const product = synthesize(accountId, region, stateMachineName);
+  const product = synthesize(accountId, region, stateMachineName, models);
   cache.set(key, product);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(product));
   return product;
 }
 
-function synthesize(accountId: string, region: string, stateMachineName: string): SynthProduct {
+function synthesize(
+  accountId: string,
+  region: string,
+  stateMachineName: string,
+  allowedModels: string[] | undefined,
+): SynthProduct {
   const started = performance.now();
   const app = new App();
   const stack = new PrivateLinkVerifyStack(app, 'PrivateLinkVerify', {
     env: { account: accountId, region },
-    config: { region },
+    config: { region, ...(allowedModels ? { allowedModels } : {}) },
     taskCode: 'placeholder-for-tests',
   });
   const resources = Template.fromStack(stack).toJSON().Resources as Cfn;
