@@ -112,6 +112,7 @@ describe('admin routes', () => {
       endpointPolicyUpdatesApply: true,
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: ['amazon.titan-text-lite-v1'],
+      serviceControlPolicies: [],
     });
     expect(res.body.faults).toEqual([fault]);
     expect(emu.ctx.quotas.vpcsPerRegion).toBe(2);

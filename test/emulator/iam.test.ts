@@ -726,7 +726,7 @@ describe('STS with IAM roles', () => {
     });
     const err = await errorOf(
       new STSClient(adminClientConfig(emu)).send(
-        new AssumeRoleCommand({ RoleArn: role.Arn!, RoleSessionName: 's' }),
+        new AssumeRoleCommand({ RoleArn: role.Arn!, RoleSessionName: 'session' }),
       ),
     );
     expect(err).toEqual({
@@ -768,7 +768,7 @@ describe('STS with IAM roles', () => {
     // A role that trusts only Lambda: the session is not named, so the trust policy refuses.
     const lambdaOnly = await createRole('lambda-only');
     const refused = await errorOf(
-      sts.send(new AssumeRoleCommand({ RoleArn: lambdaOnly.Arn!, RoleSessionName: 's' })),
+      sts.send(new AssumeRoleCommand({ RoleArn: lambdaOnly.Arn!, RoleSessionName: 'session' })),
     );
     expect(refused).toEqual({
       name: 'AccessDenied',
