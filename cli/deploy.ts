@@ -3,17 +3,25 @@
  * the same task manifest and ASL file the CDK stack uses, bundled with the same esbuild settings.
  */
 import { readFileSync } from 'node:fs';
-import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  AttachRolePolicyCommand,
+  CreatePolicyCommand,
+  CreateRoleCommand,
+  GetPolicyCommand,
+  GetRoleCommand,
+  IAMClient,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { CreateFunctionCommand, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { strToU8, zipSync } from 'fflate';
 import type { Emulator } from '../emulator/emulator.ts';
 import { bundleTask, LAMBDA_RUNTIME, REPO_ROOT, writeProbeInject } from '../tasks/build.ts';
 import { SWEEPER_FUNCTION, substitutionName, TASKS, type TaskDefinition } from '../tasks/manifest.ts';
+import { type SynthProduct, synthesizedProduct } from './synth-roles.ts';
 
 export const STATE_MACHINE_NAME = 'privatelink-verify';
 export const ASL_PATH = `${REPO_ROOT}statemachine/verify.asl.json`;
-const TASK_ROLE = 'privatelink-verify-tasks';
 
 export interface DeployedProduct {
   stateMachineArn: string;
@@ -47,7 +55,11 @@ export async function buildBundles(): Promise<Map<string, Uint8Array>> {
   return bundleCache;
 }
 
-export async function deployProduct(emu: Emulator, opts: { region?: string } = {}): Promise<DeployedProduct> {
+/** `allowedModels`: the probe boundary's models, as users set them in the CDK context (default: the stack's). */
+export async function deployProduct(
+  emu: Emulator,
+  opts: { region?: string; allowedModels?: string[] } = {},
+): Promise<DeployedProduct> {
   const started = performance.now();
   const region = opts.region ?? 'us-east-1';
   const cfg = { ...emu.clientConfig(region) };
@@ -57,36 +69,9 @@ export async function deployProduct(emu: Emulator, opts: { region?: string } = {
 
   const bundles = await buildBundles();
 
-  let roleArn: string;
-  try {
-    roleArn = (await iam.send(new GetRoleCommand({ RoleName: TASK_ROLE }))).Role!.Arn!;
-  } catch {
-    roleArn = (
-      await iam.send(
-        new CreateRoleCommand({
-          RoleName: TASK_ROLE,
-          AssumeRolePolicyDocument: JSON.stringify({
-            Version: '2012-10-17',
-            Statement: [
-              { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
-            ],
-          }),
-        }),
-      )
-    ).Role!.Arn!;
-    // Locally one role serves every task; the CDK stack splits them by permission set.
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: TASK_ROLE,
-        PolicyName: 'local-tasks',
-        PolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: ['ec2:*', 'iam:*', 'lambda:*', 'sts:*'], Resource: '*' }],
-        }),
-      }),
-    );
-  }
-
+  // The roles, policies and boundary the CDK stack synthesizes, tokens resolved to this emulator.
+  const synth = synthesizedProduct(emu.ctx.accountId, region, STATE_MACHINE_NAME, opts.allowedModels);
+  await installIam(iam, synth);
   const functionArns: Record<string, string> = {};
   const all: TaskDefinition[] = [...TASKS, SWEEPER_FUNCTION];
   for (const t of all) {
@@ -95,7 +80,8 @@ export async function deployProduct(emu: Emulator, opts: { region?: string } = {
     try {
       arn = (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fnName }))).FunctionArn;
     } catch {
-      arn = await createWhenRoleAssumable(lambda, fnName, t, roleArn, bundles.get(t.name)!);
+      const f = synth.functions[t.name]!;
+      arn = await createWhenRoleAssumable(lambda, fnName, t, f.roleArn, f.environment, bundles.get(t.name)!);
     }
     functionArns[substitutionName(t)] = arn!;
   }
@@ -105,11 +91,49 @@ export async function deployProduct(emu: Emulator, opts: { region?: string } = {
     new CreateStateMachineCommand({
       name: STATE_MACHINE_NAME,
       definition,
-      roleArn: `arn:aws:iam::${emu.ctx.accountId}:role/${TASK_ROLE}`,
+      roleArn: synth.stateMachineRoleArn,
       type: 'STANDARD',
     }),
   );
   return { stateMachineArn: sm.stateMachineArn!, functionArns, deployMs: performance.now() - started };
+}
+
+/** Create what is missing: the boundary policy, then each role with its trust and policies. */
+async function installIam(iam: IAMClient, synth: SynthProduct): Promise<void> {
+  try {
+    await iam.send(new GetPolicyCommand({ PolicyArn: synth.boundary.arn }));
+  } catch {
+    await iam.send(
+      new CreatePolicyCommand({
+        PolicyName: synth.boundary.name,
+        PolicyDocument: JSON.stringify(synth.boundary.document),
+        Description: 'privatelink-verify probe roles: permissions boundary (from the CDK stack)',
+      }),
+    );
+  }
+  await Promise.all(
+    synth.roles.map(async (r) => {
+      try {
+        await iam.send(new GetRoleCommand({ RoleName: r.name }));
+        return;
+      } catch {
+        // not there yet
+      }
+      await iam.send(
+        new CreateRoleCommand({ RoleName: r.name, AssumeRolePolicyDocument: JSON.stringify(r.trustPolicy) }),
+      );
+      for (const p of r.inlinePolicies)
+        await iam.send(
+          new PutRolePolicyCommand({
+            RoleName: r.name,
+            PolicyName: p.name,
+            PolicyDocument: JSON.stringify(p.document),
+          }),
+        );
+      for (const arn of r.managedPolicyArns)
+        await iam.send(new AttachRolePolicyCommand({ RoleName: r.name, PolicyArn: arn }));
+    }),
+  );
 }
 
 /** A new role "cannot be assumed by Lambda" for a few seconds, exactly as on AWS. */
@@ -118,6 +142,7 @@ async function createWhenRoleAssumable(
   name: string,
   t: TaskDefinition,
   roleArn: string,
+  environment: Record<string, string>,
   zip: Uint8Array,
 ): Promise<string> {
   for (let attempt = 0; ; attempt++) {
@@ -133,6 +158,7 @@ async function createWhenRoleAssumable(
           MemorySize: t.memoryMb,
           Description: t.description,
           Architectures: ['arm64'],
+          ...(Object.keys(environment).length ? { Environment: { Variables: environment } } : {}),
         }),
       );
       return r.FunctionArn!;

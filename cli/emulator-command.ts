@@ -1,5 +1,6 @@
 /** `privatelink-verify emulator`: the local AWS on loopback, standalone, optionally with the product deployed. */
 import { parseArgs } from 'node:util';
+import { EMULATOR_ADMIN_CREDENTIALS } from '../emulator/core/identity.ts';
 import { profileNamed } from '../emulator/core/latency.ts';
 import { Emulator } from '../emulator/emulator.ts';
 import { deployProduct } from './deploy.ts';
@@ -10,8 +11,13 @@ export const EMULATOR_HELP = `Usage: privatelink-verify emulator [--port N] [--p
 Start the local AWS emulator on 127.0.0.1 (EC2, IAM, STS, Lambda, Bedrock, Step Functions) and
 print its endpoint URL. Point any AWS SDK or the AWS CLI at it:
 
-  export AWS_ENDPOINT_URL=<url> AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  export AWS_ENDPOINT_URL=<url> AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=${EMULATOR_ADMIN_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${EMULATOR_ADMIN_CREDENTIALS.secretAccessKey}
   aws ec2 describe-vpcs
+
+Only keys the emulator issued are accepted: this administrator pair (the account's root user),
+keys from STS AssumeRole, and the keys it gives function sandboxes. Every call is authorized by
+IAM (identity policies, permissions boundaries, SCPs set through /_emulator/config "world").
 
 Options:
   --port <n>          port to listen on (default 4566; 0 picks a free port)
@@ -74,6 +80,9 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     throw err;
   });
   process.stdout.write(`emulator listening: ${emu.url}\n`);
+  process.stdout.write(
+    `admin credentials: AWS_ACCESS_KEY_ID=${EMULATOR_ADMIN_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${EMULATOR_ADMIN_CREDENTIALS.secretAccessKey}\n`,
+  );
   if (values.deploy) {
     const d = await deployProduct(emu, { region: String(values.region) });
     process.stdout.write(`state machine: ${d.stateMachineArn}\n`);

@@ -172,7 +172,8 @@ export async function runLocal(
   }, 100);
   try {
     progress(`emulator listening on ${emu.url} (profile ${profile.name}, time scale ${timeScale})`);
-    const deployed = await deployProduct(emu, { region: o.input.region });
+    // The probe boundary allows the run's model, as a user's CDK configuration would.
+    const deployed = await deployProduct(emu, { region: o.input.region, allowedModels: [o.input.modelId] });
     progress(
       `deployed ${Object.keys(deployed.functionArns).length} functions and the state machine in ${(deployed.deployMs / 1000).toFixed(1)} s`,
     );

@@ -32,7 +32,12 @@ export async function localCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const progress = opts.quiet || opts.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
-  const result = await runLocal(opts, progress);
+  const result = await runLocal(opts, progress, {
+    onFinished: (emu) =>
+      progress(
+        `IAM authorized ${emu.authorizer.authorizedActions} actions (${emu.authorizer.refusedActions} refused)`,
+      ),
+  });
   if (result.exitCode === EXIT.badInput) {
     process.stderr.write(
       `privatelink-verify local: ${result.report.failure?.cause ?? result.report.summary}\n`,

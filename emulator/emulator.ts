@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createNetServer, type Server } from 'node:net';
+import { Authorizer } from './auth/authorize.ts';
+import { authenticate } from './auth/credentials.ts';
 import { EmulatorContext, type EmulatorOptions } from './core/context.ts';
 import { AwsError } from './core/errors.ts';
 import type { FaultRule } from './core/faults.ts';
@@ -15,6 +17,7 @@ import type {
   OperationCall,
   QueryApi,
   RestJsonApi,
+  RestRequest,
   RestResult,
   ServiceName,
 } from './core/service.ts';
@@ -43,6 +46,8 @@ export class Emulator {
   readonly bedrock: BedrockService;
   readonly states: StepFunctionsService;
   private readonly services: Record<ServiceName, EmulatedService>;
+  /** IAM authorization of every call, between the router and the services. */
+  readonly authorizer: Authorizer;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   url = '';
@@ -67,6 +72,9 @@ export class Emulator {
       bedrock: this.bedrock,
       states: this.states,
     };
+    this.authorizer = new Authorizer(this.ctx, this.services);
+    this.ctx.authorizeAsRole = (roleArn, service, action, arn, region) =>
+      this.authorizer.asRole(roleArn, service, action, arn, region);
   }
 
   static async start(opts: StartOptions = {}): Promise<Emulator> {
@@ -76,6 +84,7 @@ export class Emulator {
   }
 
   async listen(port: number, host: string): Promise<void> {
+    await this.authorizer.warmUp();
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err) => {
         this.ctx.log({ level: 'error', msg: 'unhandled emulator error', error: String(err?.stack ?? err) });
@@ -162,13 +171,7 @@ export class Emulator {
     const sig = parseSigV4(req.headers.authorization, url.searchParams);
     const serviceName = routeService(sig.service, req, url, body);
     const requestId = randomUUID();
-    const caller: Caller = this.ctx.identities.resolve(sig.accessKeyId);
-    const call: OperationCall = {
-      caller,
-      region: sig.region ?? 'us-east-1',
-      requestId,
-      headers: req.headers,
-    };
+    let caller: Caller | undefined;
     if (!serviceName) {
       return send(
         res,
@@ -181,6 +184,18 @@ export class Emulator {
     let operation = '?';
     let status = 200;
     try {
+      caller = await authenticate(this.ctx.identities, serviceName, {
+        method: req.method ?? 'GET',
+        rawUrl: req.url ?? '/',
+        headers: req.headers,
+        body,
+      });
+      const call: OperationCall = {
+        caller,
+        region: sig.region ?? 'us-east-1',
+        requestId,
+        headers: req.headers,
+      };
       const api = service.api;
       if (api.protocol === 'ec2' || api.protocol === 'query') {
         const params = new URLSearchParams(body.toString('utf8'));
@@ -212,11 +227,9 @@ export class Emulator {
           404,
         );
       operation = match.route.operation;
-      const result = (await this.runOperation(serviceName, operation, null, null, call, () =>
-        match.route.handler(
-          { params: match.params, query: url.searchParams, headers: req.headers, body },
-          call,
-        ),
+      const restReq = { params: match.params, query: url.searchParams, headers: req.headers, body };
+      const result = (await this.runOperation(serviceName, operation, null, restReq, call, () =>
+        match.route.handler(restReq, call),
       )) as RestResult;
       if ('holdMs' in result) {
         status = 0;
@@ -261,7 +274,7 @@ export class Emulator {
         service: serviceName,
         operation,
         status,
-        caller: caller.isAdmin ? 'admin' : caller.sessionArn,
+        caller: caller ? (caller.isAdmin ? 'admin' : caller.sessionArn) : 'refused',
         ms: Math.round((performance.now() - started) * 10) / 10,
       });
     }
@@ -271,7 +284,7 @@ export class Emulator {
     service: ServiceName,
     operation: string,
     api: QueryApi | JsonApi | null,
-    input: Record<string, any> | null,
+    input: Record<string, any> | RestRequest,
     call: OperationCall,
     restHandler?: () => unknown,
   ): Promise<unknown> {
@@ -282,8 +295,9 @@ export class Emulator {
         const code = api.protocol === 'json' ? 'UnknownOperationException' : 'InvalidAction';
         throw new AwsError(code, `The action ${operation} is not valid for this web service.`, 400);
       }
-      fn = () => op(input ?? {}, call);
+      fn = () => op(input as Record<string, any>, call);
     }
+    await this.authorizer.authorize(service, operation, input, call);
     const delay = this.ctx.faults.beforeOperation(service, operation);
     if (delay > 0) await this.ctx.clock.sleep(delay);
     return await fn!();
@@ -304,6 +318,19 @@ export class Emulator {
       this.reset();
       return json(200, { ok: true });
     }
+    if (path === 'sessions' && req.method === 'POST') {
+      // Keys for a session of an existing role, as the emulator gives function sandboxes: how a
+      // client outside the emulator (the boto3 conformance suite) acts as a non-root principal.
+      const { roleName, sessionName } = body.length ? JSON.parse(body.toString('utf8')) : {};
+      const role = typeof roleName === 'string' ? this.iam.role(roleName) : undefined;
+      if (!role) return json(404, { message: `no role ${String(roleName)}` });
+      const creds = this.ctx.identities.issueForRole(
+        role.arn,
+        role.roleName,
+        String(sessionName ?? 'session'),
+      );
+      return json(200, creds);
+    }
     if (path === 'config') {
       if (req.method === 'POST') {
         const patch = body.length ? JSON.parse(body.toString('utf8')) : {};
@@ -318,6 +345,10 @@ export class Emulator {
         quotas: this.ctx.quotas,
         world: this.ctx.world,
         faults: this.ctx.faults.list(),
+        authorization: {
+          authorizedActions: this.authorizer.authorizedActions,
+          refusedActions: this.authorizer.refusedActions,
+        },
       });
     }
     return json(404, { message: `unknown admin route ${url.pathname}` });

@@ -105,6 +105,20 @@ export class TaskRoles extends Construct {
     });
   }
 
+  /**
+   * The ARN IAM authorizes for a probe role that does not exist (yet, or any more): without its
+   * path, which IAM cannot know. Read-only lookups need it to get NoSuchEntity instead of
+   * AccessDenied (found by the emulator's IAM enforcement: CreateProbe's GetRole before create).
+   */
+  private get absentProbeRoleArn(): string {
+    return Stack.of(this).formatArn({
+      service: 'iam',
+      region: '',
+      resource: 'role',
+      resourceName: `${PROBE_NAME_PREFIX}*`,
+    });
+  }
+
   /** A create must carry every run tag, and may set no keys but ours. */
   private createTagConditions(): Record<string, Record<string, unknown>> {
     return {
@@ -250,7 +264,10 @@ export class TaskRoles extends Construct {
               StringEquals: { 'iam:PermissionsBoundary': this.probeBoundary.managedPolicyArn },
             },
           }),
-          s('ReadProbeRole', { actions: ['iam:GetRole'], resources: [this.probeRoleArn] }),
+          s('ReadProbeRole', {
+            actions: ['iam:GetRole'],
+            resources: [this.probeRoleArn, this.absentProbeRoleArn],
+          }),
           s('PassProbeRoleToLambdaOnly', {
             actions: ['iam:PassRole'],
             resources: [this.probeRoleArn],
@@ -310,16 +327,17 @@ export class TaskRoles extends Construct {
           }),
           s('DescribeRunResources', { actions: [...EC2_DESCRIBE.cleanup], resources: ['*'] }),
           s('DeleteProbeRole', {
+            actions: ['iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy'],
+            resources: [this.probeRoleArn],
+          }),
+          s('ReadProbeRoleEvenIfGone', {
             actions: [
-              'iam:DeleteRole',
-              'iam:DeleteRolePolicy',
-              'iam:DetachRolePolicy',
               'iam:ListRolePolicies',
               'iam:ListAttachedRolePolicies',
               'iam:GetRole',
               'iam:ListRoleTags',
             ],
-            resources: [this.probeRoleArn],
+            resources: [this.probeRoleArn, this.absentProbeRoleArn],
           }),
           s('FindExpiredProbeRoles', {
             // The sweeper lists roles under the probe path (PathPrefix); ListRoles authorizes no resource type.
@@ -341,6 +359,8 @@ export class TaskRoles extends Construct {
         'Probe functions are named per run (plv-probe-<run id>): the prefix is the narrowest name known before the run.',
       [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role${PROBE_ROLE_PATH}${PROBE_NAME_PREFIX}*`]:
         'Probe roles are created per run under the dedicated path with the permissions boundary: path and prefix are the narrowest scope.',
+      [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/${PROBE_NAME_PREFIX}*`]:
+        'Read-only lookups of a probe role that does not exist are authorized on the path-less ARN: only Get/List actions.',
     };
     reasons['Resource::arn:<AWS::Partition>:route53:::hostedzone/*'] =
       'The private hosted zone of an interface endpoint is created and owned by AWS during CreateVpcEndpoint: its id is unknown beforehand.';

@@ -2,7 +2,7 @@ import { Clock, Rng } from './clock.ts';
 import { Faults } from './faults.ts';
 import { IdentityRegistry } from './identity.ts';
 import { draw, type LatencyProfile, type LatencyRanges, PROFILES } from './latency.ts';
-import type { Ec2Model, IamModel, LambdaModel, NetworkModel } from './models.ts';
+import type { Ec2Model, IamModel, LambdaModel, NetworkModel, PolicyDocument } from './models.ts';
 
 export const DEFAULT_ACCOUNT_ID = '123456789012';
 
@@ -36,6 +36,11 @@ export interface World {
   ignoreDenyPolicyUpdates: boolean;
   /** Model ids (or inference profile ids) whose access is not granted in the account. */
   modelsWithoutAccess: string[];
+  /**
+   * Service control policies that apply to the account (an organization's member account), root
+   * OU first. Empty: the account is in no organization. They bind the root user too.
+   */
+  serviceControlPolicies: PolicyDocument[];
 }
 
 export interface EmulatorOptions {
@@ -64,6 +69,18 @@ export class EmulatorContext {
   endpointUrl = '';
   readonly log: (line: Record<string, unknown>) => void;
 
+  /**
+   * Set by the Emulator: authorizes an action a service performs with a role it was given (a Step
+   * Functions Task invoking Lambda with the state machine's role); throws the refusal.
+   */
+  authorizeAsRole!: (
+    roleArn: string,
+    service: 'lambda',
+    action: string,
+    resourceArn: string,
+    region: string,
+  ) => Promise<void>;
+
   // Set by the Emulator once the services exist.
   ec2!: Ec2Model;
   iam!: IamModel;
@@ -88,6 +105,7 @@ export class EmulatorContext {
       endpointPolicyUpdatesApply: true,
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: [],
+      serviceControlPolicies: [],
       ...opts.world,
     };
     this.log = opts.log ?? (() => {});

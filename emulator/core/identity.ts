@@ -15,7 +15,7 @@ export interface Caller {
   sessionArn: string;
   /** Role name when the caller is a role session. */
   roleName?: string;
-  /** Unknown or emulator-admin keys: the account's administrator. */
+  /** The emulator-admin keys: the account's root user. */
   isAdmin: boolean;
   /** Set when the call originates inside a VPC (a function with VpcConfig). */
   network?: CallerNetwork;
@@ -43,14 +43,14 @@ export interface IssuedCredentials {
  * access key is the only identity a request carries, exactly as on AWS.
  */
 export class IdentityRegistry {
-  private readonly byKey = new Map<string, Caller>();
+  private readonly byKey = new Map<string, { caller: Caller; secretAccessKey: string }>();
   readonly accountId: string;
 
   constructor(accountId: string) {
     this.accountId = accountId;
   }
 
-  admin(accessKeyId = 'unknown'): Caller {
+  admin(accessKeyId: string = EMULATOR_ADMIN_CREDENTIALS.accessKeyId): Caller {
     return {
       accessKeyId,
       principalArn: `arn:aws:iam::${this.accountId}:root`,
@@ -80,7 +80,7 @@ export class IdentityRegistry {
     };
     if (opts.network) caller.network = opts.network;
     if (opts.functionName) caller.functionName = opts.functionName;
-    this.byKey.set(accessKeyId, caller);
+    this.byKey.set(accessKeyId, { caller, secretAccessKey: creds.secretAccessKey });
     return creds;
   }
 
@@ -88,12 +88,18 @@ export class IdentityRegistry {
     this.byKey.delete(accessKeyId);
   }
 
-  resolve(accessKeyId: string | undefined): Caller {
-    if (accessKeyId) {
-      const c = this.byKey.get(accessKeyId);
-      if (c) return c;
-    }
-    return this.admin(accessKeyId ?? 'anonymous');
+  /** The principal an access key stands for; `undefined` for keys the emulator never issued. */
+  resolve(accessKeyId: string | undefined): Caller | undefined {
+    if (!accessKeyId) return undefined;
+    if (accessKeyId === EMULATOR_ADMIN_CREDENTIALS.accessKeyId) return this.admin();
+    return this.byKey.get(accessKeyId)?.caller;
+  }
+
+  /** The secret that signs requests made with an issued key (for SigV4 verification). */
+  secretOf(accessKeyId: string): string | undefined {
+    if (accessKeyId === EMULATOR_ADMIN_CREDENTIALS.accessKeyId)
+      return EMULATOR_ADMIN_CREDENTIALS.secretAccessKey;
+    return this.byKey.get(accessKeyId)?.secretAccessKey;
   }
 
   reset(): void {

@@ -105,6 +105,8 @@ export interface RoleView {
   createdAt: number;
   assumeRolePolicyDocument: PolicyDocument;
   tags: Tags;
+  /** ARN of the role's permissions boundary, if it has one (`iam:PermissionsBoundary`). */
+  permissionsBoundaryArn?: string;
 }
 
 export interface IamModel {
@@ -112,6 +114,8 @@ export interface IamModel {
   role(nameOrArn: string): RoleView | undefined;
   /** Inline and attached managed policies of a role, parsed. */
   identityPolicies(roleName: string): PolicyDocument[];
+  /** The role's permissions boundary document, if it has one. */
+  permissionsBoundary(roleName: string): PolicyDocument | undefined;
   /** Virtual epoch ms from which Lambda can assume the role (the "cannot be assumed" window). */
   assumableByLambdaAt(roleName: string): number;
 }

@@ -1,15 +1,11 @@
+import { decide } from '../auth/policies.ts';
 import type { EmulatorContext } from '../core/context.ts';
 import type { Caller } from '../core/identity.ts';
-import type { EndpointView, PolicyDocument, SecurityGroupView, SgRuleView } from '../core/models.ts';
+import type { EndpointView, SecurityGroupView, SgRuleView } from '../core/models.ts';
 import { type ModelTarget, resolveModelTarget } from './catalog.ts';
 import { cidrContainsIp, cidrCovers } from './cidr.ts';
 import { EmulatedDns } from './dns.ts';
-import {
-  ADMIN_IDENTITY_POLICIES,
-  accessDeniedMessage,
-  evaluatePolicies,
-  type PolicyDecision,
-} from './policy.ts';
+import { accessDeniedMessage, type PolicyDecision } from './policy.ts';
 
 /**
  * The hop-by-hop story of one call to Bedrock: DNS → route → endpoint → security groups →
@@ -210,13 +206,6 @@ export function traceNetwork(
   return leg;
 }
 
-/** Identity policies of the caller: the admin has an implicit allow-all. */
-function identityPoliciesOf(ctx: EmulatorContext, caller: Caller): PolicyDocument[] {
-  if (caller.isAdmin) return ADMIN_IDENTITY_POLICIES;
-  if (!caller.roleName) return [];
-  return ctx.iam.identityPolicies(caller.roleName);
-}
-
 /** Network, then both policies, for any action of Bedrock. */
 export async function explainPath(
   ctx: EmulatorContext,
@@ -246,16 +235,13 @@ export async function explainPath(
     context['aws:SourceVpce'] = leg.endpoint.vpcEndpointId;
     context['aws:SourceVpc'] = leg.endpoint.vpcId;
   }
-  const identityPolicies = identityPoliciesOf(ctx, caller);
   for (const resourceArn of req.resources) {
-    const decision: PolicyDecision = await evaluatePolicies({
+    // Identity policies, permissions boundary and SCPs, gathered where every other call's are.
+    const decision: PolicyDecision = await decide(ctx, caller, {
       action: req.action,
       resourceArn,
-      accountId: ctx.accountId,
-      principal: caller.isAdmin ? caller.principalArn : caller.sessionArn,
       context,
       endpointPolicy: leg.endpoint?.effectivePolicy,
-      identityPolicies,
     });
     if (decision.allowed) continue;
     const hop: HopName = decision.kind === 'vpc-endpoint' ? 'endpoint-policy' : 'identity-policy';

@@ -7,7 +7,7 @@ import type { PolicyDocument, PolicyStatement } from '../core/models.ts';
  * kind of policy decided.
  */
 
-export type PolicyKind = 'vpc-endpoint' | 'identity';
+export type PolicyKind = 'vpc-endpoint' | 'identity' | 'permissions-boundary' | 'scp';
 
 export type PolicyDecision =
   | { allowed: true }
@@ -23,6 +23,10 @@ export interface PolicyRequest {
   /** The endpoint policy in force when the request crossed an endpoint; absent on public paths. */
   endpointPolicy?: PolicyDocument | undefined;
   identityPolicies: PolicyDocument[];
+  /** The caller's permissions boundary, if it has one. */
+  permissionsBoundary?: PolicyDocument | undefined;
+  /** Service control policies of the account (root first), when an organization is configured. */
+  serviceControlPolicies?: PolicyDocument[] | undefined;
 }
 
 const ALLOW_ALL: PolicyDocument = {
@@ -168,8 +172,18 @@ export async function evaluatePolicies(req: PolicyRequest): Promise<PolicyDecisi
         contextVariables: req.context,
       },
       identityPolicies: req.identityPolicies.map((policy, i) => ({ name: `identity-${i + 1}`, policy })),
-      serviceControlPolicies: [],
+      serviceControlPolicies: req.serviceControlPolicies?.length
+        ? [
+            {
+              orgIdentifier: req.accountId,
+              policies: req.serviceControlPolicies.map((policy, i) => ({ name: `scp-${i + 1}`, policy })),
+            },
+          ]
+        : [],
       resourceControlPolicies: [],
+      ...(req.permissionsBoundary
+        ? { permissionBoundaryPolicies: [{ name: 'permissions-boundary', policy: req.permissionsBoundary }] }
+        : {}),
       ...(req.endpointPolicy
         ? {
             vpcEndpointPolicies: [
@@ -197,10 +211,14 @@ export async function evaluatePolicies(req: PolicyRequest): Promise<PolicyDecisi
   const pick = (policyType: string, denialType: 'Explicit' | 'Implicit') =>
     reasons.find((r) => r.policyType === policyType && r.denialType === denialType);
   const order: [string, 'Explicit' | 'Implicit', PolicyKind][] = [
+    ['scp', 'Explicit', 'scp'],
     ['vpce', 'Explicit', 'vpc-endpoint'],
     ['identity', 'Explicit', 'identity'],
+    ['pb', 'Explicit', 'permissions-boundary'],
+    ['scp', 'Implicit', 'scp'],
     ['vpce', 'Implicit', 'vpc-endpoint'],
     ['identity', 'Implicit', 'identity'],
+    ['pb', 'Implicit', 'permissions-boundary'],
   ];
   for (const [policyType, denialType, kind] of order) {
     const r = pick(policyType, denialType);
@@ -225,6 +243,14 @@ export function accessDeniedMessage(
     return d.explicit
       ? `${head} with an explicit deny in a VPC endpoint policy`
       : `${head} because no VPC endpoint policy allows the ${action} action`;
+  if (d.kind === 'scp')
+    return d.explicit
+      ? `${head} with an explicit deny in a service control policy`
+      : `${head} because no service control policy allows the ${action} action`;
+  if (d.kind === 'permissions-boundary')
+    return d.explicit
+      ? `${head} with an explicit deny in a permissions boundary`
+      : `${head} because no permissions boundary allows the ${action} action`;
   return d.explicit
     ? `${head} with an explicit deny in an identity-based policy`
     : `${head} because no identity-based policy allows the ${action} action`;

@@ -322,6 +322,7 @@ export class IamService implements EmulatedService, IamModel {
       createdAt: r.createdAt,
       assumeRolePolicyDocument: structuredClone(r.trustPolicy),
       tags: tagsRecord(r.tags),
+      ...(r.permissionsBoundaryArn ? { permissionsBoundaryArn: r.permissionsBoundaryArn } : {}),
     };
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
+import { trustAllows } from '../auth/trust.ts';
 import type { EmulatorContext } from '../core/context.ts';
 import { AwsError } from '../core/errors.ts';
 import type { Tags } from '../core/models.ts';
@@ -28,7 +29,17 @@ interface StateMachineRecord {
   creationDate: number;
   revisionId: string;
   tags: Tags;
+  /** Virtual epoch ms at which a DeleteStateMachine completes; until then the machine is DELETING. */
+  deletedAt?: number;
+  /** A caller has seen it DELETING: on every profile the state is observable at least once. */
+  deleteObserved?: boolean;
 }
+
+/**
+ * DeleteStateMachine only marks the machine for deletion: it is DELETING, then gone, "once all
+ * executions are stopped" (Step Functions API reference, DeleteStateMachine).
+ */
+const DELETE_VIRTUAL_MS = 2_000;
 
 /** State machine and execution names: 1–80 characters, none of AWS's forbidden ones (nor control characters). */
 const FORBIDDEN_IN_NAMES = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
@@ -102,9 +113,19 @@ export class StepFunctionsService implements EmulatedService {
       protocol: 'json',
       targetPrefix: 'AWSStepFunctions',
       operations: {
-        CreateStateMachine: (input, call) => this.createStateMachine(input, call),
+        CreateStateMachine: async (input, call) => {
+          await this.checkRoleAssumable(
+            input.roleArn,
+            `arn:aws:states:${call.region}:${this.ctx.accountId}:stateMachine:${String(input.name)}`,
+          );
+          return this.createStateMachine(input, call);
+        },
         DescribeStateMachine: (input) => this.describeStateMachine(input),
-        UpdateStateMachine: (input) => this.updateStateMachine(input),
+        UpdateStateMachine: async (input) => {
+          if (input.roleArn !== undefined)
+            await this.checkRoleAssumable(input.roleArn, input.stateMachineArn);
+          return this.updateStateMachine(input);
+        },
         DeleteStateMachine: (input) => this.deleteStateMachine(input),
         ListStateMachines: (input, call) => this.listStateMachines(input, call),
         StartExecution: (input) => this.startExecution(input),
@@ -128,13 +149,13 @@ export class StepFunctionsService implements EmulatedService {
 
   inventory(): InventoryItem[] {
     const items: InventoryItem[] = [];
-    for (const m of this.machines.values()) {
+    for (const m of this.liveMachines()) {
       items.push({
         service: 'states',
         type: 'state-machine',
         id: m.arn,
         region: m.region,
-        state: 'ACTIVE',
+        state: m.deletedAt !== undefined ? 'DELETING' : 'ACTIVE',
         tags: { ...m.tags },
       });
     }
@@ -196,11 +217,13 @@ export class StepFunctionsService implements EmulatedService {
     const loggingConfiguration = input.loggingConfiguration ?? { level: 'OFF', includeExecutionData: false };
     const tracingConfiguration = input.tracingConfiguration ?? { enabled: false };
     const existing = this.machines.get(arn);
+    if (existing?.deletedAt !== undefined)
+      throw new AwsError('StateMachineDeleting', `State Machine is being deleted: '${arn}'`);
     if (existing) {
-      // Same name and same definition is an idempotent retry; anything else is a conflict.
+      // Idempotency is decided by name, definition, type, logging and tracing: a different roleArn
+      // (or tags) is ignored and not applied (Step Functions API reference, CreateStateMachine).
       const same =
         existing.definitionText === input.definition &&
-        existing.roleArn === roleArn &&
         existing.type === type &&
         JSON.stringify(existing.loggingConfiguration) === JSON.stringify(loggingConfiguration) &&
         JSON.stringify(existing.tracingConfiguration) === JSON.stringify(tracingConfiguration);
@@ -235,15 +258,52 @@ export class StepFunctionsService implements EmulatedService {
       );
     }
     const m = this.machines.get(arn);
-    if (!m) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
-    return m;
+    if (m && this.gone(m)) this.machines.delete(arn);
+    const live = this.machines.get(arn);
+    if (!live) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    return live;
+  }
+
+  /** Machines not yet gone (DELETING ones until their deletion completes). */
+  private liveMachines(): StateMachineRecord[] {
+    const now = this.ctx.now();
+    for (const [arn, m] of this.machines) if (this.gone(m, now)) this.machines.delete(arn);
+    return [...this.machines.values()];
+  }
+
+  /** Deletion completes once its time has come and DELETING was seen (or long after, unseen). */
+  private gone(m: StateMachineRecord, now = this.ctx.now()): boolean {
+    if (m.deletedAt === undefined || now < m.deletedAt) return false;
+    return m.deleteObserved === true || now >= m.deletedAt + 30 * DELETE_VIRTUAL_MS;
+  }
+
+  /**
+   * The role must exist and trust states.amazonaws.com; AWS answers otherwise with the message
+   * quoted in lumigo-io/lumigo-CLI#83 and awsdocs/aws-step-functions-developer-guide#23.
+   */
+  private async checkRoleAssumable(roleArn: unknown, stateMachineArn: unknown): Promise<void> {
+    if (typeof roleArn !== 'string' || !ROLE_ARN.test(roleArn)) return; // validated as InvalidArn later
+    const role = this.ctx.iam.role(roleArn);
+    if (
+      !role ||
+      role.arn !== roleArn ||
+      !(await trustAllows(this.ctx, role, {
+        service: 'states.amazonaws.com',
+        sourceArn: String(stateMachineArn),
+      }))
+    )
+      throw new AwsError(
+        'AccessDeniedException',
+        'Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.',
+      );
   }
 
   private describeMachine(m: StateMachineRecord) {
+    if (m.deletedAt !== undefined) m.deleteObserved = true;
     return {
       stateMachineArn: m.arn,
       name: m.name,
-      status: 'ACTIVE',
+      status: m.deletedAt !== undefined ? 'DELETING' : 'ACTIVE',
       definition: m.definitionText,
       roleArn: m.roleArn,
       type: m.type,
@@ -289,7 +349,9 @@ export class StepFunctionsService implements EmulatedService {
     const arn = input.stateMachineArn;
     if (typeof arn !== 'string' || !arn.includes(':stateMachine:'))
       throw new AwsError('InvalidArn', `Invalid Arn: '${String(arn)}'`);
-    if (!this.machines.delete(arn)) return {};
+    const m = this.machines.get(arn);
+    if (!m || m.deletedAt !== undefined) return {};
+    m.deletedAt = this.ctx.now() + DELETE_VIRTUAL_MS;
     // Deleting a state machine ends its running executions.
     for (const e of this.executions.values()) {
       if (e.stateMachineArn === arn) e.stop('States.Deleted', 'The state machine was deleted.');
@@ -298,7 +360,7 @@ export class StepFunctionsService implements EmulatedService {
   }
 
   private listStateMachines(input: Record<string, any>, call: OperationCall) {
-    const all = [...this.machines.values()]
+    const all = this.liveMachines()
       .filter((m) => m.region === call.region)
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((m) => ({
@@ -315,6 +377,8 @@ export class StepFunctionsService implements EmulatedService {
 
   private startExecution(input: Record<string, any>) {
     const m = this.machine(input.stateMachineArn);
+    if (m.deletedAt !== undefined)
+      throw new AwsError('StateMachineDeleting', `State Machine is being deleted: '${m.arn}'`);
     const name = input.name ?? randomUUID();
     if (!isValidName(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
     const text = input.input ?? '{}';

@@ -1,3 +1,4 @@
+import { trustAllows } from '../auth/trust.ts';
 import type { EmulatorContext } from '../core/context.ts';
 import { AwsError } from '../core/errors.ts';
 import type { EmulatedService, InventoryItem, QueryApi } from '../core/service.ts';
@@ -21,7 +22,7 @@ export class StsService implements EmulatedService {
             : `AROA${call.caller.accessKeyId.slice(4, 20)}:${call.caller.sessionArn.split('/').pop()}`,
           Account: ctx.accountId,
         }),
-        AssumeRole: (input, call) => {
+        AssumeRole: async (input, call) => {
           const roleArn = String(input.RoleArn ?? '');
           const sessionName = String(input.RoleSessionName ?? '');
           if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
@@ -30,8 +31,12 @@ export class StsService implements EmulatedService {
               `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint`,
             );
           }
+          // AWS refuses role sessions to the root user whatever the trust policy says
+          // (real response quoted in kubeflow/testing#961).
+          if (call.caller.isAdmin)
+            throw new AwsError('AccessDenied', 'Roles may not be assumed by root accounts.', 403);
           const role = ctx.iam.role(roleArn);
-          if (!role) {
+          if (!role || !(await trustAllows(ctx, role, { caller: call.caller, region: call.region }))) {
             throw new AwsError(
               'AccessDenied',
               `User: ${call.caller.sessionArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,

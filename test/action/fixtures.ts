@@ -195,7 +195,7 @@ export async function runBundledAction(
     PATH: process.env.PATH ?? '',
     AWS_ENDPOINT_URL: e.emulatorUrl,
     AWS_ACCESS_KEY_ID: 'AKIALOCALADMIN000000',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local-admin-secret',
     AWS_REGION: 'us-east-1',
     GITHUB_ACTIONS: 'true',
     GITHUB_API_URL: e.githubUrl,

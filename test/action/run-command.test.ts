@@ -23,7 +23,7 @@ beforeAll(async () => {
   // The command uses the default credential chain, as it would against AWS.
   process.env.AWS_ENDPOINT_URL = emu.url;
   process.env.AWS_ACCESS_KEY_ID = 'AKIALOCALADMIN000000';
-  process.env.AWS_SECRET_ACCESS_KEY = 'local';
+  process.env.AWS_SECRET_ACCESS_KEY = 'local-admin-secret';
 });
 
 afterAll(async () => {

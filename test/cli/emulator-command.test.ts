@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
+import { EMULATOR_ADMIN_CREDENTIALS } from '../../emulator/core/identity.ts';
 
 const BIN = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
-const creds = { accessKeyId: 'local', secretAccessKey: 'local' };
+const creds = { ...EMULATOR_ADMIN_CREDENTIALS };
 
 function start(args: string[]) {
   const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', ...args], {

@@ -49,3 +49,44 @@ class Check(unittest.TestCase):
     """Base class: `self.profile` is the latency profile the emulator runs."""
 
     profile = PROFILE
+
+
+def role_session(role_name, session_name="conformance"):
+    """Keys for a session of an existing role, issued by the emulator (POST /_emulator/sessions)."""
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(
+        f"{ENDPOINT}/_emulator/sessions",
+        data=json.dumps({"roleName": role_name, "sessionName": session_name}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(req) as res:
+        c = json.loads(res.read())
+    return c["accessKeyId"], c["secretAccessKey"], c["sessionToken"]
+
+
+def create_role(name, trust_principal, actions=(), resource="*", condition=None):
+    """A role whose trust policy names one principal ({"Service": ...} or {"AWS": ...}), with an inline policy."""
+    import json
+
+    iam = client("iam")
+    iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": trust_principal, "Action": "sts:AssumeRole"}],
+            }
+        ),
+    )
+    if actions:
+        statement = {"Effect": "Allow", "Action": list(actions), "Resource": resource}
+        if condition:
+            statement["Condition"] = condition
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="p",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+    return f"arn:aws:iam::123456789012:role/{name}"

@@ -43,7 +43,8 @@ async function run(scenario: string, runId: string, setup?: (emu: Emulator) => v
       onFinished: (emu) => {
         live = emu
           .inventory()
-          .filter((i) => !i.builtIn && !['privatelink-verify', 'privatelink-verify-tasks'].includes(i.id))
+          // The deployed product (its synthesized roles, functions, state machine) is not a leftover.
+          .filter((i) => !i.builtIn && !(i.type === 'role' && i.id.startsWith('privatelink-verify-')))
           .filter((i) => !(i.type === 'function' && i.id.startsWith('privatelink-verify-')))
           .filter((i) => i.type !== 'state-machine' && i.type !== 'policy');
       },

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultRule } from '../../emulator/core/faults.ts';
 import type { EmulatedService, ServiceName } from '../../emulator/core/service.ts';
 import type { Emulator } from '../../emulator/emulator.ts';
-import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { adminClientConfig, signedFetch, startTestEmulator } from '../helpers/emulator.ts';
 
 const lambdaTrust = JSON.stringify({
   Version: '2012-10-17',
@@ -87,6 +87,7 @@ describe('admin routes', () => {
       endpointPolicyUpdatesApply: true,
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: [],
+      serviceControlPolicies: [],
     });
     expect(res.body.faults).toEqual([]);
   });
@@ -111,6 +112,7 @@ describe('admin routes', () => {
       endpointPolicyUpdatesApply: true,
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: ['amazon.titan-text-lite-v1'],
+      serviceControlPolicies: [],
     });
     expect(res.body.faults).toEqual([fault]);
     expect(emu.ctx.quotas.vpcsPerRegion).toBe(2);
@@ -136,9 +138,12 @@ describe('admin routes', () => {
       (await admin('inventory')).body.resources.filter((r: { service: string }) => r.service === 'iam'),
     ).toEqual([]);
     expect((await admin('config')).body.faults).toEqual([]);
-    // The role's session keys no longer mean anything: the caller is the account admin again.
+    // The role's session keys no longer mean anything: they are refused like any unknown key.
     const asOld = new STSClient({ ...adminClientConfig(emu), credentials: creds });
-    expect((await asOld.send(new GetCallerIdentityCommand({}))).Arn).toBe('arn:aws:iam::123456789012:root');
+    await expect(asOld.send(new GetCallerIdentityCommand({}))).rejects.toMatchObject({
+      name: 'InvalidClientTokenId',
+      $metadata: { httpStatusCode: 403 },
+    });
   });
 
   it('answers 404 for an unknown admin route, and GET /reset does not reset', async () => {
@@ -156,11 +161,16 @@ describe('router: unknown operations, per protocol', () => {
     headers?: Record<string, string>;
     body?: string;
   }) {
-    const res = await fetch(`${emu.url}${init.path ?? '/'}`, {
-      method: init.method ?? 'POST',
-      headers: init.headers,
-      body: init.body,
-    });
+    // Signed as the admin, so the router gets past authentication to the operation lookup.
+    const version = /Version=([\d-]+)/.exec(init.body ?? '')?.[1];
+    const service =
+      ({ '2010-05-08': 'iam', '2011-06-15': 'sts', '2016-11-15': 'ec2' } as Record<string, string>)[
+        version ?? ''
+      ] ?? (init.headers?.['x-amz-target'] ? 'states' : init.path?.startsWith('/2015') ? 'lambda' : 'none');
+    const res =
+      service === 'none'
+        ? await fetch(`${emu.url}${init.path ?? '/'}`, { method: init.method ?? 'POST', body: init.body })
+        : await signedFetch(emu, service, init);
     return { status: res.status, headers: res.headers, text: await res.text() };
   }
 

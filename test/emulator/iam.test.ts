@@ -713,9 +713,40 @@ describe('IamModel under the realistic profile', () => {
 });
 
 describe('STS with IAM roles', () => {
-  it('AssumeRole on a role created through IAM returns credentials that act as that role', async () => {
-    const role = await createRole('probe');
-    const sts = new STSClient(adminClientConfig(emu));
+  // Root may not assume roles, whatever the trust policy says (real response quoted in
+  // kubeflow/testing#961: "Roles may not be assumed by root accounts.").
+  it('refuses AssumeRole to the root user', async () => {
+    const role = await createRole('root-target', {
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+    });
+    const err = await errorOf(
+      new STSClient(adminClientConfig(emu)).send(
+        new AssumeRoleCommand({ RoleArn: role.Arn!, RoleSessionName: 'session' }),
+      ),
+    );
+    expect(err).toEqual({
+      name: 'AccessDenied',
+      message: 'Roles may not be assumed by root accounts.',
+      status: 403,
+    });
+  });
+
+  it('AssumeRole by a session the trust policy names returns credentials that act as that role; others are refused', async () => {
+    const callerArn = `arn:aws:iam::${ACCOUNT}:role/caller`;
+    await createRole('caller');
+    const session = emu.ctx.identities.issueForRole(callerArn, 'caller', 'fn');
+    const role = await createRole('probe', {
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: callerArn }, Action: 'sts:AssumeRole' }],
+      }),
+    });
+    const sts = new STSClient({ ...adminClientConfig(emu), credentials: session });
     const out = await sts.send(
       new AssumeRoleCommand({ RoleArn: role.Arn!, RoleSessionName: 'test-session' }),
     );
@@ -733,6 +764,17 @@ describe('STS with IAM roles', () => {
     });
     const id = await asRole.send(new GetCallerIdentityCommand({}));
     expect(id.Arn).toBe(`arn:aws:sts::${ACCOUNT}:assumed-role/probe/test-session`);
+
+    // A role that trusts only Lambda: the session is not named, so the trust policy refuses.
+    const lambdaOnly = await createRole('lambda-only');
+    const refused = await errorOf(
+      sts.send(new AssumeRoleCommand({ RoleArn: lambdaOnly.Arn!, RoleSessionName: 'session' })),
+    );
+    expect(refused).toEqual({
+      name: 'AccessDenied',
+      message: `User: arn:aws:sts::${ACCOUNT}:assumed-role/caller/fn is not authorized to perform: sts:AssumeRole on resource: ${lambdaOnly.Arn}`,
+      status: 403,
+    });
   });
 
   it('AssumeRole on a deleted role is AccessDenied', async () => {

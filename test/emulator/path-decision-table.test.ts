@@ -240,7 +240,7 @@ async function build(overrides: Partial<Setup> = {}, opts: StartOptions = {}) {
     // throwOnRequestTimeout: this handler version only warns on requestTimeout otherwise.
     requestHandler: new NodeHttpHandler({ requestTimeout: CLIENT_TIMEOUT_MS, throwOnRequestTimeout: true }),
   });
-  const caller: Caller = emu.ctx.identities.resolve(creds.accessKeyId);
+  const caller: Caller = emu.ctx.identities.resolve(creds.accessKeyId)!;
   const explain = (modelId = MODEL) => explainBedrockPath(emu!.ctx, caller, REGION, modelId);
   return {
     emu,

@@ -12,12 +12,13 @@ import {
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
-import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { adminClientConfig, createServiceRole, startTestEmulator } from '../helpers/emulator.ts';
 
 const FN = (name: string) => `arn:aws:lambda:us-east-1:123456789012:function:${name}`;
 let emu: Emulator;
 let sfn: SFNClient;
 let roleArn: string;
+let smRoleArn: string;
 let counter = 0;
 
 async function createFunction(name: string, source: string, timeout = 30): Promise<void> {
@@ -50,6 +51,7 @@ beforeAll(async () => {
     }),
   );
   roleArn = role.Role!.Arn!;
+  smRoleArn = await createServiceRole(emu, 'sm-role', 'states.amazonaws.com');
   await createFunction('double', 'export const handler = async (event) => ({ value: event.value * 2 });');
   await createFunction(
     'always-transient',
@@ -67,11 +69,12 @@ afterAll(() => emu.close());
 async function run(
   definition: object,
   input: unknown = {},
+  role = smRoleArn,
 ): Promise<{ result: DescribeExecutionCommandOutput; events: HistoryEvent[] }> {
   const { stateMachineArn } = await sfn.send(
     new CreateStateMachineCommand({
       name: `lambda-sm-${++counter}`,
-      roleArn,
+      roleArn: role,
       definition: JSON.stringify(definition),
     }),
   );
@@ -91,6 +94,25 @@ async function run(
 }
 
 describe('Step Functions Task states invoke the emulator Lambda', () => {
+  // A Task whose role may not invoke the function fails as on AWS: error Lambda.AWSLambdaException,
+  // cause Lambda's AccessDenied message (awslabs/aws-deployment-framework#460,
+  // aws-samples/lambda-refarch-imagerecognition#19).
+  it('authorizes each Task invocation with the state machine role', async () => {
+    const bare = await createServiceRole(emu, 'sm-role-without-invoke', 'states.amazonaws.com', []);
+    const { result, events } = await run(
+      { StartAt: 'Double', States: { Double: { Type: 'Task', Resource: FN('double'), End: true } } },
+      { value: 1 },
+      bare,
+    );
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('Lambda.AWSLambdaException');
+    expect(result.cause).toContain(
+      `is not authorized to perform: lambda:InvokeFunction on resource: ${FN('double')} because no identity-based policy allows the lambda:InvokeFunction action`,
+    );
+    expect(result.cause).toContain('Error Code: AccessDeniedException');
+    expect(events.map((e) => e.type)).toContain('LambdaFunctionFailed');
+  });
+
   it('invokes a function by ARN and records the Lambda events between TaskStateEntered and TaskStateExited', async () => {
     const { result, events } = await run(
       {

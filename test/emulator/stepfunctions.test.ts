@@ -17,7 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
 import type { ExecutionStatusChange } from '../../emulator/services/stepfunctions.ts';
-import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { adminClientConfig, createServiceRole, startTestEmulator } from '../helpers/emulator.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/sfn-role';
 let emu: Emulator;
@@ -28,6 +28,7 @@ beforeAll(async () => {
   // instant profile: timeScale 0.001, one virtual second is one real millisecond
   emu = await startTestEmulator();
   sfn = new SFNClient(adminClientConfig(emu));
+  await createServiceRole(emu, 'sfn-role', 'states.amazonaws.com');
 });
 afterAll(() => emu.close());
 
@@ -82,8 +83,15 @@ describe('Step Functions: state machines', () => {
     expect(d.creationDate).toBeInstanceOf(Date);
     const list = await sfn.send(new ListStateMachinesCommand({}));
     expect(list.stateMachines?.map((m) => m.stateMachineArn)).toContain(arn);
+    // DeleteStateMachine is asynchronous: DELETING first, then gone (API reference, DeleteStateMachine).
     await sfn.send(new DeleteStateMachineCommand({ stateMachineArn: arn }));
-    const err = await errorOf(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn })));
+    const deleting = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }));
+    expect(deleting.status).toBe('DELETING');
+    let err: Awaited<ReturnType<typeof errorOf>> | undefined;
+    for (let i = 0; i < 200 && !err; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      err = await errorOf(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn })));
+    }
     expect(err?.name).toBe('StateMachineDoesNotExist');
   });
 

@@ -30,7 +30,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL: emu.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIALOCALADMIN000000',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local-admin-secret',
   });
   // CreateProbe embeds the probe's code at build time; in-process it reads this global instead.
   (globalThis as Record<string, unknown>).__PROBE_BUNDLE__ = 'export const handler = async () => ({});';

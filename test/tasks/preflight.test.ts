@@ -12,7 +12,7 @@ beforeAll(async () => {
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: emu.url,
     AWS_ACCESS_KEY_ID: 'AKIALOCALADMIN000000',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local-admin-secret',
   });
 });
 afterEach(() => {

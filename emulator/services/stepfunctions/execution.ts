@@ -545,9 +545,16 @@ export class Execution {
     };
 
     const region = LAMBDA_ARN.exec(target.functionName)?.[1] ?? this.region;
-    const invocation = Promise.resolve().then(() =>
-      this.ctx.lambda.invoke(target.functionName, body, region),
-    );
+    // The state machine's role authorizes the invocation; a refusal is Lambda's AccessDeniedException.
+    const invocation = this.ctx
+      .authorizeAsRole(
+        this.roleArn,
+        'lambda',
+        'lambda:InvokeFunction',
+        functionArnOf(target.functionName, region, this.ctx.accountId),
+        region,
+      )
+      .then(() => this.ctx.lambda.invoke(target.functionName, body, region));
     const racers: Promise<unknown>[] = [invocation, this.stopped()];
     if (timeout !== undefined) racers.push(this.sleep(timeout * 1000).then(() => 'timeout' as const));
     let result: Awaited<ReturnType<EmulatorContext['lambda']['invoke']>>;
@@ -571,6 +578,14 @@ export class Execution {
       result = won as typeof result;
     } catch (err) {
       if ((err as Error)?.name === 'States.Timeout' || this.status !== 'RUNNING') throw err;
+      if (isAwsError(err) && err.code === 'AccessDeniedException') {
+        // Step Functions names a refused invocation Lambda.AWSLambdaException, with Lambda's
+        // AccessDenied in the cause (awslabs/aws-deployment-framework#460).
+        throw failed(
+          'Lambda.AWSLambdaException',
+          `${err.message} (Service: AWSLambda; Status Code: ${err.status}; Error Code: ${err.code}; Request ID: ${randomUUID()}; Proxy: null)`,
+        );
+      }
       if (isAwsError(err)) {
         throw failed(
           `Lambda.${err.code}`,
@@ -677,4 +692,12 @@ export class Execution {
       tick();
     });
   }
+}
+
+/** The unqualified function ARN a Task names (by name, partial or full ARN). */
+function functionArnOf(ref: string, region: string, accountId: string): string {
+  const full = /^(arn:aws[\w-]*:lambda:[a-z0-9-]+:\d{12}:function:[^:]+)/.exec(ref);
+  if (full) return full[1]!;
+  const name = /^(?:\d{12}:function:)?([^:]+)/.exec(ref)?.[1] ?? ref;
+  return `arn:aws:lambda:${region}:${accountId}:function:${name}`;
 }
