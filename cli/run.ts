@@ -7,10 +7,10 @@ import { parseArgs } from 'node:util';
 import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import { Emulator } from '../emulator/emulator.ts';
 import { PROBE_RUN_ID_MAX, RUN_ID_PATTERN } from '../statemachine/contract.ts';
-import type { ProgressLog } from '../workflows-src/action/execution.ts';
+import type { Outcome, ProgressLog } from '../workflows-src/action/execution.ts';
 import { INPUT_NAMES, InputError, parseInputs } from '../workflows-src/action/inputs.ts';
 import { runVerification } from '../workflows-src/action/verify.ts';
-import { renderReportText } from '../workflows-src/report/render.ts';
+import { leftoverWarning, renderReportText } from '../workflows-src/report/render.ts';
 import { deployProduct } from './deploy.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -169,11 +169,11 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
         if (result.report) out(renderReportText(result.report));
         out(`\n${result.message}\nExecution: ${result.executionArn}\n`);
       }
-      return result.outcome === 'pass'
-        ? EXIT.ok
-        : result.outcome === 'fail'
-          ? EXIT.verificationFailed
-          : EXIT.infrastructure;
+      if (result.report) {
+        const warning = leftoverWarning(result.report);
+        if (warning) log.warning(warning);
+      }
+      return exitCodeFor(result.outcome);
     } finally {
       process.removeListener('SIGINT', onSignal);
     }
@@ -183,6 +183,13 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
   } finally {
     await emulator?.close();
   }
+}
+
+/** One mapping from outcome to exit status for `run` (and the README's table). */
+export function exitCodeFor(outcome: Outcome): number {
+  if (outcome === 'pass') return EXIT.ok;
+  if (outcome === 'fail' || outcome === 'pass-with-leftovers') return EXIT.verificationFailed;
+  return EXIT.infrastructure;
 }
 
 const FLAG_FOR_INPUT: Record<string, string> = {

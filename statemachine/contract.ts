@@ -196,6 +196,10 @@ export const ResourceRefSchema = z.object({
 });
 export type ResourceRef = z.infer<typeof ResourceRefSchema>;
 
+/** A resource cleanup could not remove (or could not prove gone), and why, in words a person can act on. */
+export const LeftoverSchema = ResourceRefSchema.extend({ reason: z.string() });
+export type Leftover = z.infer<typeof LeftoverSchema>;
+
 // ---- task outputs -------------------------------------------------------------------------
 
 export const PreflightOutputSchema = z.object({
@@ -272,11 +276,17 @@ export const VerifyDenyOutputSchema = CheckSchema.extend({
 export type VerifyDenyOutput = z.infer<typeof VerifyDenyOutputSchema>;
 
 export const CleanupOutputSchema = z.object({
+  /** complete: the final inventory (by tag and by id) is empty and every list call answered. */
   status: z.enum(['complete', 'pending', 'incomplete']),
   attempt: z.number().int(),
   deleted: z.array(ResourceRefSchema),
-  remaining: z.array(ResourceRefSchema),
+  /** The final inventory: what is still there (or could not be proven gone), each with its reason. */
+  remaining: z.array(LeftoverSchema),
+  /** List calls that did not answer: what they would have found is unknown, so cleanup is not complete. */
+  unlisted: z.array(z.string()).default([]),
   startedAt: z.string(),
+  /** Cleanup stays `pending` until then even when nothing is found: a task still in flight may yet create something. */
+  settleUntil: z.string().optional(),
   lastError: z.string().optional(),
 });
 export type CleanupOutput = z.infer<typeof CleanupOutputSchema>;
@@ -285,6 +295,13 @@ export const FailureSchema = z.object({ Error: z.string(), Cause: z.string().opt
 
 export const VerdictSchema = z.enum(['pass', 'fail', 'error']);
 export type Verdict = z.infer<typeof VerdictSchema>;
+
+/**
+ * What a run ends as: the verdict, except that leftovers turn a pass into `pass-with-leftovers`.
+ * Every entry point (local, run, the action) exits non-zero and warns for anything but `pass`.
+ */
+export const RunOutcomeSchema = z.enum(['pass', 'pass-with-leftovers', 'fail', 'error']);
+export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
 
 export const StageNameSchema = z.enum([
   'preflight',
@@ -314,6 +331,8 @@ export const RunStateSchema = z.object({
   verdict: z.lazy(() => ReportSchema).optional(),
   cleanup: CleanupOutputSchema.optional(),
   failure: FailureSchema.optional(),
+  /** Cleanup itself failed past its retries (the Catch on the Cleanup state). */
+  cleanupFailure: FailureSchema.optional(),
 });
 export type RunState = z.infer<typeof RunStateSchema>;
 
@@ -331,9 +350,13 @@ export const ReportSchema = z.object({
   failure: z.object({ stage: StageNameSchema, error: z.string(), cause: z.string().optional() }).optional(),
   vpcEndpointId: z.string().optional(),
   resources: z.array(ResourceRefSchema),
+  /** The verdict with leftovers folded in; absent in reports from before it existed (read as the verdict). */
+  outcome: RunOutcomeSchema.optional(),
   cleanup: z.object({
     status: z.enum(['complete', 'pending', 'incomplete', 'not-started']),
-    leftovers: z.array(ResourceRefSchema),
+    leftovers: z.array(ResourceRefSchema.extend({ reason: z.string().optional() })),
+    /** List calls that did not answer during cleanup: resources of those kinds may remain unseen. */
+    unlisted: z.array(z.string()).optional(),
   }),
   timings: z.object({
     startedAt: z.string(),
@@ -349,6 +372,22 @@ export const ReportSchema = z.object({
 });
 export type Report = z.infer<typeof ReportSchema>;
 
+/** True when the report says something may be left behind: leftovers, unanswered lists, or cleanup not finished. */
+export function hasLeftovers(report: Report): boolean {
+  if (report.cleanup.status === 'not-started') return false;
+  return (
+    report.cleanup.leftovers.length > 0 ||
+    (report.cleanup.unlisted?.length ?? 0) > 0 ||
+    report.cleanup.status !== 'complete'
+  );
+}
+
+/** The run's outcome: a final report's verdict, with leftovers turning a pass into `pass-with-leftovers`. */
+export function runOutcomeOf(report: Report): RunOutcome {
+  if (report.outcome) return report.outcome;
+  return report.verdict === 'pass' && hasLeftovers(report) ? 'pass-with-leftovers' : report.verdict;
+}
+
 /** What the Report task returns: the document, and its JSON for the Fail state's Cause. */
 export const ReportOutputSchema = z.object({ report: ReportSchema, reportJson: z.string() });
 export type ReportOutput = z.infer<typeof ReportOutputSchema>;
@@ -363,6 +402,8 @@ export const STATE_NAMES = {
 export const EXECUTION_ERRORS = {
   verificationFailed: 'PrivateLinkVerify.VerificationFailed',
   infrastructure: 'PrivateLinkVerify.InfrastructureError',
+  /** The checks passed but cleanup left resources (or could not prove it left none). */
+  resourcesLeft: 'PrivateLinkVerify.ResourcesLeft',
 } as const;
 
 /** Turn a zod error into one line that says what to fix. */

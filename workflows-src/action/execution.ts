@@ -16,6 +16,8 @@ import {
   type ExecutionInputArgs,
   type Report,
   ReportSchema,
+  type RunOutcome,
+  runOutcomeOf,
   STATE_NAMES,
 } from '../../statemachine/contract.ts';
 import { executionArnFor, executionConsoleUrl } from './execution-name.ts';
@@ -277,8 +279,8 @@ class HistoryFollower {
   }
 }
 
-/** pass / fail / error, with the one-line reason a failed step ends with. */
-export type Outcome = 'pass' | 'fail' | 'error';
+/** pass / pass-with-leftovers / fail / error: anything but pass is a failing step. */
+export type Outcome = RunOutcome;
 
 export function outcomeOf(result: WatchResult): Outcome {
   if (result.timedOut && !result.report) return 'error';
@@ -293,8 +295,10 @@ export function outcomeOf(result: WatchResult): Outcome {
     ) {
       return 'error';
     }
-    return result.report.verdict;
+    // A final report folds leftovers in; one taken at the verdict cannot know them yet.
+    return result.reportFrom === 'final' ? runOutcomeOf(result.report) : result.report.verdict;
   }
+  if (result.error === EXECUTION_ERRORS.resourcesLeft) return 'pass-with-leftovers';
   if (result.status === 'SUCCEEDED') return 'error';
   if (result.error === EXECUTION_ERRORS.verificationFailed) return 'fail';
   return 'error';

@@ -6,7 +6,7 @@
 import * as core from '@actions/core';
 import { context, getOctokit } from '@actions/github';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { renderReportMarkdown } from '../report/render.ts';
+import { leftoverWarning, renderReportMarkdown } from '../report/render.ts';
 import { consoleLinkLines, type ProgressLog } from './execution.ts';
 import { executionName } from './execution-name.ts';
 import {
@@ -84,6 +84,8 @@ export async function run(): Promise<void> {
       },
     });
     await publish(inputs, result);
+    const leftovers = result.report ? leftoverWarning(result.report) : undefined;
+    if (leftovers) core.warning(leftovers);
     if (result.outcome === 'pass') core.info(result.message);
     else core.setFailed(result.message);
   } catch (err) {
@@ -107,6 +109,7 @@ export async function run(): Promise<void> {
 async function publish(inputs: VerifyInputs, result: VerificationResult): Promise<void> {
   const report = result.report;
   core.setOutput('verdict', report?.verdict ?? 'error');
+  core.setOutput('outcome', result.outcome);
   core.setOutput('execution-arn', result.executionArn);
   core.setOutput('report-json', report ? JSON.stringify(report) : '');
 
