@@ -9,7 +9,8 @@ Delete resources tagged by privatelink-verify whose expiry tag has passed (what 
 stopped or timed-out run left behind). Uses the default AWS credential chain; set
 AWS_ENDPOINT_URL to sweep an emulator.
 
-Exit status: 0 nothing left, 1 some resources could not be deleted yet, 2 bad input.`;
+Exit status: 0 nothing left, 1 some resources could not be deleted yet or a list call was refused
+(the rest is still swept), 2 bad input, 4 missing or refused AWS credentials.`;
 
 export async function sweepCommand(argv: string[]): Promise<number> {
   let values: { region?: string; json?: boolean; help?: boolean };
@@ -44,5 +45,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       );
     }
   }
-  return Object.values(result.passes).some((p) => p.remaining.length) ? EXIT.verificationFailed : EXIT.ok;
+  for (const u of result.unlisted) process.stderr.write(`warning: could not list: ${u}\n`);
+  const left = Object.values(result.passes).some((p) => p.remaining.length || p.unlisted.length);
+  return left || result.unlisted.length ? EXIT.verificationFailed : EXIT.ok;
 }

@@ -7,6 +7,7 @@
  */
 import {
   type CleanupOutput,
+  EXECUTION_ERRORS,
   ExecutionInputSchema,
   REGION_PATTERN,
   RUN_ID_PATTERN,
@@ -21,7 +22,7 @@ import { LONGEST_TASK_TIMEOUT_SECONDS } from './manifest.ts';
 interface StatusChangeEvent {
   'detail-type'?: string;
   time?: string;
-  detail?: { input?: string; status?: string; executionArn?: string; stopDate?: number };
+  detail?: { input?: string; status?: string; executionArn?: string; stopDate?: number; error?: string };
 }
 
 interface Target {
@@ -54,9 +55,14 @@ function target(event: unknown, now: Date): Target | undefined {
       return undefined;
     }
     const stoppedAt = e.detail.stopDate ?? (e.time ? Date.parse(e.time) : now.getTime());
-    settleUntil = new Date(
-      stoppedAt + (LONGEST_TASK_TIMEOUT_SECONDS + SETTLE_MARGIN_SECONDS) * 1000,
-    ).toISOString();
+    // A run that failed at one of its own Fail states ran Cleanup first: nothing of it is in flight.
+    const endedAfterOwnCleanup =
+      e.detail.status === 'FAILED' &&
+      (Object.values(EXECUTION_ERRORS) as string[]).includes(e.detail.error ?? '');
+    if (!endedAfterOwnCleanup)
+      settleUntil = new Date(
+        stoppedAt + (LONGEST_TASK_TIMEOUT_SECONDS + SETTLE_MARGIN_SECONDS) * 1000,
+      ).toISOString();
   } else {
     raw = e?.input;
     known = knownIdsOf(e as Parameters<typeof knownIdsOf>[0]);

@@ -171,4 +171,32 @@ describe('safety nets', () => {
     expect(await vpcsOf('expired-run')).toEqual([]);
     expect(await vpcsOf('fresh-run')).toHaveLength(1);
   });
+
+  it('the sweeper under a refused DescribeVpcs still finds the expired run by its subnets, removes what it may, and reports the refused list', async () => {
+    await strandedNetwork('expired-refused', new Date(Date.now() - 60_000), '10.48.0.0/16');
+    emu.setFaults([
+      {
+        kind: 'error',
+        service: 'ec2',
+        operation: 'DescribeVpcs',
+        code: 'UnauthorizedOperation',
+        status: 403,
+      },
+    ]);
+    try {
+      const { handler: sweep } = await import('../../tasks/sweep.ts');
+      const result = await sweep({ region: 'us-east-1' });
+      expect(result.expiredRuns).toEqual(['expired-refused']);
+      expect(result.unlisted.join(' ')).toMatch(/DescribeVpcs: UnauthorizedOperation/);
+      const pass = result.passes['expired-refused']!;
+      expect(pass.deleted.map((r) => r.type)).toEqual(expect.arrayContaining(['subnet', 'security-group']));
+      // The VPC itself could not be found without DescribeVpcs: the pass says why it is not done.
+      expect(pass.unlisted.join(' ')).toMatch(/DescribeVpcs/);
+    } finally {
+      emu.setFaults([]);
+    }
+    const { handler: sweep } = await import('../../tasks/sweep.ts');
+    await sweep({ region: 'us-east-1' });
+    expect(await vpcsOf('expired-refused')).toEqual([]);
+  });
 });
