@@ -81,7 +81,21 @@ export async function deployProduct(emu: Emulator, opts: { region?: string } = {
         PolicyName: 'local-tasks',
         PolicyDocument: JSON.stringify({
           Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: ['ec2:*', 'iam:*', 'lambda:*', 'sts:*'], Resource: '*' }],
+          Statement: [
+            {
+              Effect: 'Allow',
+              // Bedrock control-plane reads: Preflight looks the model up (infra/task-roles.ts LookUpModel).
+              Action: [
+                'ec2:*',
+                'iam:*',
+                'lambda:*',
+                'sts:*',
+                'bedrock:GetFoundationModel',
+                'bedrock:GetInferenceProfile',
+              ],
+              Resource: '*',
+            },
+          ],
         }),
       }),
     );

@@ -127,7 +127,8 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
     ),
     region: String(values.region),
     modelId: String(values.model),
-    ...(values['vpc-cidr'] ? { vpcCidr: String(values['vpc-cidr']) } : {}),
+    // An empty --vpc-cidr is a mistake to name, not a request for the default.
+    ...(values['vpc-cidr'] !== undefined ? { vpcCidr: String(values['vpc-cidr']) } : {}),
   };
   const parsed = ExecutionInputSchema.safeParse(withScenario(input, scenario));
   if (!parsed.success) throw new UsageError(describeInputProblem(parsed.error));

@@ -1,5 +1,7 @@
 /** `privatelink-verify sweep`: delete expired resources of earlier runs, in an AWS account or an emulator. */
 import { parseArgs } from 'node:util';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { inputFieldProblem } from '../statemachine/contract.ts';
 import { handler as sweep } from '../tasks/sweep.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 
@@ -33,6 +35,10 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   }
   const region = values.region ?? process.env.AWS_REGION;
   if (!region) throw new UsageError('--region is required (or set AWS_REGION)');
+  const problem = inputFieldProblem('region', region);
+  if (problem) throw new UsageError(`--region "${region}": ${problem}`);
+  // Credentials first: a sweep whose every list call is refused for want of them would look like "nothing listed".
+  await new STSClient({ region }).send(new GetCallerIdentityCommand({}));
   const result = await sweep({ region });
   if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {

@@ -125,6 +125,18 @@ export class TaskRoles extends Construct {
         return [
           s('DescribeEndpointServiceAndNetwork', { actions: [...EC2_DESCRIBE.read], resources: ['*'] }),
           s('WhoAmI', { actions: ['sts:GetCallerIdentity'], resources: ['*'] }),
+          // Preflight refuses a model id Bedrock does not know before anything is created.
+          s('LookUpModel', {
+            actions: ['bedrock:GetFoundationModel', 'bedrock:GetInferenceProfile'],
+            resources: [
+              `arn:${Stack.of(this).partition}:bedrock:${Stack.of(this).region}::foundation-model/*`,
+              Stack.of(this).formatArn({
+                service: 'bedrock',
+                resource: 'inference-profile',
+                resourceName: '*',
+              }),
+            ],
+          }),
           s('ReadProbeFunction', {
             actions: ['lambda:GetFunction', 'lambda:GetFunctionConfiguration'],
             resources: [this.probeFunctionArn],

@@ -23,6 +23,11 @@ export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 /** Lambda names are at most 64 characters; the probe name is prefix + run id, so run ids are shorter in practice. */
 export const PROBE_RUN_ID_MAX = 64 - PROBE_NAME_PREFIX.length;
 
+/** Hex characters of the input digest an execution name ends with (see workflows-src/action/execution-name.ts). */
+export const INPUT_DIGEST_LENGTH = 8;
+/** A run id a person chooses: the name adds `-<digest>` and must still fit PROBE_RUN_ID_MAX. */
+export const USER_RUN_ID_MAX = PROBE_RUN_ID_MAX - 1 - INPUT_DIGEST_LENGTH;
+
 export const REGION_PATTERN =
   /^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/;
 
@@ -405,6 +410,39 @@ export const EXECUTION_ERRORS = {
   /** The checks passed but cleanup left resources (or could not prove it left none). */
   resourcesLeft: 'PrivateLinkVerify.ResourcesLeft',
 } as const;
+
+/**
+ * One field of the execution input checked by the same rule the execution input uses, so every
+ * entry point (local, run, sweep, emulator, the action) refuses the same values with the same words.
+ */
+export function inputFieldProblem(
+  field: 'runId' | 'region' | 'modelId' | 'vpcCidr',
+  value: unknown,
+): string | undefined {
+  const r = ExecutionInputSchema.shape[field].safeParse(value);
+  return r.success ? undefined : r.error.issues.map((i) => i.message).join('; ');
+}
+
+/** The input with defaults filled in, as canonical JSON (sorted keys): what digests and re-attach compare. */
+export function canonicalInput(
+  input: ExecutionInputArgs | ExecutionInput,
+  opts: { withoutRunId?: boolean } = {},
+): string {
+  const parsed = ExecutionInputSchema.safeParse(input);
+  const value: Record<string, unknown> = { ...(parsed.success ? parsed.data : (input as object)) };
+  if (opts.withoutRunId) delete value.runId;
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(sort(value));
+}
 
 /** Turn a zod error into one line that says what to fix. */
 export function describeInputProblem(err: z.ZodError): string {

@@ -12,6 +12,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import {
+  canonicalInput,
   EXECUTION_ERRORS,
   type ExecutionInputArgs,
   type Report,
@@ -58,9 +59,43 @@ export async function startOrAttach(
   } catch (err) {
     if (!(err instanceof ExecutionAlreadyExists)) throw err;
     const executionArn = executionArnFor(args.stateMachineArn, args.name);
-    await client.send(new DescribeExecutionCommand({ executionArn }));
+    const existing = await client.send(new DescribeExecutionCommand({ executionArn }));
+    // Re-attach only to the same question: an old verdict for other input would be a lie.
+    let theirs: string | undefined;
+    try {
+      theirs = canonicalInput(JSON.parse(existing.input ?? 'null'));
+    } catch {
+      theirs = undefined;
+    }
+    if (theirs !== canonicalInput(args.input)) {
+      throw new InputMismatchError(
+        `execution ${args.name} already exists with other input (${differingFields(existing.input, args.input)}): use another run id`,
+      );
+    }
     return { executionArn, attached: true };
   }
+}
+
+/** The execution name is taken by a run of other input: the user's to fix (exit 2), never re-attached. */
+export class InputMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputMismatchError';
+  }
+}
+
+function differingFields(theirs: string | undefined, ours: ExecutionInputArgs): string {
+  let other: Record<string, unknown> = {};
+  try {
+    other = JSON.parse(canonicalInput(JSON.parse(theirs ?? '{}')));
+  } catch {
+    return 'unreadable input';
+  }
+  const mine = JSON.parse(canonicalInput(ours)) as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(other), ...Object.keys(mine)])].filter(
+    (k) => JSON.stringify(other[k]) !== JSON.stringify(mine[k]),
+  );
+  return keys.length ? `${keys.join(', ')} differ` : 'input differs';
 }
 
 export type ExecutionStatus =

@@ -56,11 +56,13 @@ export async function run(): Promise<void> {
       throw err;
     }
     const repository = requiredEnv('GITHUB_REPOSITORY');
+    const runInput = { region: inputs.region, modelId: inputs.modelId, owner: `github.com/${repository}` };
     const name = executionName({
       repository,
       runId: requiredEnv('GITHUB_RUN_ID'),
       runAttempt: process.env.GITHUB_RUN_ATTEMPT || '1',
       discriminator: `${process.env.GITHUB_JOB ?? ''}|${inputs.region}|${inputs.modelId}`,
+      input: runInput,
     });
     // Credentials come from the default chain: OIDC via configure-aws-credentials, never keys in inputs.
     const client = new SFNClient({ region: inputs.stateMachineRegion });
@@ -68,12 +70,7 @@ export async function run(): Promise<void> {
       client,
       stateMachineArn: inputs.stateMachineArn,
       name,
-      input: {
-        runId: name,
-        region: inputs.region,
-        modelId: inputs.modelId,
-        owner: `github.com/${repository}`,
-      },
+      input: { runId: name, ...runInput },
       wait: inputs.wait,
       timeoutSeconds: inputs.timeoutSeconds,
       pollIntervalSeconds: inputs.pollIntervalSeconds,
