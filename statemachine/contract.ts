@@ -223,6 +223,8 @@ export const NetworkOutputSchema = z.object({
   subnetIds: z.array(z.string()).length(2),
   workloadSecurityGroupId: z.string(),
   endpointSecurityGroupId: z.string(),
+  /** Seconds the run waited for a VPC slot at the region's quota before its VPC was created. */
+  quotaWaitSeconds: z.number().optional(),
 });
 export type NetworkOutput = z.infer<typeof NetworkOutputSchema>;
 
@@ -352,6 +354,8 @@ export const ReportSchema = z.object({
   summary: z.string(),
   checks: z.array(CheckSchema),
   propagationSeconds: z.number().optional(),
+  /** Seconds the run queued for a VPC slot (region at its VPC quota). */
+  quotaWaitSeconds: z.number().optional(),
   failure: z.object({ stage: StageNameSchema, error: z.string(), cause: z.string().optional() }).optional(),
   vpcEndpointId: z.string().optional(),
   resources: z.array(ResourceRefSchema),

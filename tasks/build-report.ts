@@ -141,6 +141,7 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
     summary,
     checks,
     ...(s.deny?.propagationSeconds !== undefined ? { propagationSeconds: s.deny.propagationSeconds } : {}),
+    ...(s.network?.quotaWaitSeconds ? { quotaWaitSeconds: s.network.quotaWaitSeconds } : {}),
     ...(failure ? { failure } : {}),
     ...(s.provisioned?.endpoint ? { vpcEndpointId: s.provisioned.endpoint.vpcEndpointId } : {}),
     resources: resourcesOf(s),

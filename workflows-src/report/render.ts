@@ -189,6 +189,8 @@ function evidenceLines(e: ProbeResult): string[] {
 function timingLines(report: Report): string[] {
   const t = report.timings;
   const lines = [`Started \`${t.startedAt}\``];
+  if (report.quotaWaitSeconds)
+    lines.push(`Waited ${seconds(report.quotaWaitSeconds)} for a VPC slot (region at its VPC quota)`);
   if (t.verdictAt) lines.push(`Verdict \`${t.verdictAt}\``);
   if (t.finishedAt) lines.push(`Finished \`${t.finishedAt}\``);
   if (t.totalSeconds !== undefined) lines.push(`Total ${seconds(t.totalSeconds)}`);
