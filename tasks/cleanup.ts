@@ -17,7 +17,7 @@ import { createLogger } from './lib/log.ts';
 import { errorCode } from './lib/outcomes.ts';
 import { type KnownIds, knownIdsOf, listLeftovers, type TeardownPass, teardownPass } from './lib/teardown.ts';
 import { budgetMs, waitUntil } from './lib/waiter.ts';
-import { LONGEST_TASK_TIMEOUT_SECONDS } from './manifest.ts';
+import { LONGEST_TASK_TIMEOUT_SECONDS, TASKS } from './manifest.ts';
 
 interface StatusChangeEvent {
   'detail-type'?: string;
@@ -65,7 +65,9 @@ function target(event: unknown, now: Date): Target | undefined {
       ).toISOString();
   } else {
     raw = e?.input;
-    known = knownIdsOf(e as Parameters<typeof knownIdsOf>[0]);
+    const state = e as Parameters<typeof knownIdsOf>[0] & { failure?: { Error?: string } };
+    known = knownIdsOf(state);
+    settleUntil = inFlightUntil(state, now);
   }
   const runId = String(raw?.runId ?? '');
   const region = String(raw?.region ?? '');
@@ -82,6 +84,33 @@ function target(event: unknown, now: Date): Target | undefined {
     ...(settleUntil ? { settleUntil } : {}),
   };
 }
+
+/**
+ * Inside the run, a task can still be in flight when Cleanup starts: a timed-out task's last
+ * request may land late, and when one branch of the Parallel fails the other's invocation runs on
+ * (Step Functions does not cancel it). Cleanup then waits that out before it may say complete.
+ */
+function inFlightUntil(
+  state: {
+    failure?: { Error?: string };
+    network?: unknown;
+    provisioned?: { endpoint?: unknown; probe?: unknown };
+  },
+  now: Date,
+): string | undefined {
+  if (!state.failure) return undefined;
+  const timedOut = ['States.Timeout', 'Sandbox.Timedout'].includes(state.failure.Error ?? '');
+  const parallelFailed = Boolean(state.network) && !(state.provisioned?.endpoint && state.provisioned?.probe);
+  const seconds = parallelFailed ? PARALLEL_TASK_TIMEOUT_SECONDS : timedOut ? SETTLE_MARGIN_SECONDS : 0;
+  return seconds ? new Date(now.getTime() + seconds * 1000).toISOString() : undefined;
+}
+
+/** The longest a Parallel branch's task runs on after its sibling failed. */
+const PARALLEL_TASK_TIMEOUT_SECONDS = Math.max(
+  ...TASKS.filter((t) => t.name === 'CreateEndpoint' || t.name === 'CreateProbe').map(
+    (t) => t.timeoutSeconds,
+  ),
+);
 
 /** One invocation never works longer than this: the state machine's Wait loop carries on. */
 const PER_INVOCATION_SECONDS = 600;

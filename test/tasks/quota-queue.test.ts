@@ -33,7 +33,7 @@ describe('queue under the VPC quota', () => {
     });
     const pre = await preflight({ input });
     // The default VPC holds the only slot.
-    const quotas = (emu.ctx as { quotas: Record<string, number> }).quotas;
+    const quotas = emu.ctx.quotas as unknown as Record<string, number>;
     const saved = quotas.vpcsPerRegion!;
     quotas.vpcsPerRegion = 1;
     // A Lambda with 16 s left has a 1 s waiting budget (15 s margin): short enough for a test.
