@@ -60,6 +60,35 @@ describe('privatelink-verify run', () => {
     expect(r.stderr).toMatch(/▶ VerdictKnown entered/);
   });
 
+  it('a passing verdict with leftovers exits 1 with a warning, never "Verified" alone', async () => {
+    const leftArn = await deployFixture(
+      emu,
+      fixtureReport('pass'),
+      // The verdict passed; the final report says cleanup could not remove the VPC.
+      {
+        finalCleanup: {
+          status: 'incomplete',
+          leftovers: [{ type: 'vpc', id: 'vpc-0left', reason: 'delete refused' }],
+        },
+      },
+    );
+    const r = await run([
+      '--state-machine-arn',
+      leftArn,
+      '--region',
+      'us-east-1',
+      '--model',
+      MODEL,
+      '--wait',
+      'complete',
+    ]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
+    expect(r.stdout).toContain('PASS-WITH-LEFTOVERS');
+    expect(r.stdout).toContain('Verified, but resources were left behind');
+    expect(r.stdout).not.toMatch(/^Verified:/m);
+    expect(r.stderr).toMatch(/warning: Cleanup incomplete: 1 resource\(s\) left behind/);
+  });
+
   it('exits 1 on a failed verification and says which check failed', async () => {
     const r = await run([
       '--state-machine-arn',

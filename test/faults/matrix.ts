@@ -67,6 +67,13 @@ export const TEARDOWN_ONLY = new Set([
   'DeleteRole',
 ]);
 
+/**
+ * Lookups whose refusal the product rides out on purpose: Preflight's model lookup is advisory (a
+ * refused GetFoundationModel cannot tell a typo from a missing permission; the run goes on and the
+ * allow check shows model access as it is).
+ */
+export const ADVISORY = new Set(['GetFoundationModel']);
+
 const REFUSAL: Record<ServiceName, [string, number]> = {
   ec2: ['UnauthorizedOperation', 403],
   iam: ['AccessDenied', 403],
