@@ -5,6 +5,8 @@
  * ⌈N / free VPC slots⌉ × one run's VPC-holding time (median, from CreateNetwork's exit to the end).
  * Figures only; no pass/fail. `node bench/queue.ts [runs] [time-scale]`.
  */
+
+import { DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { deployProduct } from '../cli/deploy.ts';
 import { profileNamed } from '../emulator/core/latency.ts';
@@ -30,7 +32,10 @@ export async function main(runs = 25, timeScale = 0.01): Promise<void> {
   const emu = await Emulator.start({ port: 0, profile: profileNamed('realistic'), timeScale });
   try {
     const quota = emu.ctx.quotas.vpcsPerRegion;
-    const taken = emu.inventory().filter((i) => i.type === 'vpc').length;
+    // The default VPC counts against the quota: count what EC2 itself lists.
+    const taken =
+      (await new EC2Client(emu.clientConfig('us-east-1')).send(new DescribeVpcsCommand({}))).Vpcs?.length ??
+      0;
     const free = quota - taken;
     const deployed = await deployProduct(emu, { region: 'us-east-1' });
     const sfn = new SFNClient({ ...emu.clientConfig('us-east-1'), maxAttempts: 8 });
