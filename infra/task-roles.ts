@@ -354,6 +354,13 @@ export class TaskRoles extends Construct {
       [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role${PROBE_ROLE_PATH}${PROBE_NAME_PREFIX}*`]:
         'Probe roles are created per run under the dedicated path with the permissions boundary: path and prefix are the narrowest scope.',
     };
+    const modelReason =
+      'Preflight looks up the model id the user gave (GetFoundationModel / GetInferenceProfile, read-only) to refuse a typo before anything is created: any model may be asked for.';
+    reasons[`Resource::arn:<AWS::Partition>:bedrock:${Stack.of(this).region}::foundation-model/*`] =
+      modelReason;
+    reasons[
+      `Resource::arn:<AWS::Partition>:bedrock:${Stack.of(this).region}:<AWS::AccountId>:inference-profile/*`
+    ] = modelReason;
     reasons['Resource::arn:<AWS::Partition>:route53:::hostedzone/*'] =
       'The private hosted zone of an interface endpoint is created and owned by AWS during CreateVpcEndpoint: its id is unknown beforehand.';
     for (const type of ['vpc', 'subnet', 'security-group', 'vpc-endpoint', 'network-interface']) {
