@@ -25,6 +25,7 @@ export const ASL_PATH = `${REPO_ROOT}statemachine/verify.asl.json`;
 
 export interface DeployedProduct {
   stateMachineArn: string;
+  region: string;
   functionArns: Record<string, string>;
   /** Milliseconds spent bundling and deploying. */
   deployMs: number;
@@ -95,7 +96,12 @@ export async function deployProduct(
       type: 'STANDARD',
     }),
   );
-  return { stateMachineArn: sm.stateMachineArn!, functionArns, deployMs: performance.now() - started };
+  return {
+    region,
+    stateMachineArn: sm.stateMachineArn!,
+    functionArns,
+    deployMs: performance.now() - started,
+  };
 }
 
 /** Create what is missing: the boundary policy, then each role with its trust and policies. */

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { EMULATOR_ADMIN_CREDENTIALS } from '../emulator/core/identity.ts';
 import { profileNamed } from '../emulator/core/latency.ts';
 import { Emulator } from '../emulator/emulator.ts';
+import { inputFieldProblem } from '../statemachine/contract.ts';
 import { deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 
@@ -54,6 +55,8 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${EMULATOR_HELP}\n`);
     return EXIT.ok;
   }
+  const regionProblem = inputFieldProblem('region', values.region);
+  if (regionProblem) throw new UsageError(`--region "${values.region}": ${regionProblem}`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be 0–65535, got "${values.port}"`);

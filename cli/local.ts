@@ -3,8 +3,12 @@
  * into it through the ordinary APIs, run one verification with live progress, and print the report.
  */
 import { parseArgs } from 'node:util';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import { profileNamed } from '../emulator/core/latency.ts';
 import type { InventoryItem } from '../emulator/core/service.ts';
 import { Emulator } from '../emulator/emulator.ts';
@@ -12,14 +16,17 @@ import {
   describeInputProblem,
   type ExecutionInputArgs,
   ExecutionInputSchema,
+  hasLeftovers,
   type Report,
+  SCHEMA_VERSION,
   STATE_NAMES,
   TAG_KEYS,
 } from '../statemachine/contract.ts';
-import { startOrAttach, watchExecution } from '../workflows-src/action/execution.ts';
+import { startOrAttach, type WatchResult, watchExecution } from '../workflows-src/action/execution.ts';
 import { deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { stderrLog } from './run.ts';
+import { deploySafetyNet, runSafetyNet, type SafetyNetResult } from './safety-net.ts';
 import { SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
 
 export const LOCAL_HELP = `Usage: privatelink-verify local [options]
@@ -58,6 +65,8 @@ export interface LocalResult {
   executionStatus: string;
   leftovers: InventoryItem[];
   exitCode: number;
+  /** What the safety net did, when the execution ended ABORTED, TIMED_OUT or FAILED. */
+  safetyNet?: SafetyNetResult;
   figures: {
     wallSeconds: number;
     simulatedSeconds: number;
@@ -118,7 +127,8 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
     ),
     region: String(values.region),
     modelId: String(values.model),
-    ...(values['vpc-cidr'] ? { vpcCidr: String(values['vpc-cidr']) } : {}),
+    // An empty --vpc-cidr is a mistake to name, not a request for the default.
+    ...(values['vpc-cidr'] !== undefined ? { vpcCidr: String(values['vpc-cidr']) } : {}),
   };
   const parsed = ExecutionInputSchema.safeParse(withScenario(input, scenario));
   if (!parsed.success) throw new UsageError(describeInputProblem(parsed.error));
@@ -197,31 +207,24 @@ export async function runLocal(
       maxPollIntervalSeconds: 0.5,
       log: stderrLog((text) => progress(text.replace(/\n$/, ''))),
     });
-    if (!watch.report) {
-      throw new Error(
-        `execution ended ${watch.status} without a report (${watch.error ?? 'no error'}: ${String(watch.cause ?? '').slice(0, 300)})`,
-      );
-    }
     const events = await fullHistory(sfn, executionArn);
 
-    if (watch.status === 'ABORTED' || watch.status === 'TIMED_OUT') {
-      // On AWS an EventBridge rule runs Cleanup for these; locally we do what that rule does.
-      progress(`execution ${watch.status}: running Cleanup as the EventBridge rule would`);
-      const lambda = new LambdaClient(emu.clientConfig(o.input.region));
-      await lambda.send(
-        new InvokeCommand({
-          FunctionName: deployed.functionArns.CleanupFunctionArn,
-          Payload: new TextEncoder().encode(
-            JSON.stringify({
-              'detail-type': 'Step Functions Execution Status Change',
-              detail: { input: JSON.stringify(input), status: watch.status },
-            }),
-          ),
-        }),
-      );
+    let safetyNet: SafetyNetResult | undefined;
+    if (SAFETY_NET_STATUSES.includes(watch.status)) {
+      // On AWS the EventBridge rule starts the safety net for these; locally we do what it does.
+      progress(`execution ${watch.status}: starting the safety net as the EventBridge rule would`);
+      const stopDate =
+        (await sfn.send(new DescribeExecutionCommand({ executionArn }))).stopDate ?? new Date();
+      safetyNet = await runSafetyNet(sfn, await deploySafetyNet(emu, sfn, deployed), {
+        executionArn,
+        status: watch.status,
+        input,
+        stopDate: stopDate.getTime(),
+        ...(watch.error ? { error: watch.error } : {}),
+      });
+      progress(`safety net ${safetyNet.status}: cleanup ${safetyNet.cleanup?.status ?? 'did not report'}`);
     }
-
-    const report = watch.report;
+    const report = watch.report ?? reportWithout(input, watch, safetyNet);
     hooks.onFinished?.(emu);
     const at = (e: HistoryEvent | undefined) => (e?.timestamp ? new Date(e.timestamp).getTime() : undefined);
     const verdictAt = at(
@@ -251,13 +254,53 @@ export async function runLocal(
     let exitCode: number = EXIT.ok;
     if (isInputRefusal(report)) exitCode = EXIT.badInput;
     else if (report.verdict === 'error') exitCode = EXIT.infrastructure;
-    else if (report.verdict === 'fail' || leftovers.length > 0 || report.cleanup.status !== 'complete')
+    else if (report.verdict === 'fail' || leftovers.length > 0 || hasLeftovers(report))
       exitCode = EXIT.verificationFailed;
-    return { report, executionStatus: watch.status, leftovers, exitCode, figures };
+    return {
+      report,
+      executionStatus: watch.status,
+      leftovers,
+      exitCode,
+      figures,
+      ...(safetyNet ? { safetyNet } : {}),
+    };
   } finally {
     clearInterval(rssTimer);
     await emu.close();
   }
+}
+
+const SAFETY_NET_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'];
+
+/** An execution that ended without a report (a Lambda Invoke that failed past every Catch): say so as an error. */
+function reportWithout(
+  input: ExecutionInputArgs,
+  watch: WatchResult,
+  net: SafetyNetResult | undefined,
+): Report {
+  const now = new Date().toISOString();
+  const c = net?.cleanup;
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    runId: input.runId,
+    region: input.region,
+    modelId: input.modelId,
+    verdict: 'error',
+    outcome: 'error',
+    summary: `Could not verify: the execution ended ${watch.status} without a report (${watch.error ?? 'no error'}).`,
+    checks: [],
+    failure: {
+      stage: 'cleanup',
+      error: watch.error ?? watch.status,
+      ...(watch.cause ? { cause: String(watch.cause).slice(0, 500) } : {}),
+    },
+    resources: [],
+    cleanup: c
+      ? { status: c.status, leftovers: c.remaining, ...(c.unlisted.length ? { unlisted: c.unlisted } : {}) }
+      : { status: 'incomplete', leftovers: [], unlisted: ['the safety net reported no inventory'] },
+    timings: { startedAt: now, finishedAt: now },
+    cost: { estimatedUsd: 0, basis: 'unknown: the execution ended without a report' },
+  };
 }
 
 /** Preflight refused the input (e.g. a region without Bedrock): the user's to fix, and nothing was created. */

@@ -1,5 +1,5 @@
 /** The `privatelink-verify` command: parses the command line and maps outcomes to exit statuses. */
-import { EXIT, UsageError } from './exit-codes.ts';
+import { credentialMessage, EXIT, isCredentialError, UsageError } from './exit-codes.ts';
 import { LOCAL_HELP, parseLocalArgs, runLocal } from './local.ts';
 import { renderLocalResult } from './render.ts';
 
@@ -14,7 +14,10 @@ Commands:
   sweep      delete expired resources left by earlier runs
   emulator   start the local AWS emulator (add --deploy to deploy the product into it)
 
-Run "privatelink-verify <command> --help" for a command's options.`;
+Run "privatelink-verify <command> --help" for a command's options.
+
+Exit status: 0 verified and nothing left behind; 1 a check failed or resources were left behind;
+2 bad input (nothing created); 3 could not verify; 4 AWS credentials missing or refused.`;
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -71,6 +74,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) {
       process.stderr.write(`privatelink-verify ${name}: ${err.message}\n`);
       return EXIT.badInput;
+    }
+    if (isCredentialError(err)) {
+      process.stderr.write(`privatelink-verify ${name}: ${credentialMessage(err)}\n`);
+      return EXIT.credentials;
     }
     process.stderr.write(`privatelink-verify ${name}: ${(err as Error)?.message ?? err}\n`);
     if (process.env.PLV_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);

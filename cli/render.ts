@@ -1,5 +1,5 @@
 /** Terminal output of `local`: the shared report text, then what the local run measured. */
-import { renderReportText } from '../workflows-src/report/render.ts';
+import { leftoverWarning, renderReportText } from '../workflows-src/report/render.ts';
 import type { LocalResult } from './local.ts';
 
 export function renderLocalResult(r: LocalResult): string {
@@ -8,6 +8,7 @@ export function renderLocalResult(r: LocalResult): string {
     renderReportText(r.report).trimEnd(),
     '',
     `Execution: ${r.executionStatus}`,
+    ...(leftoverWarning(r.report) ? [`WARNING: ${leftoverWarning(r.report)}`] : []),
     r.leftovers.length
       ? `Leftovers in the emulator: ${r.leftovers.map((l) => `${l.type} ${l.id}`).join(', ')}`
       : 'Leftovers in the emulator: none',

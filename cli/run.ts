@@ -6,13 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import { Emulator } from '../emulator/emulator.ts';
-import { PROBE_RUN_ID_MAX, RUN_ID_PATTERN } from '../statemachine/contract.ts';
-import type { ProgressLog } from '../workflows-src/action/execution.ts';
+import { RUN_ID_PATTERN, USER_RUN_ID_MAX } from '../statemachine/contract.ts';
+import { InputMismatchError, type Outcome, type ProgressLog } from '../workflows-src/action/execution.ts';
+import { runIdForInput } from '../workflows-src/action/execution-name.ts';
 import { INPUT_NAMES, InputError, parseInputs } from '../workflows-src/action/inputs.ts';
 import { runVerification } from '../workflows-src/action/verify.ts';
-import { renderReportText } from '../workflows-src/report/render.ts';
+import { leftoverWarning, renderReportText } from '../workflows-src/report/render.ts';
 import { deployProduct } from './deploy.ts';
-import { EXIT } from './exit-codes.ts';
+import { credentialMessage, EXIT, isCredentialError } from './exit-codes.ts';
 
 export const RUN_HELP = `Usage: privatelink-verify run --state-machine-arn ARN --region REGION --model MODEL [options]
        privatelink-verify run --local [--region REGION] [--model MODEL] [options]
@@ -34,7 +35,9 @@ Options:
   --json                   print the report as JSON instead of text
   -h, --help               show this help
 
-Exit status: 0 verified, 1 verification failed, 2 bad input, 3 could not verify.`;
+Exit status: 0 verified and nothing left behind, 1 verification failed or resources were left
+behind, 2 bad input (including a state machine that does not exist, or a --run-id reused with
+other input), 3 could not verify, 4 AWS credentials missing or refused.`;
 
 const LOCAL_DEFAULTS = { region: 'us-east-1', model: 'anthropic.claude-3-haiku-20240307-v1:0' };
 
@@ -97,8 +100,8 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
 
   const region = str(values.region) ?? (local ? LOCAL_DEFAULTS.region : '');
   const runId = str(values['run-id']) ?? newRunId();
-  if (!RUN_ID_PATTERN.test(runId) || runId.length > PROBE_RUN_ID_MAX) {
-    problems.push(`--run-id "${runId}" must be 1–${PROBE_RUN_ID_MAX} letters, digits, "-" or "_"`);
+  if (!RUN_ID_PATTERN.test(runId) || runId.length > USER_RUN_ID_MAX) {
+    problems.push(`--run-id "${runId}" must be 1–${USER_RUN_ID_MAX} letters, digits, "-" or "_"`);
   }
   // The action's own input rules, so the terminal and the workflow refuse the same things.
   const raw: Record<string, string> = {
@@ -147,11 +150,14 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
     };
     process.once('SIGINT', onSignal);
     try {
+      // The name carries a digest of the input: the same --run-id with other input is another run.
+      const runInput = { region: inputs.region, modelId: inputs.modelId };
+      const name = runIdForInput(runId, runInput);
       const result = await runVerification({
         client: new SFNClient(clientConfig),
         stateMachineArn,
-        name: runId,
-        input: { runId, region: inputs.region, modelId: inputs.modelId },
+        name,
+        input: { runId: name, ...runInput },
         wait: inputs.wait,
         timeoutSeconds: inputs.timeoutSeconds,
         pollIntervalSeconds: inputs.pollIntervalSeconds,
@@ -169,20 +175,41 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
         if (result.report) out(renderReportText(result.report));
         out(`\n${result.message}\nExecution: ${result.executionArn}\n`);
       }
-      return result.outcome === 'pass'
-        ? EXIT.ok
-        : result.outcome === 'fail'
-          ? EXIT.verificationFailed
-          : EXIT.infrastructure;
+      if (result.report) {
+        const warning = leftoverWarning(result.report);
+        if (warning) log.warning(warning);
+      }
+      return exitCodeFor(result.outcome);
     } finally {
       process.removeListener('SIGINT', onSignal);
     }
   } catch (e) {
+    if (isCredentialError(e)) {
+      err(`privatelink-verify run: ${credentialMessage(e)}\n`);
+      return EXIT.credentials;
+    }
+    if ((e as Error)?.name === 'StateMachineDoesNotExist') {
+      err(
+        `privatelink-verify run: --state-machine-arn ${inputs.stateMachineArn} does not exist: deploy the stack (npm run synth / cdk deploy) or check the ARN and region\n`,
+      );
+      return EXIT.badInput;
+    }
+    if (e instanceof InputMismatchError) {
+      err(`privatelink-verify run: ${e.message}\n`);
+      return EXIT.badInput;
+    }
     err(`privatelink-verify run: ${(e as Error).message}\n`);
     return EXIT.infrastructure;
   } finally {
     await emulator?.close();
   }
+}
+
+/** One mapping from outcome to exit status for `run` (and the README's table). */
+export function exitCodeFor(outcome: Outcome): number {
+  if (outcome === 'pass') return EXIT.ok;
+  if (outcome === 'fail' || outcome === 'pass-with-leftovers') return EXIT.verificationFailed;
+  return EXIT.infrastructure;
 }
 
 const FLAG_FOR_INPUT: Record<string, string> = {

@@ -1,5 +1,7 @@
 /** `privatelink-verify sweep`: delete expired resources of earlier runs, in an AWS account or an emulator. */
 import { parseArgs } from 'node:util';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { inputFieldProblem } from '../statemachine/contract.ts';
 import { handler as sweep } from '../tasks/sweep.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 
@@ -9,7 +11,8 @@ Delete resources tagged by privatelink-verify whose expiry tag has passed (what 
 stopped or timed-out run left behind). Uses the default AWS credential chain; set
 AWS_ENDPOINT_URL to sweep an emulator.
 
-Exit status: 0 nothing left, 1 some resources could not be deleted yet, 2 bad input.`;
+Exit status: 0 nothing left, 1 some resources could not be deleted yet or a list call was refused
+(the rest is still swept), 2 bad input, 4 missing or refused AWS credentials.`;
 
 export async function sweepCommand(argv: string[]): Promise<number> {
   let values: { region?: string; json?: boolean; help?: boolean };
@@ -32,6 +35,10 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   }
   const region = values.region ?? process.env.AWS_REGION;
   if (!region) throw new UsageError('--region is required (or set AWS_REGION)');
+  const problem = inputFieldProblem('region', region);
+  if (problem) throw new UsageError(`--region "${region}": ${problem}`);
+  // Credentials first: a sweep whose every list call is refused for want of them would look like "nothing listed".
+  await new STSClient({ region }).send(new GetCallerIdentityCommand({}));
   const result = await sweep({ region });
   if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
@@ -44,5 +51,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       );
     }
   }
-  return Object.values(result.passes).some((p) => p.remaining.length) ? EXIT.verificationFailed : EXIT.ok;
+  for (const u of result.unlisted) process.stderr.write(`warning: could not list: ${u}\n`);
+  const left = Object.values(result.passes).some((p) => p.remaining.length || p.unlisted.length);
+  return left || result.unlisted.length ? EXIT.verificationFailed : EXIT.ok;
 }

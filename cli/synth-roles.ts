@@ -17,6 +17,9 @@ import { SWEEPER_FUNCTION, TASKS } from '../tasks/manifest.ts';
 export const LOCAL_PREFIX = 'privatelink-verify';
 export const BOUNDARY_NAME = `${LOCAL_PREFIX}-probe-boundary`;
 export const STATE_MACHINE_ROLE = `${LOCAL_PREFIX}-states`;
+/** The safety net's state machine name locally (cli/safety-net.ts deploys it). */
+export const SAFETY_NET_STATE_MACHINE = `${LOCAL_PREFIX}-safety-net`;
+export const SAFETY_NET_ROLE = `${LOCAL_PREFIX}-safety-net`;
 
 export interface SynthRole {
   name: string;
@@ -32,6 +35,8 @@ export interface SynthProduct {
   /** By task name. */
   functions: Record<string, { roleArn: string; environment: Record<string, string> }>;
   stateMachineRoleArn: string;
+  /** The safety-net state machine's role (Cleanup in a loop after ABORTED/TIMED_OUT/FAILED). */
+  safetyNetRoleArn: string;
   /** Milliseconds the synth took (0 when cached). */
   synthMs: number;
 }
@@ -48,6 +53,7 @@ function sourcesDigest(): string {
     'tasks/manifest.ts',
     'statemachine/contract.ts',
     'statemachine/verify.asl.json',
+    'statemachine/safety-net.asl.json',
     'package-lock.json',
   ].sort();
   for (const f of files) h.update(f).update(readFileSync(join(REPO_ROOT, f)));
@@ -108,6 +114,7 @@ function synthesize(
     roleIds.set(id(stack.taskRoles.roles[set]), name);
   }
   roleIds.set(id(stack.stateMachine.role as never), STATE_MACHINE_ROLE);
+  roleIds.set(id(stack.safetyNet.role as never), SAFETY_NET_ROLE);
   for (const [logicalId, name] of roleIds) refs.set(logicalId, { ref: name, arn: iamArn('role', name) });
   const boundaryArn = iamArn('policy', BOUNDARY_NAME);
   refs.set(id(stack.probeBoundary.policy), { ref: boundaryArn, arn: boundaryArn });
@@ -121,6 +128,8 @@ function synthesize(
   }
   const smArn = `arn:aws:states:${region}:${accountId}:stateMachine:${stateMachineName}`;
   refs.set(id(stack.stateMachine), { ref: smArn, arn: smArn });
+  const netArn = `arn:aws:states:${region}:${accountId}:stateMachine:${SAFETY_NET_STATE_MACHINE}`;
+  refs.set(id(stack.safetyNet), { ref: netArn, arn: netArn });
   for (const [logicalId, r] of Object.entries(resources)) {
     if (refs.has(logicalId)) continue;
     if (r.Type === 'AWS::Logs::LogGroup') {
@@ -150,6 +159,9 @@ function synthesize(
   for (const r of Object.values(resources)) {
     if (r.Type !== 'AWS::IAM::Policy') continue;
     for (const roleRef of (r.Properties?.Roles ?? []) as unknown[]) {
+      // Only the roles the local deployer installs (not, say, EventBridge's role for the rule).
+      const logicalId = (roleRef as { Ref?: string } | null)?.Ref;
+      if (!logicalId || !roleIds.has(logicalId)) continue;
       const name = String(resolve(roleRef));
       roles
         .find((x) => x.name === name)
@@ -176,6 +188,7 @@ function synthesize(
     },
     functions,
     stateMachineRoleArn: iamArn('role', STATE_MACHINE_ROLE),
+    safetyNetRoleArn: iamArn('role', SAFETY_NET_ROLE),
     synthMs: performance.now() - started,
   };
   return product;

@@ -26,9 +26,15 @@ import { type TaskCodeMode, TaskFunctions } from './task-functions.ts';
 import { TaskRoles } from './task-roles.ts';
 
 export const ASL_PATH = join(REPO_ROOT, 'statemachine', 'verify.asl.json');
+/** The safety net's state machine: Cleanup in a loop until nothing is left (see the file's Comment). */
+export const SAFETY_NET_ASL_PATH = join(REPO_ROOT, 'statemachine', 'safety-net.asl.json');
 
-/** Step Functions events for executions that ended without running their own Catch → Cleanup. */
-export const UNCLEAN_END_STATUSES = ['ABORTED', 'TIMED_OUT'];
+/**
+ * Step Functions events the safety net answers: executions that ended without running their own
+ * Catch → Cleanup (ABORTED, TIMED_OUT), and FAILED, which covers a Lambda Invoke that failed past
+ * every Catch (and, harmlessly, runs that did clean up: the safety net then finds nothing).
+ */
+export const UNCLEAN_END_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'];
 
 /** Variable the Preflight task reads to refuse VPC CIDRs outside the configured pool. */
 export const VPC_CIDR_POOL_ENV = TASK_ENV.vpcCidrPool;
@@ -52,6 +58,7 @@ export class PrivateLinkVerifyStack extends Stack {
   readonly taskRoles: TaskRoles;
   readonly probeBoundary: ProbeBoundary;
   readonly cleanupRule: events.Rule;
+  readonly safetyNet: sfn.StateMachine;
   readonly sweepSchedule: events.Rule;
   readonly github: GitHubAccess | undefined;
 
@@ -134,16 +141,49 @@ export class PrivateLinkVerifyStack extends Stack {
         'Added by CDK for logging level ALL and X-Ray: CloudWatch Logs delivery actions and xray:PutTraceSegments/GetSampling* authorize no resource type.',
     });
 
-    // StopExecution and timeouts skip Catch, so nothing in the run cleans up: Cleanup gets the event.
+    // StopExecution and timeouts skip Catch, and a task in flight at the stop keeps running: a
+    // small state machine runs Cleanup until it has outlived every such task and nothing is left.
+    // A state machine rather than the Lambda as target: one invocation (at most 15 min) cannot wait
+    // out a 15-min task and then clean up, and EventBridge retries only failed deliveries.
+    this.safetyNet = new sfn.StateMachine(this, 'SafetyNet', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment:
+        'privatelink-verify safety net: Cleanup after executions that ended ABORTED, TIMED_OUT or FAILED',
+      definitionBody: sfn.DefinitionBody.fromString(readFileSync(SAFETY_NET_ASL_PATH, 'utf8')),
+      definitionSubstitutions: { CleanupFunctionArn: fn.Cleanup!.functionArn },
+      logs: {
+        destination: new logs.LogGroup(this, 'SafetyNetLogs', {
+          logGroupName: `/aws/vendedlogs/states/${this.stackName}-safety-net`,
+          retention: logRetention,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: true,
+      },
+      tracingEnabled: true,
+    });
+    this.safetyNet.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeCleanup',
+        actions: ['lambda:InvokeFunction'],
+        resources: [fn.Cleanup!.functionArn],
+      }),
+    );
+    Validations.of(this.safetyNet.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Added by CDK for logging level ALL and X-Ray: CloudWatch Logs delivery actions and xray:PutTraceSegments/GetSampling* authorize no resource type.',
+    });
     this.cleanupRule = new events.Rule(this, 'CleanupAfterAbortOrTimeout', {
-      description: 'Start cleanup for privatelink-verify executions that end ABORTED or TIMED_OUT',
+      description:
+        'Start the safety net for privatelink-verify executions that end ABORTED, TIMED_OUT or FAILED',
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: { status: UNCLEAN_END_STATUSES, stateMachineArn: [this.stateMachine.stateMachineArn] },
       },
       targets: [
-        new targets.LambdaFunction(fn.Cleanup!, { retryAttempts: 8, maxEventAge: Duration.hours(6) }),
+        new targets.SfnStateMachine(this.safetyNet, { retryAttempts: 8, maxEventAge: Duration.hours(6) }),
       ],
     });
     this.sweepSchedule = new events.Rule(this, 'HourlySweep', {

@@ -139,6 +139,18 @@ export class TaskRoles extends Construct {
         return [
           s('DescribeEndpointServiceAndNetwork', { actions: [...EC2_DESCRIBE.read], resources: ['*'] }),
           s('WhoAmI', { actions: ['sts:GetCallerIdentity'], resources: ['*'] }),
+          // Preflight refuses a model id Bedrock does not know before anything is created.
+          s('LookUpModel', {
+            actions: ['bedrock:GetFoundationModel', 'bedrock:GetInferenceProfile'],
+            resources: [
+              `arn:${Stack.of(this).partition}:bedrock:${Stack.of(this).region}::foundation-model/*`,
+              Stack.of(this).formatArn({
+                service: 'bedrock',
+                resource: 'inference-profile',
+                resourceName: '*',
+              }),
+            ],
+          }),
           s('ReadProbeFunction', {
             actions: ['lambda:GetFunction', 'lambda:GetFunctionConfiguration'],
             resources: [this.probeFunctionArn],
@@ -362,6 +374,13 @@ export class TaskRoles extends Construct {
       [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/${PROBE_NAME_PREFIX}*`]:
         'Read-only lookups of a probe role that does not exist are authorized on the path-less ARN: only Get/List actions.',
     };
+    const modelReason =
+      'Preflight looks up the model id the user gave (GetFoundationModel / GetInferenceProfile, read-only) to refuse a typo before anything is created: any model may be asked for.';
+    reasons[`Resource::arn:<AWS::Partition>:bedrock:${Stack.of(this).region}::foundation-model/*`] =
+      modelReason;
+    reasons[
+      `Resource::arn:<AWS::Partition>:bedrock:${Stack.of(this).region}:<AWS::AccountId>:inference-profile/*`
+    ] = modelReason;
     reasons['Resource::arn:<AWS::Partition>:route53:::hostedzone/*'] =
       'The private hosted zone of an interface endpoint is created and owned by AWS during CreateVpcEndpoint: its id is unknown beforehand.';
     for (const type of ['vpc', 'subnet', 'security-group', 'vpc-endpoint', 'network-interface']) {

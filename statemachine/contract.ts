@@ -23,6 +23,11 @@ export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 /** Lambda names are at most 64 characters; the probe name is prefix + run id, so run ids are shorter in practice. */
 export const PROBE_RUN_ID_MAX = 64 - PROBE_NAME_PREFIX.length;
 
+/** Hex characters of the input digest an execution name ends with (see workflows-src/action/execution-name.ts). */
+export const INPUT_DIGEST_LENGTH = 8;
+/** A run id a person chooses: the name adds `-<digest>` and must still fit PROBE_RUN_ID_MAX. */
+export const USER_RUN_ID_MAX = PROBE_RUN_ID_MAX - 1 - INPUT_DIGEST_LENGTH;
+
 export const REGION_PATTERN =
   /^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/;
 
@@ -196,6 +201,10 @@ export const ResourceRefSchema = z.object({
 });
 export type ResourceRef = z.infer<typeof ResourceRefSchema>;
 
+/** A resource cleanup could not remove (or could not prove gone), and why, in words a person can act on. */
+export const LeftoverSchema = ResourceRefSchema.extend({ reason: z.string() });
+export type Leftover = z.infer<typeof LeftoverSchema>;
+
 // ---- task outputs -------------------------------------------------------------------------
 
 export const PreflightOutputSchema = z.object({
@@ -214,6 +223,8 @@ export const NetworkOutputSchema = z.object({
   subnetIds: z.array(z.string()).length(2),
   workloadSecurityGroupId: z.string(),
   endpointSecurityGroupId: z.string(),
+  /** Seconds the run waited for a VPC slot at the region's quota before its VPC was created. */
+  quotaWaitSeconds: z.number().optional(),
 });
 export type NetworkOutput = z.infer<typeof NetworkOutputSchema>;
 
@@ -272,11 +283,17 @@ export const VerifyDenyOutputSchema = CheckSchema.extend({
 export type VerifyDenyOutput = z.infer<typeof VerifyDenyOutputSchema>;
 
 export const CleanupOutputSchema = z.object({
+  /** complete: the final inventory (by tag and by id) is empty and every list call answered. */
   status: z.enum(['complete', 'pending', 'incomplete']),
   attempt: z.number().int(),
   deleted: z.array(ResourceRefSchema),
-  remaining: z.array(ResourceRefSchema),
+  /** The final inventory: what is still there (or could not be proven gone), each with its reason. */
+  remaining: z.array(LeftoverSchema),
+  /** List calls that did not answer: what they would have found is unknown, so cleanup is not complete. */
+  unlisted: z.array(z.string()).default([]),
   startedAt: z.string(),
+  /** Cleanup stays `pending` until then even when nothing is found: a task still in flight may yet create something. */
+  settleUntil: z.string().optional(),
   lastError: z.string().optional(),
 });
 export type CleanupOutput = z.infer<typeof CleanupOutputSchema>;
@@ -285,6 +302,13 @@ export const FailureSchema = z.object({ Error: z.string(), Cause: z.string().opt
 
 export const VerdictSchema = z.enum(['pass', 'fail', 'error']);
 export type Verdict = z.infer<typeof VerdictSchema>;
+
+/**
+ * What a run ends as: the verdict, except that leftovers turn a pass into `pass-with-leftovers`.
+ * Every entry point (local, run, the action) exits non-zero and warns for anything but `pass`.
+ */
+export const RunOutcomeSchema = z.enum(['pass', 'pass-with-leftovers', 'fail', 'error']);
+export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
 
 export const StageNameSchema = z.enum([
   'preflight',
@@ -314,6 +338,8 @@ export const RunStateSchema = z.object({
   verdict: z.lazy(() => ReportSchema).optional(),
   cleanup: CleanupOutputSchema.optional(),
   failure: FailureSchema.optional(),
+  /** Cleanup itself failed past its retries (the Catch on the Cleanup state). */
+  cleanupFailure: FailureSchema.optional(),
 });
 export type RunState = z.infer<typeof RunStateSchema>;
 
@@ -328,12 +354,18 @@ export const ReportSchema = z.object({
   summary: z.string(),
   checks: z.array(CheckSchema),
   propagationSeconds: z.number().optional(),
+  /** Seconds the run queued for a VPC slot (region at its VPC quota). */
+  quotaWaitSeconds: z.number().optional(),
   failure: z.object({ stage: StageNameSchema, error: z.string(), cause: z.string().optional() }).optional(),
   vpcEndpointId: z.string().optional(),
   resources: z.array(ResourceRefSchema),
+  /** The verdict with leftovers folded in; absent in reports from before it existed (read as the verdict). */
+  outcome: RunOutcomeSchema.optional(),
   cleanup: z.object({
     status: z.enum(['complete', 'pending', 'incomplete', 'not-started']),
-    leftovers: z.array(ResourceRefSchema),
+    leftovers: z.array(ResourceRefSchema.extend({ reason: z.string().optional() })),
+    /** List calls that did not answer during cleanup: resources of those kinds may remain unseen. */
+    unlisted: z.array(z.string()).optional(),
   }),
   timings: z.object({
     startedAt: z.string(),
@@ -349,6 +381,22 @@ export const ReportSchema = z.object({
 });
 export type Report = z.infer<typeof ReportSchema>;
 
+/** True when the report says something may be left behind: leftovers, unanswered lists, or cleanup not finished. */
+export function hasLeftovers(report: Report): boolean {
+  if (report.cleanup.status === 'not-started') return false;
+  return (
+    report.cleanup.leftovers.length > 0 ||
+    (report.cleanup.unlisted?.length ?? 0) > 0 ||
+    report.cleanup.status !== 'complete'
+  );
+}
+
+/** The run's outcome: a final report's verdict, with leftovers turning a pass into `pass-with-leftovers`. */
+export function runOutcomeOf(report: Report): RunOutcome {
+  if (report.outcome) return report.outcome;
+  return report.verdict === 'pass' && hasLeftovers(report) ? 'pass-with-leftovers' : report.verdict;
+}
+
 /** What the Report task returns: the document, and its JSON for the Fail state's Cause. */
 export const ReportOutputSchema = z.object({ report: ReportSchema, reportJson: z.string() });
 export type ReportOutput = z.infer<typeof ReportOutputSchema>;
@@ -363,7 +411,42 @@ export const STATE_NAMES = {
 export const EXECUTION_ERRORS = {
   verificationFailed: 'PrivateLinkVerify.VerificationFailed',
   infrastructure: 'PrivateLinkVerify.InfrastructureError',
+  /** The checks passed but cleanup left resources (or could not prove it left none). */
+  resourcesLeft: 'PrivateLinkVerify.ResourcesLeft',
 } as const;
+
+/**
+ * One field of the execution input checked by the same rule the execution input uses, so every
+ * entry point (local, run, sweep, emulator, the action) refuses the same values with the same words.
+ */
+export function inputFieldProblem(
+  field: 'runId' | 'region' | 'modelId' | 'vpcCidr',
+  value: unknown,
+): string | undefined {
+  const r = ExecutionInputSchema.shape[field].safeParse(value);
+  return r.success ? undefined : r.error.issues.map((i) => i.message).join('; ');
+}
+
+/** The input with defaults filled in, as canonical JSON (sorted keys): what digests and re-attach compare. */
+export function canonicalInput(
+  input: ExecutionInputArgs | ExecutionInput,
+  opts: { withoutRunId?: boolean } = {},
+): string {
+  const parsed = ExecutionInputSchema.safeParse(input);
+  const value: Record<string, unknown> = { ...(parsed.success ? parsed.data : (input as object)) };
+  if (opts.withoutRunId) delete value.runId;
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(sort(value));
+}
 
 /** Turn a zod error into one line that says what to fix. */
 export function describeInputProblem(err: z.ZodError): string {

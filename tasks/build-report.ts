@@ -4,6 +4,8 @@
  */
 import {
   type Check,
+  hasLeftovers,
+  type Leftover,
   type Report,
   type ReportOutput,
   type ResourceRef,
@@ -139,13 +141,11 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
     summary,
     checks,
     ...(s.deny?.propagationSeconds !== undefined ? { propagationSeconds: s.deny.propagationSeconds } : {}),
+    ...(s.network?.quotaWaitSeconds ? { quotaWaitSeconds: s.network.quotaWaitSeconds } : {}),
     ...(failure ? { failure } : {}),
     ...(s.provisioned?.endpoint ? { vpcEndpointId: s.provisioned.endpoint.vpcEndpointId } : {}),
     resources: resourcesOf(s),
-    cleanup:
-      phase === 'verdict'
-        ? { status: 'not-started', leftovers: [] }
-        : { status: s.cleanup?.status ?? 'incomplete', leftovers: s.cleanup?.remaining ?? [] },
+    cleanup: phase === 'verdict' ? { status: 'not-started', leftovers: [] } : cleanupOf(s),
     timings: {
       startedAt,
       verdictAt,
@@ -158,10 +158,34 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
     },
     cost: costOf(s, now),
   };
-  if (phase === 'final' && !s.cleanup) {
-    report.summary += ' Cleanup did not run to completion: see leftovers.';
+  if (phase === 'final') {
+    const left = hasLeftovers(report);
+    report.outcome = verdict === 'pass' && left ? 'pass-with-leftovers' : verdict;
+    if (left) report.summary += ` ${leftoverSentence(report.cleanup)}`;
   }
   return report;
+}
+
+/** Cleanup's final inventory; if cleanup never reported one, every resource the run recorded, unproven. */
+function cleanupOf(s: RunState): Report['cleanup'] {
+  if (s.cleanup) {
+    return {
+      status: s.cleanup.status,
+      leftovers: s.cleanup.remaining,
+      ...(s.cleanup.unlisted.length ? { unlisted: s.cleanup.unlisted } : {}),
+    };
+  }
+  const why = s.cleanupFailure
+    ? `cleanup failed (${s.cleanupFailure.Error}${readableCause(s.cleanupFailure.Cause) ? `: ${readableCause(s.cleanupFailure.Cause)}` : ''}): not proven deleted`
+    : 'cleanup did not run: not proven deleted';
+  const leftovers: Leftover[] = resourcesOf(s).map((r) => ({ ...r, reason: why }));
+  return { status: 'incomplete', leftovers, unlisted: [why] };
+}
+
+function leftoverSentence(c: Report['cleanup']): string {
+  const n = c.leftovers.length;
+  const unlisted = c.unlisted?.length ? `; ${c.unlisted.length} list call(s) did not answer` : '';
+  return `Cleanup ${c.status}: ${n} resource(s) left behind${unlisted} — see the leftovers list.`;
 }
 
 export async function handler(event: BuildReportEvent): Promise<Report | ReportOutput> {

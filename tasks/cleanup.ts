@@ -1,33 +1,50 @@
 /**
- * Cleanup: reached from every failure and after the verdict; also the target of the EventBridge
- * rule for executions that end ABORTED or TIMED_OUT (Catch cannot run then). Runs teardown passes
- * until nothing is left or this invocation's budget ends; the state machine calls it again after a
- * Wait while status is `pending`, until the input's cleanup deadline.
+ * Cleanup: reached from every failure and after the verdict; also what the safety net runs for
+ * executions that end ABORTED, TIMED_OUT or FAILED (Catch cannot run then). Runs teardown passes
+ * until nothing is left or this invocation's budget ends; the caller (the verify state machine or
+ * the safety-net state machine) calls it again after a Wait while status is `pending`, until the
+ * cleanup deadline. The result always carries the final inventory: what is left and why.
  */
 import {
   type CleanupOutput,
+  EXECUTION_ERRORS,
   ExecutionInputSchema,
   REGION_PATTERN,
   RUN_ID_PATTERN,
   RunStateSchema,
 } from '../statemachine/contract.ts';
 import { createLogger } from './lib/log.ts';
-import { errorCode, isTransient } from './lib/outcomes.ts';
-import { listLeftovers, type TeardownPass, teardownPass } from './lib/teardown.ts';
+import { errorCode } from './lib/outcomes.ts';
+import { type KnownIds, knownIdsOf, listLeftovers, type TeardownPass, teardownPass } from './lib/teardown.ts';
 import { budgetMs, waitUntil } from './lib/waiter.ts';
+import { LONGEST_TASK_TIMEOUT_SECONDS, TASKS } from './manifest.ts';
 
 interface StatusChangeEvent {
   'detail-type'?: string;
-  detail?: { input?: string; status?: string; executionArn?: string };
+  time?: string;
+  detail?: { input?: string; status?: string; executionArn?: string; stopDate?: number; error?: string };
 }
 
+interface Target {
+  runId: string;
+  region: string;
+  cleanupSeconds: number;
+  known: KnownIds;
+  previous?: CleanupOutput;
+  /** Set for the safety net: a task may still be running and create something until then. */
+  settleUntil?: string;
+}
+
+/** Seconds added to the longest task timeout: Step Functions' own dispatch and the Lambda's return. */
+const SETTLE_MARGIN_SECONDS = 60;
+
 /** The run to clean up, from the state machine's state or an EventBridge status-change event. */
-function target(
-  event: unknown,
-): { runId: string; region: string; cleanupSeconds: number; previous?: CleanupOutput } | undefined {
+function target(event: unknown, now: Date): Target | undefined {
   const e = event as StatusChangeEvent & { input?: Record<string, unknown>; cleanup?: unknown };
   let raw: Record<string, unknown> | undefined;
-  let previous: CleanupOutput | undefined;
+  let settleUntil: string | undefined;
+  let known: KnownIds = {};
+  const previous = RunStateSchema.shape.cleanup.safeParse(e?.cleanup);
   if (
     e?.['detail-type'] === 'Step Functions Execution Status Change' &&
     typeof e.detail?.input === 'string'
@@ -37,10 +54,20 @@ function target(
     } catch {
       return undefined;
     }
+    const stoppedAt = e.detail.stopDate ?? (e.time ? Date.parse(e.time) : now.getTime());
+    // A run that failed at one of its own Fail states ran Cleanup first: nothing of it is in flight.
+    const endedAfterOwnCleanup =
+      e.detail.status === 'FAILED' &&
+      (Object.values(EXECUTION_ERRORS) as string[]).includes(e.detail.error ?? '');
+    if (!endedAfterOwnCleanup)
+      settleUntil = new Date(
+        stoppedAt + (LONGEST_TASK_TIMEOUT_SECONDS + SETTLE_MARGIN_SECONDS) * 1000,
+      ).toISOString();
   } else {
     raw = e?.input;
-    const parsed = RunStateSchema.shape.cleanup.safeParse(e?.cleanup);
-    if (parsed.success) previous = parsed.data;
+    const state = e as Parameters<typeof knownIdsOf>[0] & { failure?: { Error?: string } };
+    known = knownIdsOf(state);
+    settleUntil = inFlightUntil(state, now);
   }
   const runId = String(raw?.runId ?? '');
   const region = String(raw?.region ?? '');
@@ -48,11 +75,42 @@ function target(
   if (!RUN_ID_PATTERN.test(runId) || !REGION_PATTERN.test(region)) return undefined;
   const deadlines = ExecutionInputSchema.shape.deadlines.safeParse(raw?.deadlines);
   const cleanupSeconds = deadlines.success ? deadlines.data.cleanupSeconds : 3600;
-  return { runId, region, cleanupSeconds, ...(previous ? { previous } : {}) };
+  return {
+    runId,
+    region,
+    cleanupSeconds,
+    known,
+    ...(previous.success && previous.data ? { previous: previous.data } : {}),
+    ...(settleUntil ? { settleUntil } : {}),
+  };
 }
 
-const overallDeadlinePassed = (startedAt: string, seconds: number) =>
-  Date.parse(startedAt) + seconds * 1000 <= Date.now();
+/**
+ * Inside the run, a task can still be in flight when Cleanup starts: a timed-out task's last
+ * request may land late, and when one branch of the Parallel fails the other's invocation runs on
+ * (Step Functions does not cancel it). Cleanup then waits that out before it may say complete.
+ */
+function inFlightUntil(
+  state: {
+    failure?: { Error?: string };
+    network?: unknown;
+    provisioned?: { endpoint?: unknown; probe?: unknown };
+  },
+  now: Date,
+): string | undefined {
+  if (!state.failure) return undefined;
+  const timedOut = ['States.Timeout', 'Sandbox.Timedout'].includes(state.failure.Error ?? '');
+  const parallelFailed = Boolean(state.network) && !(state.provisioned?.endpoint && state.provisioned?.probe);
+  const seconds = parallelFailed ? PARALLEL_TASK_TIMEOUT_SECONDS : timedOut ? SETTLE_MARGIN_SECONDS : 0;
+  return seconds ? new Date(now.getTime() + seconds * 1000).toISOString() : undefined;
+}
+
+/** The longest a Parallel branch's task runs on after its sibling failed. */
+const PARALLEL_TASK_TIMEOUT_SECONDS = Math.max(
+  ...TASKS.filter((t) => t.name === 'CreateEndpoint' || t.name === 'CreateProbe').map(
+    (t) => t.timeoutSeconds,
+  ),
+);
 
 /** One invocation never works longer than this: the state machine's Wait loop carries on. */
 const PER_INVOCATION_SECONDS = 600;
@@ -61,63 +119,73 @@ export async function handler(
   event: unknown,
   context?: { getRemainingTimeInMillis?: () => number },
 ): Promise<CleanupOutput> {
-  const t = target(event);
   const now = new Date();
+  const t = target(event, now);
   if (!t) {
-    return { status: 'complete', attempt: 1, deleted: [], remaining: [], startedAt: now.toISOString() };
+    return {
+      status: 'complete',
+      attempt: 1,
+      deleted: [],
+      remaining: [],
+      unlisted: [],
+      startedAt: now.toISOString(),
+    };
   }
   const log = createLogger('Cleanup', { runId: t.runId });
   const startedAt = t.previous?.startedAt ?? now.toISOString();
+  const settleUntil = t.previous?.settleUntil ?? t.settleUntil;
   const attempt = (t.previous?.attempt ?? 0) + 1;
-  const overallLeftMs = Date.parse(startedAt) + t.cleanupSeconds * 1000 - now.getTime();
+  // The safety net keeps trying at least a while past the moment nothing can be in flight any more.
+  const deadlineMs = Math.max(
+    Date.parse(startedAt) + t.cleanupSeconds * 1000,
+    settleUntil ? Date.parse(settleUntil) + 600_000 : 0,
+  );
   const deleted = [...(t.previous?.deleted ?? [])];
 
-  let last: TeardownPass = { deleted: [], remaining: [] };
-  const result = await waitUntil({
+  let last: TeardownPass = { deleted: [], remaining: [], unlisted: [] };
+  await waitUntil({
     what: 'teardown complete',
     poll: async () => {
-      last = await teardownPass(t.runId, t.region, log);
+      last = await teardownPass(t.runId, t.region, log, t.known);
       deleted.push(...last.deleted);
       return last;
     },
-    done: (p) => p.remaining.length === 0,
-    timeoutMs: Math.max(0, Math.min(overallLeftMs, budgetMs(PER_INVOCATION_SECONDS, context))),
+    done: (p) => p.remaining.length === 0 && p.unlisted.length === 0,
+    timeoutMs: Math.max(0, Math.min(deadlineMs - now.getTime(), budgetMs(PER_INVOCATION_SECONDS, context))),
     minDelayMs: 5_000,
     maxDelayMs: 30_000,
-    retryOn: isTransient,
+    // Whatever the error: a refusal now may be a permission fixed or a throttle gone later.
+    retryOn: () => true,
     onAttempt: (p, n, err) =>
       log.info('teardown pass', {
         pass: n,
         deleted: p?.deleted.length,
         remaining: p?.remaining.map((r) => `${r.type}:${r.id}`),
+        unlisted: p?.unlisted,
         error: err ? errorCode(err) : undefined,
       }),
   });
 
-  if (result.satisfied) {
-    // Trust but verify: list by tag and name, and report whatever is still there.
-    const leftovers = await listLeftovers(t.runId, t.region);
-    log.info('cleanup finished', { deleted: deleted.length, leftovers: leftovers.length });
-    const status =
-      leftovers.length === 0
-        ? 'complete'
-        : overallDeadlinePassed(startedAt, t.cleanupSeconds)
-          ? 'incomplete'
-          : 'pending';
-    return { status, attempt, deleted, remaining: leftovers, startedAt };
-  }
-  const overallDone = overallDeadlinePassed(startedAt, t.cleanupSeconds);
-  const out: CleanupOutput = {
-    status: overallDone ? 'incomplete' : 'pending',
+  // Trust but verify: the final inventory by tag, by recorded id and by name is what we report.
+  const { leftovers, unlisted } = await listLeftovers(t.runId, t.region, t.known, last);
+  const empty = leftovers.length === 0 && unlisted.length === 0;
+  const settled = !settleUntil || Date.now() >= Date.parse(settleUntil);
+  const status: CleanupOutput['status'] =
+    empty && settled ? 'complete' : Date.now() >= deadlineMs ? 'incomplete' : 'pending';
+  log.info('cleanup pass finished', {
+    status,
+    deleted: deleted.length,
+    leftovers: leftovers.length,
+    unlisted,
+  });
+  return {
+    status,
     attempt,
     deleted,
-    remaining: last.remaining,
+    remaining: leftovers,
+    unlisted,
     startedAt,
+    ...(settleUntil ? { settleUntil } : {}),
     ...(last.lastError ? { lastError: last.lastError } : {}),
   };
-  log.info('cleanup not finished in this invocation', {
-    status: out.status,
-    remaining: out.remaining.length,
-  });
-  return out;
 }

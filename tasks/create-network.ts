@@ -20,11 +20,12 @@ import {
 import type { ExecutionInput, NetworkOutput } from '../statemachine/contract.ts';
 import { twoSubnets } from './lib/cidr.ts';
 import { client } from './lib/clients.ts';
+import { TaskError } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode, isNotYetVisible } from './lib/outcomes.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { type RunTags, runIdFilter, runTags, tagSpecifications } from './lib/tags.ts';
-import { waitUntil } from './lib/waiter.ts';
+import { budgetMs, waitUntil } from './lib/waiter.ts';
 
 /** EC2 may not know a resource it just created for a moment: retry NotFound briefly. */
 async function eventually<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -50,21 +51,71 @@ async function ignoreDuplicate(call: () => Promise<unknown>): Promise<void> {
   }
 }
 
-async function findOrCreateVpc(ec2Api: EC2Client, input: ExecutionInput, tags: RunTags): Promise<string> {
+async function findOrCreateVpc(
+  ec2Api: EC2Client,
+  input: ExecutionInput,
+  tags: RunTags,
+  queue: QueueState,
+): Promise<string> {
   const found = await aws('DescribeVpcs', () =>
     ec2Api.send(new DescribeVpcsCommand({ Filters: [runIdFilter(input.runId)] })),
   );
   const existing = found.Vpcs?.find((v) => v.State !== 'deleting');
   if (existing?.VpcId) return existing.VpcId;
-  const created = await aws('CreateVpc', () =>
-    ec2Api.send(
-      new CreateVpcCommand({
-        CidrBlock: input.vpcCidr,
-        TagSpecifications: tagSpecifications('vpc', tags, `plv-${input.runId}`),
-      }),
-    ),
-  );
-  return created.Vpc!.VpcId!;
+  const create = () =>
+    aws('CreateVpc', () =>
+      ec2Api.send(
+        new CreateVpcCommand({
+          CidrBlock: input.vpcCidr,
+          TagSpecifications: tagSpecifications('vpc', tags, `plv-${input.runId}`),
+        }),
+      ),
+    );
+  // At the VPC quota, wait for a slot (other runs finish and free theirs) instead of failing.
+  const r = await waitUntil({
+    what: 'a VPC slot',
+    poll: create,
+    done: () => true,
+    timeoutMs: queue.budgetMs,
+    minDelayMs: 5_000,
+    maxDelayMs: 30_000,
+    retryOn: isQuotaLimit,
+    onAttempt: (_v, n, err) => {
+      if (err) {
+        queue.met = true;
+        queue.log.info('waiting for a VPC slot', { attempt: n, error: errorCode(err) });
+      }
+    },
+  });
+  if (!r.satisfied) {
+    // Past this invocation's budget: the state machine's Retry (backoff, full jitter) calls again.
+    throw new TaskError(
+      QUOTA_WAIT_ERROR,
+      `waiting for a VPC slot (${errorCode(r.lastError)}) for ${Math.round(queue.sincePreflightSeconds())} s so far`,
+    );
+  }
+  return r.value!.Vpc!.VpcId!;
+}
+
+/** Quota refusals that clear when other runs finish: a run waits for a slot rather than failing. */
+export const QUOTA_LIMIT_CODES = new Set([
+  'VpcLimitExceeded',
+  'VpcEndpointLimitExceeded',
+  'NetworkInterfaceLimitExceeded',
+  'SecurityGroupLimitExceeded',
+  'SubnetLimitExceeded',
+]);
+const isQuotaLimit = (err: unknown) => QUOTA_LIMIT_CODES.has(errorCode(err));
+/** The error the ASL retries CreateNetwork on while the region is at its VPC quota. */
+export const QUOTA_WAIT_ERROR = 'PrivateLinkVerify.WaitingForQuota';
+/** Longest one invocation waits for a slot before handing over to the state machine's Retry. */
+const QUOTA_WAIT_PER_INVOCATION_SECONDS = 120;
+
+interface QueueState {
+  budgetMs: number;
+  met: boolean;
+  log: ReturnType<typeof createLogger>;
+  sincePreflightSeconds: () => number;
 }
 
 async function findOrCreateSubnet(
@@ -134,7 +185,10 @@ async function findOrCreateSecurityGroup(
 
 const ALL_EGRESS = [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }];
 
-export async function handler(event: unknown): Promise<NetworkOutput> {
+export async function handler(
+  event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<NetworkOutput> {
   const state = parseRunState(event);
   const { input } = state;
   const preflight = required(state.preflight, 'preflight');
@@ -142,7 +196,16 @@ export async function handler(event: unknown): Promise<NetworkOutput> {
   const ec2Api = client(EC2Client, input.region);
   const tags = runTags(input, preflight.expiresAt);
 
-  const vpcId = await findOrCreateVpc(ec2Api, input, tags);
+  const sincePreflightSeconds = () => (Date.now() - Date.parse(preflight.startedAt)) / 1000;
+  const queue: QueueState = {
+    budgetMs: budgetMs(QUOTA_WAIT_PER_INVOCATION_SECONDS, context),
+    met: false,
+    log,
+    sincePreflightSeconds,
+  };
+  const vpcId = await findOrCreateVpc(ec2Api, input, tags, queue);
+  // Only queueing (here or in an earlier invocation the ASL retried) puts a minute between the two.
+  const queuedSeconds = queue.met || sincePreflightSeconds() > 60 ? Math.round(sincePreflightSeconds()) : 0;
   // Private DNS for the endpoint needs both attributes; AWS takes one attribute per call.
   await eventually('ModifyVpcAttribute', () =>
     ec2Api.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: true } })),
@@ -216,6 +279,7 @@ export async function handler(event: unknown): Promise<NetworkOutput> {
     subnetIds: [subnetA, subnetB],
     workloadSecurityGroupId: workloadSg,
     endpointSecurityGroupId: endpointSg,
+    ...(queuedSeconds > 0 ? { quotaWaitSeconds: queuedSeconds } : {}),
   };
   log.info('network ready', { ...out });
   return out;

@@ -115,6 +115,14 @@ export const TASKS: readonly TaskDefinition[] = [
   },
 ];
 
+/**
+ * The longest a task that creates something can still be running after its execution stopped
+ * (Step Functions does not cancel a Lambda invocation in flight): the safety net waits this out.
+ */
+export const LONGEST_TASK_TIMEOUT_SECONDS = Math.max(
+  ...TASKS.filter((t) => t.name !== 'Cleanup' && t.name !== 'BuildReport').map((t) => t.timeoutSeconds),
+);
+
 /** The in-VPC probe: created at run time by CreateProbe, so it is not a task state. */
 export const PROBE_FUNCTION = { entry: 'tasks/probe/handler.ts', timeoutSeconds: 60, memoryMb: 256 } as const;
 

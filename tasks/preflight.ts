@@ -1,4 +1,10 @@
 /** Preflight: validate the input and the region before anything is created. */
+
+import {
+  BedrockClient,
+  GetFoundationModelCommand,
+  GetInferenceProfileCommand,
+} from '@aws-sdk/client-bedrock';
 import {
   DescribeAvailabilityZonesCommand,
   DescribeVpcEndpointServicesCommand,
@@ -11,7 +17,7 @@ import { client } from './lib/clients.ts';
 import { invalidInput, unsupported } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode } from './lib/outcomes.ts';
-import { modelResourceArns } from './lib/policies.ts';
+import { INFERENCE_PROFILE_PREFIX, modelResourceArns } from './lib/policies.ts';
 import { parseInput, serviceNameFor } from './lib/run-state.ts';
 import { TASK_ENV } from './manifest.ts';
 
@@ -61,6 +67,8 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
     );
   }
 
+  await refuseUnknownModel(input.region, input.modelId, log);
+
   const identity = await aws('GetCallerIdentity', () =>
     client(STSClient, input.region).send(new GetCallerIdentityCommand({})),
   );
@@ -76,4 +84,36 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
   };
   log.info('preflight passed', { serviceName, availabilityZones: out.availabilityZones });
   return out;
+}
+
+/**
+ * A model id Bedrock does not know in this region is the user's typo, not a failed verification:
+ * refuse it before anything is created. GetFoundationModel answers ValidationException for an
+ * unknown id, GetInferenceProfile ResourceNotFoundException. If the lookup itself is refused we
+ * cannot tell, and the run goes on (the allow check would then show model-access-missing).
+ */
+async function refuseUnknownModel(region: string, modelId: string, log: ReturnType<typeof createLogger>) {
+  const bedrock = client(BedrockClient, region);
+  const isProfile = INFERENCE_PROFILE_PREFIX.test(modelId);
+  try {
+    await aws(
+      isProfile ? 'GetInferenceProfile' : 'GetFoundationModel',
+      async (): Promise<unknown> =>
+        isProfile
+          ? bedrock.send(new GetInferenceProfileCommand({ inferenceProfileIdentifier: modelId }))
+          : bedrock.send(new GetFoundationModelCommand({ modelIdentifier: modelId })),
+    );
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ValidationException' || code === 'ResourceNotFoundException') {
+      throw invalidInput(
+        `model ${modelId} is not offered by Amazon Bedrock in ${region}: check the id (aws bedrock list-${isProfile ? 'inference-profiles' : 'foundation-models'} --region ${region})`,
+      );
+    }
+    if (code === 'AccessDeniedException') {
+      log.warn('could not look the model up; going on', { modelId, error: code });
+      return;
+    }
+    throw err;
+  }
 }

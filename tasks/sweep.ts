@@ -1,59 +1,119 @@
 /**
  * The sweeper: deletes resources of runs whose expiry tag has passed. Catches what a crashed,
- * stopped or timed-out run left behind, including Lambda ENIs that took longer than cleanup's deadline.
+ * stopped or timed-out run left behind, including Lambda ENIs that took longer than cleanup's
+ * deadline. Every list call and every run stands alone: a refused call is reported in `unlisted`
+ * and the sweeper removes everything else it can see.
  */
-import { DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcEndpointsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  type Tag,
+} from '@aws-sdk/client-ec2';
 import { IAMClient, ListRolesCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
 import { PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../statemachine/contract.ts';
 import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
+import { errorCode } from './lib/outcomes.ts';
 import { type TeardownPass, teardownPass } from './lib/teardown.ts';
 
 export interface SweepResult {
   region: string;
   expiredRuns: string[];
-  passes: Record<string, Pick<TeardownPass, 'deleted' | 'remaining'>>;
+  passes: Record<string, Pick<TeardownPass, 'deleted' | 'remaining' | 'unlisted'>>;
+  /** List calls that did not answer: runs only they would have found are not swept. */
+  unlisted: string[];
 }
 
-export async function expiredRunIds(region: string, now = Date.now()): Promise<string[]> {
+const describeError = (err: unknown) => `${errorCode(err)}: ${(err as Error)?.message ?? String(err)}`;
+
+export async function expiredRunIds(
+  region: string,
+  now = Date.now(),
+): Promise<{ runs: string[]; unlisted: string[] }> {
   const runs = new Set<string>();
-  const vpcs = await client(EC2Client, region).send(
-    new DescribeVpcsCommand({ Filters: [{ Name: 'tag-key', Values: [TAG_KEYS.expiresAt] }] }),
-  );
-  for (const v of vpcs.Vpcs ?? []) {
-    const tags = Object.fromEntries((v.Tags ?? []).map((t) => [t.Key, t.Value]));
+  const unlisted: string[] = [];
+  const consider = (tags: Record<string, string | undefined>) => {
     const expires = Date.parse(String(tags[TAG_KEYS.expiresAt]));
     if (tags[TAG_KEYS.runId] && expires <= now) runs.add(String(tags[TAG_KEYS.runId]));
-  }
-  let marker: string | undefined;
-  do {
-    const page = await client(IAMClient, region).send(
-      new ListRolesCommand({ PathPrefix: PROBE_ROLE_PATH, ...(marker ? { Marker: marker } : {}) }),
-    );
-    for (const r of page.Roles ?? []) {
-      if (!r.RoleName?.startsWith(PROBE_NAME_PREFIX)) continue;
-      const tags = Object.fromEntries(
+  };
+  const fromTags = (tags: Tag[] | undefined) => Object.fromEntries((tags ?? []).map((t) => [t.Key, t.Value]));
+  const ec2Api = client(EC2Client, region);
+  const byExpiryTag = [{ Name: 'tag-key', Values: [TAG_KEYS.expiresAt] }];
+  // Each tagged type on its own: a run whose VPC listing is refused is still found by its subnets.
+  const listers: [string, () => Promise<(Tag[] | undefined)[]>][] = [
+    [
+      'DescribeVpcs',
+      async () =>
+        ((await ec2Api.send(new DescribeVpcsCommand({ Filters: byExpiryTag }))).Vpcs ?? []).map(
+          (v) => v.Tags,
+        ),
+    ],
+    [
+      'DescribeSubnets',
+      async () =>
+        ((await ec2Api.send(new DescribeSubnetsCommand({ Filters: byExpiryTag }))).Subnets ?? []).map(
+          (s) => s.Tags,
+        ),
+    ],
+    [
+      'DescribeSecurityGroups',
+      async () =>
         (
-          (await client(IAMClient, region).send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags ?? []
-        ).map((t) => [t.Key, t.Value]),
-      );
-      const expires = Date.parse(String(tags[TAG_KEYS.expiresAt]));
-      if (tags[TAG_KEYS.runId] && expires <= now) runs.add(String(tags[TAG_KEYS.runId]));
+          (await ec2Api.send(new DescribeSecurityGroupsCommand({ Filters: byExpiryTag }))).SecurityGroups ??
+          []
+        ).map((g) => g.Tags),
+    ],
+    [
+      'DescribeVpcEndpoints',
+      async () =>
+        (
+          (await ec2Api.send(new DescribeVpcEndpointsCommand({ Filters: byExpiryTag }))).VpcEndpoints ?? []
+        ).map((e) => e.Tags),
+    ],
+  ];
+  for (const [op, list] of listers) {
+    try {
+      for (const tags of await list()) consider(fromTags(tags));
+    } catch (err) {
+      unlisted.push(`${op}: ${describeError(err)}`);
     }
-    marker = page.IsTruncated ? page.Marker : undefined;
-  } while (marker);
-  return [...runs].sort();
+  }
+  const iamApi = client(IAMClient, region);
+  let marker: string | undefined;
+  try {
+    do {
+      const page = await iamApi.send(
+        new ListRolesCommand({ PathPrefix: PROBE_ROLE_PATH, ...(marker ? { Marker: marker } : {}) }),
+      );
+      for (const r of page.Roles ?? []) {
+        if (!r.RoleName?.startsWith(PROBE_NAME_PREFIX)) continue;
+        try {
+          consider(fromTags((await iamApi.send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags));
+        } catch (err) {
+          unlisted.push(`ListRoleTags ${r.RoleName}: ${describeError(err)}`);
+        }
+      }
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+  } catch (err) {
+    unlisted.push(`ListRoles: ${describeError(err)}`);
+  }
+  return { runs: [...runs].sort(), unlisted };
 }
 
 export async function handler(event: { region?: string } = {}): Promise<SweepResult> {
   const region = event.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const log = createLogger('Sweeper', { region });
-  const expiredRuns = await expiredRunIds(region);
+  const { runs: expiredRuns, unlisted } = await expiredRunIds(region);
   const passes: SweepResult['passes'] = {};
   for (const runId of expiredRuns) {
     const p = await teardownPass(runId, region, log.with({ runId }));
-    passes[runId] = { deleted: p.deleted, remaining: p.remaining };
+    passes[runId] = { deleted: p.deleted, remaining: p.remaining, unlisted: p.unlisted };
     log.info('swept run', { runId, deleted: p.deleted.length, remaining: p.remaining.length });
   }
-  return { region, expiredRuns, passes };
+  if (unlisted.length) log.warn('some list calls did not answer', { unlisted });
+  return { region, expiredRuns, passes, unlisted };
 }

@@ -2,7 +2,7 @@
 
 export const INVOKE_ACTIONS = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'];
 
-const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
+export const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
 
 /**
  * ARNs a call to `modelId` is authorized against. A cross-region inference profile is checked

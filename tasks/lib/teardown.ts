@@ -1,9 +1,11 @@
 /**
- * Teardown of one run, shared by Cleanup (inside the state machine and for ABORTED / TIMED_OUT
- * executions) and the sweeper. Order matters on AWS: probe function → its Lambda ENIs (only once
- * detached) → endpoint → security groups → subnets → VPC → probe role last (Lambda uses the
- * function's role to release its ENIs). Every delete treats NotFound as success; everything is
- * found by tag or by the run's names, so it works from any partial state.
+ * Teardown of one run, shared by Cleanup (inside the state machine and for ABORTED / TIMED_OUT /
+ * FAILED executions) and the sweeper. Order matters on AWS: probe function → its Lambda ENIs (only
+ * once detached) → endpoint → security groups → subnets → VPC → probe role last (Lambda uses the
+ * function's role to release its ENIs). Resources are found three ways — the ids the execution
+ * state recorded, the run tag, and membership of the run's VPCs — and every list call and every
+ * delete stands alone: one refusal is recorded against its resource (or as an unanswered list) and
+ * never stops the others. NotFound is success.
  */
 import {
   DeleteNetworkInterfaceCommand,
@@ -17,6 +19,7 @@ import {
   DescribeVpcEndpointsCommand,
   DescribeVpcsCommand,
   EC2Client,
+  type Filter,
   RevokeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
@@ -30,22 +33,158 @@ import {
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
 import { DeleteFunctionCommand, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { ResourceRef } from '../../statemachine/contract.ts';
+import type { Leftover, ResourceRef, RunState } from '../../statemachine/contract.ts';
 import { client } from './clients.ts';
 import type { Logger } from './log.ts';
 import { errorCode, isDependencyViolation, isNotFound } from './outcomes.ts';
 import { probeName } from './run-state.ts';
 import { runIdFilter } from './tags.ts';
 
+type Ec2Type = 'vpc' | 'subnet' | 'security-group' | 'vpc-endpoint';
+
+/** Ids the execution state recorded as created: found even when a tag lookup is refused. */
+export type KnownIds = Partial<Record<Ec2Type, string[]>>;
+
+export function knownIdsOf(state: Partial<Pick<RunState, 'network' | 'provisioned'>> | undefined): KnownIds {
+  const n = state?.network;
+  const e = state?.provisioned?.endpoint;
+  return {
+    vpc: n ? [n.vpcId] : [],
+    subnet: n ? [...n.subnetIds] : [],
+    'security-group': n ? [n.workloadSecurityGroupId, n.endpointSecurityGroupId] : [],
+    'vpc-endpoint': e ? [e.vpcEndpointId] : [],
+  };
+}
+
 export interface TeardownPass {
   deleted: ResourceRef[];
-  remaining: ResourceRef[];
+  /** What is still there after this pass, each with why. */
+  remaining: Leftover[];
+  /** List calls that did not answer (operation: error): resources they would have found are unknown. */
+  unlisted: string[];
   lastError?: string;
   /** Lambda ENIs still attached or not yet deleted: the role must outlive them. */
   lambdaEnisRemain?: boolean;
 }
 
-/** Run a delete; NotFound is success, DependencyViolation means "later". */
+const describeError = (err: unknown) => `${errorCode(err)}: ${(err as Error)?.message ?? String(err)}`;
+
+/** A run's EC2 resources of one type: one lister per type, each answering for itself. */
+interface Found {
+  id: string;
+  state?: string;
+  vpcId?: string;
+  interfaceType?: string;
+  status?: string;
+  name?: string;
+}
+
+const LISTERS: Record<
+  Ec2Type | 'network-interface',
+  { op: string; list: (ec2: EC2Client, filters: Filter[], ids?: string[]) => Promise<Found[]> }
+> = {
+  vpc: {
+    op: 'DescribeVpcs',
+    list: async (ec2, Filters, VpcIds) =>
+      ((await ec2.send(new DescribeVpcsCommand(VpcIds ? { VpcIds } : { Filters }))).Vpcs ?? []).map((v) => ({
+        id: v.VpcId!,
+        state: v.State,
+      })),
+  },
+  subnet: {
+    op: 'DescribeSubnets',
+    list: async (ec2, Filters, SubnetIds) =>
+      (
+        (await ec2.send(new DescribeSubnetsCommand(SubnetIds ? { SubnetIds } : { Filters }))).Subnets ?? []
+      ).map((s) => ({ id: s.SubnetId!, vpcId: s.VpcId })),
+  },
+  'security-group': {
+    op: 'DescribeSecurityGroups',
+    list: async (ec2, Filters, GroupIds) =>
+      (
+        (await ec2.send(new DescribeSecurityGroupsCommand(GroupIds ? { GroupIds } : { Filters })))
+          .SecurityGroups ?? []
+      ).map((g) => ({ id: g.GroupId!, vpcId: g.VpcId, name: g.GroupName })),
+  },
+  'vpc-endpoint': {
+    op: 'DescribeVpcEndpoints',
+    list: async (ec2, Filters, VpcEndpointIds) =>
+      (
+        (await ec2.send(new DescribeVpcEndpointsCommand(VpcEndpointIds ? { VpcEndpointIds } : { Filters })))
+          .VpcEndpoints ?? []
+      )
+        .map((e) => ({ id: e.VpcEndpointId!, state: String(e.State ?? '').toLowerCase(), vpcId: e.VpcId }))
+        .filter((e) => e.state !== 'deleted'),
+  },
+  'network-interface': {
+    op: 'DescribeNetworkInterfaces',
+    list: async (ec2, Filters) =>
+      ((await ec2.send(new DescribeNetworkInterfacesCommand({ Filters }))).NetworkInterfaces ?? []).map(
+        (n) => ({
+          id: n.NetworkInterfaceId!,
+          interfaceType: n.InterfaceType,
+          status: n.Status,
+          vpcId: n.VpcId,
+        }),
+      ),
+  },
+};
+
+/**
+ * Everything of one run that EC2 still shows, by tag, by the run's VPCs and by recorded id. A list
+ * that fails is noted in `unlisted`; recorded ids of that type are then looked up one by one, and
+ * any that cannot be looked up are kept (we cannot prove them gone).
+ */
+export async function inventory(
+  ec2: EC2Client,
+  runId: string,
+  known: KnownIds,
+  unlisted: string[],
+): Promise<Record<Ec2Type | 'network-interface', Map<string, Found>>> {
+  const out = {
+    vpc: new Map<string, Found>(),
+    subnet: new Map<string, Found>(),
+    'security-group': new Map<string, Found>(),
+    'vpc-endpoint': new Map<string, Found>(),
+    'network-interface': new Map<string, Found>(),
+  };
+  const add = (type: keyof typeof out, items: Found[]) => {
+    for (const f of items) out[type].set(f.id, { ...out[type].get(f.id), ...f });
+  };
+  const tryList = async (type: keyof typeof out, filters: Filter[], ids?: string[]): Promise<boolean> => {
+    try {
+      add(type, await LISTERS[type].list(ec2, filters, ids));
+      return true;
+    } catch (err) {
+      if (ids && isNotFound(err)) return true;
+      const what = `${LISTERS[type].op}: ${describeError(err)}`;
+      if (!unlisted.includes(what)) unlisted.push(what);
+      return false;
+    }
+  };
+  const types: Ec2Type[] = ['vpc', 'vpc-endpoint', 'subnet', 'security-group'];
+  for (const type of types) await tryList(type, [runIdFilter(runId)]);
+  // Recorded ids, one call each so a deleted one (NotFound) does not hide the others.
+  for (const type of types) {
+    for (const id of known[type] ?? []) {
+      if (out[type].has(id)) continue;
+      const ok = await tryList(type, [], [id]);
+      if (!ok) out[type].set(id, { id, state: 'unknown' });
+    }
+  }
+  // Members of the run's VPCs that carry no tag of ours (Lambda's ENIs, the endpoint's ENIs).
+  for (const vpcId of out.vpc.keys()) {
+    const byVpc = [{ Name: 'vpc-id', Values: [vpcId] }];
+    await tryList('vpc-endpoint', byVpc);
+    await tryList('network-interface', byVpc);
+    await tryList('security-group', byVpc);
+    await tryList('subnet', byVpc);
+  }
+  for (const [id, g] of out['security-group']) if (g.name === 'default') out['security-group'].delete(id);
+  return out;
+}
+
+/** Run a delete; NotFound is success, anything else is recorded against the resource. */
 async function del(ref: ResourceRef, pass: TeardownPass, call: () => Promise<unknown>): Promise<boolean> {
   try {
     await call();
@@ -53,54 +192,50 @@ async function del(ref: ResourceRef, pass: TeardownPass, call: () => Promise<unk
     return true;
   } catch (err) {
     if (isNotFound(err)) return true;
-    pass.remaining.push(ref);
-    if (!isDependencyViolation(err))
-      pass.lastError = `${ref.type} ${ref.id}: ${errorCode(err)}: ${(err as Error).message}`;
+    const reason = isDependencyViolation(err)
+      ? `still in use (${describeError(err)})`
+      : `delete refused: ${describeError(err)}`;
+    pass.remaining.push({ ...ref, reason });
+    if (!isDependencyViolation(err)) pass.lastError = `${ref.type} ${ref.id}: ${describeError(err)}`;
     return false;
   }
 }
 
 async function revokeGroupReferences(ec2Api: EC2Client, groupId: string, log: Logger): Promise<void> {
-  const r = await ec2Api.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] })).catch((err) => {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  });
-  const g = r?.SecurityGroups?.[0];
-  if (!g) return;
-  // The workload and endpoint groups reference each other: drop the references or neither can go.
-  const ingress = (g.IpPermissions ?? []).filter((p) => p.UserIdGroupPairs?.length);
-  const egress = (g.IpPermissionsEgress ?? []).filter((p) => p.UserIdGroupPairs?.length);
-  if (ingress.length) {
-    await ec2Api
-      .send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ingress }))
-      .catch((err) => {
-        log.warn('revoke ingress failed', { groupId, error: errorCode(err) });
-      });
-  }
-  if (egress.length) {
-    await ec2Api
-      .send(new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: egress }))
-      .catch((err) => {
-        log.warn('revoke egress failed', { groupId, error: errorCode(err) });
-      });
+  try {
+    const r = await ec2Api.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    const g = r.SecurityGroups?.[0];
+    if (!g) return;
+    // The workload and endpoint groups reference each other: drop the references or neither can go.
+    const ingress = (g.IpPermissions ?? []).filter((p) => p.UserIdGroupPairs?.length);
+    const egress = (g.IpPermissionsEgress ?? []).filter((p) => p.UserIdGroupPairs?.length);
+    if (ingress.length)
+      await ec2Api.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ingress }));
+    if (egress.length)
+      await ec2Api.send(new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: egress }));
+  } catch (err) {
+    // The delete that follows records why the group stays, if it does.
+    if (!isNotFound(err)) log.warn('revoking group references failed', { groupId, error: errorCode(err) });
   }
 }
 
-async function teardownVpc(ec2Api: EC2Client, vpcId: string, pass: TeardownPass, log: Logger): Promise<void> {
-  const vpcFilter = [{ Name: 'vpc-id', Values: [vpcId] }];
+async function teardownEc2(
+  ec2Api: EC2Client,
+  runId: string,
+  known: KnownIds,
+  pass: TeardownPass,
+  log: Logger,
+): Promise<void> {
+  const inv = await inventory(ec2Api, runId, known, pass.unlisted);
 
-  const endpoints =
-    (await ec2Api.send(new DescribeVpcEndpointsCommand({ Filters: vpcFilter }))).VpcEndpoints ?? [];
-  for (const e of endpoints) {
-    const state = String(e.State ?? '').toLowerCase();
-    if (state === 'deleted') continue;
-    const ref: ResourceRef = { type: 'vpc-endpoint', id: e.VpcEndpointId! };
-    if (state === 'deleting') {
-      pass.remaining.push(ref);
+  for (const e of inv['vpc-endpoint'].values()) {
+    const ref: ResourceRef = { type: 'vpc-endpoint', id: e.id };
+    if (e.state === 'deleting') {
+      pass.remaining.push({ ...ref, reason: 'deleting (AWS takes a few minutes)' });
       continue;
     }
     await del(ref, pass, async () => {
-      const r = await ec2Api.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [e.VpcEndpointId!] }));
+      const r = await ec2Api.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [e.id] }));
       const failed = r.Unsuccessful?.find((u) => u.Error?.Code && !u.Error.Code.endsWith('NotFound'));
       if (failed)
         throw Object.assign(new Error(failed.Error?.Message ?? 'delete failed'), {
@@ -110,49 +245,40 @@ async function teardownVpc(ec2Api: EC2Client, vpcId: string, pass: TeardownPass,
   }
 
   // Lambda's hyperplane ENIs detach minutes after the function is gone; delete them once detached.
-  const enis =
-    (await ec2Api.send(new DescribeNetworkInterfacesCommand({ Filters: vpcFilter }))).NetworkInterfaces ?? [];
-  for (const n of enis) {
-    const ref: ResourceRef = { type: 'network-interface', id: n.NetworkInterfaceId! };
-    if (n.InterfaceType === 'vpc_endpoint') {
-      pass.remaining.push(ref); // goes with its endpoint
+  for (const n of inv['network-interface'].values()) {
+    const ref: ResourceRef = { type: 'network-interface', id: n.id };
+    if (n.interfaceType === 'vpc_endpoint') {
+      pass.remaining.push({ ...ref, reason: 'endpoint network interface: goes with its endpoint' });
       continue;
     }
-    if (n.Status !== 'available') {
-      pass.remaining.push(ref);
+    if (n.status !== 'available') {
+      pass.remaining.push({ ...ref, reason: `Lambda network interface still ${n.status ?? 'attached'}` });
       pass.lambdaEnisRemain = true;
       continue;
     }
     const gone = await del(ref, pass, () =>
-      ec2Api.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: n.NetworkInterfaceId! })),
+      ec2Api.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: n.id })),
     );
     if (!gone) pass.lambdaEnisRemain = true;
   }
 
-  const groups = (
-    (await ec2Api.send(new DescribeSecurityGroupsCommand({ Filters: vpcFilter }))).SecurityGroups ?? []
-  ).filter((g) => g.GroupName !== 'default');
-  for (const g of groups) await revokeGroupReferences(ec2Api, g.GroupId!, log);
-  for (const g of groups) {
-    await del({ type: 'security-group', id: g.GroupId! }, pass, () =>
-      ec2Api.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId! })),
+  const groups = [...inv['security-group'].keys()];
+  for (const id of groups) await revokeGroupReferences(ec2Api, id, log);
+  for (const id of groups)
+    await del({ type: 'security-group', id }, pass, () =>
+      ec2Api.send(new DeleteSecurityGroupCommand({ GroupId: id })),
     );
-  }
-
-  const subnets = (await ec2Api.send(new DescribeSubnetsCommand({ Filters: vpcFilter }))).Subnets ?? [];
-  for (const s of subnets) {
-    await del({ type: 'subnet', id: s.SubnetId! }, pass, () =>
-      ec2Api.send(new DeleteSubnetCommand({ SubnetId: s.SubnetId! })),
-    );
-  }
-
-  await del({ type: 'vpc', id: vpcId }, pass, () => ec2Api.send(new DeleteVpcCommand({ VpcId: vpcId })));
+  for (const id of inv.subnet.keys())
+    await del({ type: 'subnet', id }, pass, () => ec2Api.send(new DeleteSubnetCommand({ SubnetId: id })));
+  for (const id of inv.vpc.keys())
+    await del({ type: 'vpc', id }, pass, () => ec2Api.send(new DeleteVpcCommand({ VpcId: id })));
 }
 
 async function teardownRole(region: string, roleName: string, pass: TeardownPass): Promise<void> {
   const iamApi = client(IAMClient, region);
   const ref: ResourceRef = { type: 'iam-role', id: roleName };
-  try {
+  await del(ref, pass, async () => {
+    // A role with policies cannot be deleted: remove them first (NotFound anywhere means gone).
     const inline = (await iamApi.send(new ListRolePoliciesCommand({ RoleName: roleName }))).PolicyNames ?? [];
     for (const p of inline)
       await iamApi
@@ -160,73 +286,84 @@ async function teardownRole(region: string, roleName: string, pass: TeardownPass
         .catch(ignoreNotFound);
     const attached =
       (await iamApi.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }))).AttachedPolicies ?? [];
-    for (const p of attached) {
+    for (const p of attached)
       await iamApi
         .send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: p.PolicyArn! }))
         .catch(ignoreNotFound);
-    }
-  } catch (err) {
-    if (isNotFound(err)) return;
-    throw err;
-  }
-  await del(ref, pass, () => iamApi.send(new DeleteRoleCommand({ RoleName: roleName })));
+    await iamApi.send(new DeleteRoleCommand({ RoleName: roleName }));
+  });
 }
 
 function ignoreNotFound(err: unknown): void {
   if (!isNotFound(err)) throw err;
 }
 
-/** One pass over everything the run may have created. Safe to repeat. */
-export async function teardownPass(runId: string, region: string, log: Logger): Promise<TeardownPass> {
-  const pass: TeardownPass = { deleted: [], remaining: [] };
+/** One pass over everything the run may have created. Safe to repeat; never throws. */
+export async function teardownPass(
+  runId: string,
+  region: string,
+  log: Logger,
+  known: KnownIds = {},
+): Promise<TeardownPass> {
+  const pass: TeardownPass = { deleted: [], remaining: [], unlisted: [] };
   const name = probeName(runId);
 
   await del({ type: 'lambda-function', id: name }, pass, () =>
     client(LambdaClient, region).send(new DeleteFunctionCommand({ FunctionName: name })),
   );
-
-  const ec2Api = client(EC2Client, region);
-  const vpcs = (await ec2Api.send(new DescribeVpcsCommand({ Filters: [runIdFilter(runId)] }))).Vpcs ?? [];
-  for (const v of vpcs) await teardownVpc(ec2Api, v.VpcId!, pass, log);
-
+  await teardownEc2(client(EC2Client, region), runId, known, pass, log);
   if (pass.lambdaEnisRemain) {
-    pass.remaining.push({ type: 'iam-role', id: name });
+    pass.remaining.push({
+      type: 'iam-role',
+      id: name,
+      reason: 'kept until the Lambda network interfaces are gone (Lambda releases them with this role)',
+    });
   } else {
     await teardownRole(region, name, pass);
   }
   return pass;
 }
 
-/** What still exists for a run, found by tag and by name: the "nothing left" proof. */
-export async function listLeftovers(runId: string, region: string): Promise<ResourceRef[]> {
-  const ec2Api = client(EC2Client, region);
-  const left: ResourceRef[] = [];
-  const byTag = [runIdFilter(runId)];
-  for (const v of (await ec2Api.send(new DescribeVpcsCommand({ Filters: byTag }))).Vpcs ?? [])
-    left.push({ type: 'vpc', id: v.VpcId! });
-  for (const s of (await ec2Api.send(new DescribeSubnetsCommand({ Filters: byTag }))).Subnets ?? [])
-    left.push({ type: 'subnet', id: s.SubnetId! });
-  for (const g of (await ec2Api.send(new DescribeSecurityGroupsCommand({ Filters: byTag }))).SecurityGroups ??
-    []) {
-    left.push({ type: 'security-group', id: g.GroupId! });
-  }
-  for (const e of (await ec2Api.send(new DescribeVpcEndpointsCommand({ Filters: byTag }))).VpcEndpoints ??
-    []) {
-    if (String(e.State).toLowerCase() !== 'deleted')
-      left.push({ type: 'vpc-endpoint', id: e.VpcEndpointId! });
+/**
+ * The final inventory: what still exists for a run, by tag, by recorded id and by name, each with
+ * the reason the last pass gave (or why it cannot be proven gone). Never throws.
+ */
+export async function listLeftovers(
+  runId: string,
+  region: string,
+  known: KnownIds = {},
+  lastPass?: TeardownPass,
+): Promise<{ leftovers: Leftover[]; unlisted: string[] }> {
+  const unlisted: string[] = [];
+  const reasons = new Map((lastPass?.remaining ?? []).map((l) => [`${l.type} ${l.id}`, l.reason]));
+  const leftovers: Leftover[] = [];
+  const push = (type: ResourceRef['type'], id: string, fallback: string) =>
+    leftovers.push({ type, id, reason: reasons.get(`${type} ${id}`) ?? fallback });
+
+  const inv = await inventory(client(EC2Client, region), runId, known, unlisted);
+  for (const type of ['vpc-endpoint', 'network-interface', 'security-group', 'subnet', 'vpc'] as const) {
+    for (const f of inv[type].values()) {
+      push(type, f.id, f.state === 'unknown' ? 'could not be looked up (see unlisted)' : 'still present');
+    }
   }
   const name = probeName(runId);
-  try {
-    await client(LambdaClient, region).send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-    left.push({ type: 'lambda-function', id: name });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
+  const probes: [ResourceRef['type'], string, () => Promise<unknown>][] = [
+    [
+      'lambda-function',
+      'GetFunctionConfiguration',
+      () => client(LambdaClient, region).send(new GetFunctionConfigurationCommand({ FunctionName: name })),
+    ],
+    ['iam-role', 'GetRole', () => client(IAMClient, region).send(new GetRoleCommand({ RoleName: name }))],
+  ];
+  for (const [type, op, call] of probes) {
+    try {
+      await call();
+      push(type, name, 'still present');
+    } catch (err) {
+      if (isNotFound(err)) continue;
+      unlisted.push(`${op}: ${describeError(err)}`);
+      push(type, name, `could not be looked up (${errorCode(err)})`);
+    }
   }
-  try {
-    await client(IAMClient, region).send(new GetRoleCommand({ RoleName: name }));
-    left.push({ type: 'iam-role', id: name });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  return left;
+  return { leftovers, unlisted };
 }

@@ -97,11 +97,11 @@ export function fixtureReport(verdict: Report['verdict'], over: Partial<Report> 
  */
 export function fixtureDefinition(
   verdictReport: Report,
-  opts: { cleanupSeconds?: number; verdictAfterSeconds?: number } = {},
+  opts: { cleanupSeconds?: number; verdictAfterSeconds?: number; finalCleanup?: Report['cleanup'] } = {},
 ): string {
   const final: Report = {
     ...verdictReport,
-    cleanup: { status: 'complete', leftovers: [] },
+    cleanup: opts.finalCleanup ?? { status: 'complete', leftovers: [] },
     timings: { ...verdictReport.timings, finishedAt: '2026-11-24T20:05:00.000Z', totalSeconds: 300 },
   };
   const end =
@@ -145,7 +145,7 @@ let machines = 0;
 export async function deployFixture(
   emu: Emulator,
   verdictReport: Report,
-  opts: { cleanupSeconds?: number; verdictAfterSeconds?: number } = {},
+  opts: { cleanupSeconds?: number; verdictAfterSeconds?: number; finalCleanup?: Report['cleanup'] } = {},
 ): Promise<string> {
   const sfn = new SFNClient({ ...emu.clientConfig('us-east-1'), maxAttempts: 1 });
   const out = await sfn.send(

@@ -51,8 +51,11 @@ describe('action inputs', () => {
     ],
     [{ 'state-machine-arn': 'arn:aws:states:us-east-1:12345:stateMachine:x' }, 'is not a state machine ARN'],
     [{ region: '' }, 'region is required'],
-    [{ region: 'us-east' }, 'region "us-east" is not an AWS region code such as us-east-1'],
-    [{ 'model-id': 'claude' }, 'model-id "claude" does not look like a model id'],
+    [{ region: 'us-east' }, 'region "us-east": region must be an AWS region code such as us-east-1'],
+    // The action accepted this before: the execution input (and `local`) never did.
+    [{ region: 'us-east-9' }, 'region "us-east-9": region is not an AWS region'],
+    [{ region: 'eu-central-7' }, 'region "eu-central-7": region is not an AWS region'],
+    [{ 'model-id': 'claude' }, 'model-id "claude": model id must look like'],
     [{ wait: 'forever' }, 'wait "forever" must be one of: verdict, complete'],
     [{ 'timeout-minutes': '0' }, 'timeout-minutes "0" must be a number of minutes above 0 and at most 360'],
     [{ 'timeout-minutes': '1e3' }, 'timeout-minutes "1e3" must be a number'],

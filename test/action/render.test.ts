@@ -7,12 +7,33 @@ import {
 } from '../../workflows-src/action/github.ts';
 import {
   describeFailure,
+  formatDuration,
   renderReportMarkdown,
   renderReportText,
 } from '../../workflows-src/report/render.ts';
 import { fixtureReport, pullRequestPayload } from './fixtures.ts';
 
 describe('report rendering', () => {
+  it('a pass with leftovers is never "passed" alone: its own headline, a warning, and each leftover with its reason', () => {
+    const report = fixtureReport('pass', {
+      cleanup: {
+        status: 'incomplete',
+        leftovers: [{ type: 'vpc', id: 'vpc-0left', reason: 'delete refused: UnauthorizedOperation: no' }],
+        unlisted: ['DescribeVpcs: UnauthorizedOperation: no'],
+      },
+    });
+    const md = renderReportMarkdown(report);
+    expect(md).toContain('## ⚠️ PrivateLink verification passed, but resources were left behind');
+    expect(md).not.toContain('## ✅');
+    expect(md).toMatch(
+      /> \[!WARNING\]\n> Cleanup incomplete: 1 resource\(s\) left behind and 1 list call\(s\) unanswered/,
+    );
+    expect(md).toContain('> - vpc `vpc-0left`: delete refused: UnauthorizedOperation: no');
+    const text = renderReportText(report);
+    expect(text.startsWith('PASS-WITH-LEFTOVERS:')).toBe(true);
+    expect(text).toContain('left over: vpc vpc-0left (delete refused: UnauthorizedOperation: no)');
+  });
+
   it('Markdown carries the verdict, each check with its evidence, propagation, timings, resources, cleanup, cost and links', () => {
     const md = renderReportMarkdown(fixtureReport('pass'), {
       executionArn: 'arn:aws:states:us-east-1:123456789012:execution:sm:run',
@@ -56,6 +77,16 @@ describe('report rendering', () => {
     });
     expect(md).not.toContain('<!--');
     expect(md).not.toContain('<script>');
+  });
+});
+
+describe('durations', () => {
+  it('carries rounded seconds into the minute: 539.6 s is "9 min 0 s", never "8 min 60 s"', () => {
+    expect(formatDuration(539.6)).toBe('9 min 0 s');
+    expect(formatDuration(539.4)).toBe('8 min 59 s');
+    expect(formatDuration(119.96)).toBe('2 min 0 s');
+    expect(formatDuration(54.14)).toBe('54.1 s');
+    expect(formatDuration(0)).toBe('0 s');
   });
 });
 

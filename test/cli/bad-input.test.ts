@@ -25,6 +25,9 @@ describe('privatelink-verify local: bad input', () => {
     ['an unknown scenario', ['--scenario', 'chaos'], /unknown scenario "chaos"/],
     ['an unknown option', ['--regoin', 'us-east-1'], /--regoin/],
     ['a bad time scale', ['--time-scale', 'fast'], /--time-scale/],
+    // Was silently replaced by the default CIDR.
+    ['an empty --vpc-cidr', ['--vpc-cidr', ''], /vpcCidr "" is not an IPv4 CIDR/],
+    ['a run id too long for the probe function name', ['--run-id', 'x'.repeat(55)], /at most 54 characters/],
   ];
   for (const [what, args, message] of cases) {
     it(`refuses ${what} with one line and exit status 2`, () => {
@@ -80,5 +83,83 @@ describe('privatelink-verify local: bad input', () => {
     });
     expect(result.report.failure?.cause).toMatch(/not offered in ca-west-1/);
     expect(live).toEqual([]);
+  });
+
+  it('an unknown model is refused by preflight: exit 2 (not a failed verification) and nothing created', async () => {
+    let live: unknown[] = ['not inspected'];
+    const result = await runLocal(
+      {
+        scenario: 'correct',
+        input: {
+          runId: 'no-such-model',
+          region: 'us-east-1',
+          modelId: 'anthropic.claude-9-nonexistent-v1:0',
+        },
+        profile: 'instant',
+        json: false,
+        quiet: true,
+      },
+      () => {},
+      {
+        onFinished: (emu) => {
+          live = emu
+            .inventory()
+            .filter((i) => !i.builtIn && (i.service === 'ec2' || i.id.startsWith('plv-probe-')));
+        },
+      },
+    );
+    expect(result.report.failure).toMatchObject({
+      stage: 'preflight',
+      error: 'PrivateLinkVerify.InvalidInput',
+    });
+    expect(result.report.failure?.cause).toMatch(/is not offered by Amazon Bedrock in us-east-1/);
+    expect(result.exitCode).toBe(2);
+    expect(live).toEqual([]);
+  });
+});
+
+describe('privatelink-verify sweep and emulator: bad input', () => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      'sweep: a region that is not one',
+      ['sweep', '--region', 'us-east-x'],
+      /--region "us-east-x": region must be/,
+    ],
+    [
+      'sweep: a region that looks right but does not exist',
+      ['sweep', '--region', 'us-east-9'],
+      /not an AWS region/,
+    ],
+    ['sweep: an unknown option', ['sweep', '--regoin', 'us-east-1'], /--regoin/],
+    ['emulator: a region that is not one', ['emulator', '--region', 'moon-1'], /--region "moon-1"/],
+    ['emulator: a bad port', ['emulator', '--port', 'ninety'], /--port/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`refuses ${what} with one line and exit status 2`, () => {
+      const r = cli(...args);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.split('\n')).toHaveLength(1);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('sweep with no credentials at all: exit 4 and one line (the documented credentials status)', () => {
+    const r = spawnSync(process.execPath, [BIN, 'sweep', '--region', 'us-east-1'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: {
+        PATH: process.env.PATH,
+        HOME: '/nonexistent',
+        AWS_CONFIG_FILE: '/nonexistent/config',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        // Nothing must reach real AWS from a test: a closed loopback port.
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      },
+    });
+    expect(r.status).toBe(4);
+    expect(r.stderr.trim()).toMatch(/AWS credentials missing or refused/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

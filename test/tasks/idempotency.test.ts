@@ -99,7 +99,7 @@ describe('tasks are idempotent', () => {
       pass = await teardownPass(input.runId, input.region, log);
     expect(pass.remaining).toEqual([]);
     const again = await teardownPass(input.runId, input.region, log);
-    expect(again).toEqual({ deleted: [], remaining: [] });
-    expect(await listLeftovers(input.runId, input.region)).toEqual([]);
+    expect(again).toEqual({ deleted: [], remaining: [], unlisted: [] });
+    expect(await listLeftovers(input.runId, input.region)).toEqual({ leftovers: [], unlisted: [] });
   });
 });

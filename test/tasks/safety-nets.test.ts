@@ -50,6 +50,8 @@ describe('safety nets', () => {
       'detail-type': 'Step Functions Execution Status Change',
       detail: {
         status: 'ABORTED',
+        // Stopped long ago: nothing can still be in flight, so this pass may say complete.
+        stopDate: Date.now() - 7_200_000,
         input: JSON.stringify(input),
         executionArn: 'arn:aws:states:us-east-1:123456789012:execution:privatelink-verify:aborted-run',
       },
@@ -59,6 +61,98 @@ describe('safety nets', () => {
       expect.arrayContaining(['vpc', 'subnet', 'security-group']),
     );
     expect(await vpcsOf('aborted-run')).toEqual([]);
+  });
+
+  it('Cleanup stays pending after a stop until the longest task could have finished, and then removes what that task made', async () => {
+    const { handler: cleanup } = await import('../../tasks/cleanup.ts');
+    const { LONGEST_TASK_TIMEOUT_SECONDS } = await import('../../tasks/manifest.ts');
+    const input = ExecutionInputSchema.parse({
+      runId: 'stopped-mid-create',
+      region: 'us-east-1',
+      modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+      vpcCidr: '10.46.0.0/16',
+    });
+    const stoppedAt = Date.now();
+    const event = {
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { status: 'ABORTED', stopDate: stoppedAt, input: JSON.stringify(input) },
+    };
+    // Nothing exists yet at the stop: the first pass finds nothing but must not say complete.
+    const first = await cleanup(event);
+    expect(first.status).toBe('pending');
+    expect(Date.parse(first.settleUntil!)).toBeGreaterThanOrEqual(
+      stoppedAt + LONGEST_TASK_TIMEOUT_SECONDS * 1000,
+    );
+    // The CreateNetwork invocation still in flight finishes after the stop.
+    await strandedNetwork('stopped-mid-create', new Date(Date.now() + 3_600_000), '10.46.0.0/16');
+    const second = await cleanup({ ...event, cleanup: first });
+    expect(second.status).toBe('pending');
+    expect(second.deleted.map((r) => r.type)).toContain('vpc');
+    expect(await vpcsOf('stopped-mid-create')).toEqual([]);
+    // Once the settle time has passed, an empty inventory is complete.
+    const third = await cleanup({
+      ...event,
+      cleanup: { ...second, settleUntil: new Date(Date.now() - 1).toISOString() },
+    });
+    expect(third.status).toBe('complete');
+  });
+
+  it('a refused DescribeVpcs does not stop cleanup: the rest is deleted and the report names the VPC it could not remove', async () => {
+    const { network } = await strandedNetwork(
+      'refused-list',
+      new Date(Date.now() + 3_600_000),
+      '10.47.0.0/16',
+    );
+    const { handler: cleanup } = await import('../../tasks/cleanup.ts');
+    emu.setFaults([
+      {
+        kind: 'error',
+        service: 'ec2',
+        operation: 'DescribeVpcs',
+        code: 'UnauthorizedOperation',
+        status: 403,
+      },
+      { kind: 'error', service: 'ec2', operation: 'DeleteVpc', code: 'UnauthorizedOperation', status: 403 },
+    ]);
+    try {
+      const input = ExecutionInputSchema.parse({
+        runId: 'refused-list',
+        region: 'us-east-1',
+        modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+        deadlines: { cleanupSeconds: 60 },
+      });
+      const out = await cleanup(
+        {
+          input,
+          network,
+          cleanup: {
+            status: 'pending',
+            attempt: 1,
+            deleted: [],
+            remaining: [],
+            unlisted: [],
+            startedAt: new Date(Date.now() - 120_000).toISOString(),
+          },
+        },
+        { getRemainingTimeInMillis: () => 16_000 },
+      );
+      expect(out.status).toBe('incomplete');
+      // Subnets and groups went although the VPC list was refused: found by tag and recorded id.
+      expect(out.deleted.map((r) => r.type)).toEqual(expect.arrayContaining(['subnet', 'security-group']));
+      expect(out.remaining).toEqual([
+        expect.objectContaining({
+          type: 'vpc',
+          id: network.vpcId,
+          reason: expect.stringMatching(/UnauthorizedOperation/),
+        }),
+      ]);
+      expect(out.unlisted.join(' ')).toMatch(/DescribeVpcs: UnauthorizedOperation/);
+    } finally {
+      emu.setFaults([]);
+    }
+    const { handler: cleanupAgain } = await import('../../tasks/cleanup.ts');
+    await cleanupAgain({ input: { runId: 'refused-list', region: 'us-east-1' }, network });
+    expect(await vpcsOf('refused-list')).toEqual([]);
   });
 
   it('Cleanup of an input Preflight would refuse creates and deletes nothing', async () => {
@@ -76,5 +170,33 @@ describe('safety nets', () => {
     expect(result.passes['expired-run']?.remaining).toEqual([]);
     expect(await vpcsOf('expired-run')).toEqual([]);
     expect(await vpcsOf('fresh-run')).toHaveLength(1);
+  });
+
+  it('the sweeper under a refused DescribeVpcs still finds the expired run by its subnets, removes what it may, and reports the refused list', async () => {
+    await strandedNetwork('expired-refused', new Date(Date.now() - 60_000), '10.48.0.0/16');
+    emu.setFaults([
+      {
+        kind: 'error',
+        service: 'ec2',
+        operation: 'DescribeVpcs',
+        code: 'UnauthorizedOperation',
+        status: 403,
+      },
+    ]);
+    try {
+      const { handler: sweep } = await import('../../tasks/sweep.ts');
+      const result = await sweep({ region: 'us-east-1' });
+      expect(result.expiredRuns).toEqual(['expired-refused']);
+      expect(result.unlisted.join(' ')).toMatch(/DescribeVpcs: UnauthorizedOperation/);
+      const pass = result.passes['expired-refused']!;
+      expect(pass.deleted.map((r) => r.type)).toEqual(expect.arrayContaining(['subnet', 'security-group']));
+      // The VPC itself could not be found without DescribeVpcs: the pass says why it is not done.
+      expect(pass.unlisted.join(' ')).toMatch(/DescribeVpcs/);
+    } finally {
+      emu.setFaults([]);
+    }
+    const { handler: sweep } = await import('../../tasks/sweep.ts');
+    await sweep({ region: 'us-east-1' });
+    expect(await vpcsOf('expired-refused')).toEqual([]);
   });
 });

@@ -3,7 +3,32 @@
  * finds the execution already running and attaches to it instead of provisioning twice.
  */
 import { createHash } from 'node:crypto';
-import { PROBE_RUN_ID_MAX, RUN_ID_PATTERN } from '../../statemachine/contract.ts';
+import {
+  canonicalInput,
+  type ExecutionInputArgs,
+  INPUT_DIGEST_LENGTH,
+  PROBE_RUN_ID_MAX,
+  RUN_ID_PATTERN,
+  USER_RUN_ID_MAX,
+} from '../../statemachine/contract.ts';
+
+/** Digest of the full input but its run id (region, model, CIDR, options, deadlines, any spec). */
+export function inputDigest(input: Omit<ExecutionInputArgs, 'runId'> & { runId?: string }): string {
+  return createHash('sha256')
+    .update(canonicalInput({ runId: 'x', ...input }, { withoutRunId: true }))
+    .digest('hex')
+    .slice(0, INPUT_DIGEST_LENGTH);
+}
+
+/**
+ * A person's run id made into an execution name that cannot lie: `<run id>-<input digest>`. The
+ * same run id with other input is another execution (and, being the tag, another set of resources).
+ */
+export function runIdForInput(userRunId: string, input: Omit<ExecutionInputArgs, 'runId'>): string {
+  if (!RUN_ID_PATTERN.test(userRunId) || userRunId.length > USER_RUN_ID_MAX)
+    throw new Error(`run id "${userRunId}" must be 1–${USER_RUN_ID_MAX} letters, digits, "-" or "_"`);
+  return `${userRunId}-${inputDigest(input)}`;
+}
 
 export interface ExecutionNameParts {
   /** owner/name */
@@ -12,6 +37,8 @@ export interface ExecutionNameParts {
   runAttempt: string;
   /** Tells apart two verifications in one workflow run (matrix jobs, several regions or models). */
   discriminator?: string;
+  /** The execution input (its run id aside): its digest is part of the name, so other input is another execution. */
+  input?: Omit<ExecutionInputArgs, 'runId'>;
 }
 
 /**
@@ -27,7 +54,9 @@ export function executionName(parts: ExecutionNameParts): string {
   if (!/^[^/\s]+\/[^/\s]+$/.test(parts.repository))
     throw new Error(`GITHUB_REPOSITORY "${parts.repository}" is not owner/name`);
   const hash = createHash('sha256')
-    .update(`${parts.repository}\n${parts.discriminator ?? ''}`)
+    .update(
+      `${parts.repository}\n${parts.discriminator ?? ''}\n${parts.input ? inputDigest(parts.input) : ''}`,
+    )
     .digest('hex')
     .slice(0, 8);
   const tail = `-${parts.runId}-${parts.runAttempt}-${hash}`;

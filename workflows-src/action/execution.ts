@@ -12,10 +12,13 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import {
+  canonicalInput,
   EXECUTION_ERRORS,
   type ExecutionInputArgs,
   type Report,
   ReportSchema,
+  type RunOutcome,
+  runOutcomeOf,
   STATE_NAMES,
 } from '../../statemachine/contract.ts';
 import { executionArnFor, executionConsoleUrl } from './execution-name.ts';
@@ -56,9 +59,43 @@ export async function startOrAttach(
   } catch (err) {
     if (!(err instanceof ExecutionAlreadyExists)) throw err;
     const executionArn = executionArnFor(args.stateMachineArn, args.name);
-    await client.send(new DescribeExecutionCommand({ executionArn }));
+    const existing = await client.send(new DescribeExecutionCommand({ executionArn }));
+    // Re-attach only to the same question: an old verdict for other input would be a lie.
+    let theirs: string | undefined;
+    try {
+      theirs = canonicalInput(JSON.parse(existing.input ?? 'null'));
+    } catch {
+      theirs = undefined;
+    }
+    if (theirs !== canonicalInput(args.input)) {
+      throw new InputMismatchError(
+        `execution ${args.name} already exists with other input (${differingFields(existing.input, args.input)}): use another run id`,
+      );
+    }
     return { executionArn, attached: true };
   }
+}
+
+/** The execution name is taken by a run of other input: the user's to fix (exit 2), never re-attached. */
+export class InputMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputMismatchError';
+  }
+}
+
+function differingFields(theirs: string | undefined, ours: ExecutionInputArgs): string {
+  let other: Record<string, unknown> = {};
+  try {
+    other = JSON.parse(canonicalInput(JSON.parse(theirs ?? '{}')));
+  } catch {
+    return 'unreadable input';
+  }
+  const mine = JSON.parse(canonicalInput(ours)) as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(other), ...Object.keys(mine)])].filter(
+    (k) => JSON.stringify(other[k]) !== JSON.stringify(mine[k]),
+  );
+  return keys.length ? `${keys.join(', ')} differ` : 'input differs';
 }
 
 export type ExecutionStatus =
@@ -277,8 +314,8 @@ class HistoryFollower {
   }
 }
 
-/** pass / fail / error, with the one-line reason a failed step ends with. */
-export type Outcome = 'pass' | 'fail' | 'error';
+/** pass / pass-with-leftovers / fail / error: anything but pass is a failing step. */
+export type Outcome = RunOutcome;
 
 export function outcomeOf(result: WatchResult): Outcome {
   if (result.timedOut && !result.report) return 'error';
@@ -293,8 +330,10 @@ export function outcomeOf(result: WatchResult): Outcome {
     ) {
       return 'error';
     }
-    return result.report.verdict;
+    // A final report folds leftovers in; one taken at the verdict cannot know them yet.
+    return result.reportFrom === 'final' ? runOutcomeOf(result.report) : result.report.verdict;
   }
+  if (result.error === EXECUTION_ERRORS.resourcesLeft) return 'pass-with-leftovers';
   if (result.status === 'SUCCEEDED') return 'error';
   if (result.error === EXECUTION_ERRORS.verificationFailed) return 'fail';
   return 'error';

@@ -2,7 +2,7 @@
  * The action's inputs, read once at the edge and turned into a typed object. Every problem is
  * reported at once, before anything is started in AWS.
  */
-import { MODEL_ID_PATTERN, REGION_PATTERN } from '../../statemachine/contract.ts';
+import { inputFieldProblem } from '../../statemachine/contract.ts';
 
 export const WAIT_MODES = ['verdict', 'complete'] as const;
 export type WaitMode = (typeof WAIT_MODES)[number];
@@ -75,15 +75,16 @@ export function parseInputs(get: (name: string) => string): VerifyInputs {
 
   const region = raw(INPUT_NAMES.region);
   if (!region) problems.push(`${INPUT_NAMES.region} is required`);
-  else if (!REGION_PATTERN.test(region))
-    problems.push(`${INPUT_NAMES.region} "${region}" is not an AWS region code such as us-east-1`);
+  else {
+    const problem = inputFieldProblem('region', region);
+    if (problem) problems.push(`${INPUT_NAMES.region} "${region}": ${problem}`);
+  }
 
   const modelId = raw(INPUT_NAMES.modelId);
   if (!modelId) problems.push(`${INPUT_NAMES.modelId} is required`);
-  else if (!MODEL_ID_PATTERN.test(modelId)) {
-    problems.push(
-      `${INPUT_NAMES.modelId} "${modelId}" does not look like a model id (anthropic.claude-3-haiku-20240307-v1:0) or an inference profile (us.anthropic.claude-3-haiku-20240307-v1:0)`,
-    );
+  else {
+    const problem = inputFieldProblem('modelId', modelId);
+    if (problem) problems.push(`${INPUT_NAMES.modelId} "${modelId}": ${problem}`);
   }
 
   const wait = raw(INPUT_NAMES.wait, INPUT_DEFAULTS.wait);

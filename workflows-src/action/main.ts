@@ -6,7 +6,7 @@
 import * as core from '@actions/core';
 import { context, getOctokit } from '@actions/github';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { renderReportMarkdown } from '../report/render.ts';
+import { leftoverWarning, renderReportMarkdown } from '../report/render.ts';
 import { consoleLinkLines, type ProgressLog } from './execution.ts';
 import { executionName } from './execution-name.ts';
 import {
@@ -56,11 +56,13 @@ export async function run(): Promise<void> {
       throw err;
     }
     const repository = requiredEnv('GITHUB_REPOSITORY');
+    const runInput = { region: inputs.region, modelId: inputs.modelId, owner: `github.com/${repository}` };
     const name = executionName({
       repository,
       runId: requiredEnv('GITHUB_RUN_ID'),
       runAttempt: process.env.GITHUB_RUN_ATTEMPT || '1',
       discriminator: `${process.env.GITHUB_JOB ?? ''}|${inputs.region}|${inputs.modelId}`,
+      input: runInput,
     });
     // Credentials come from the default chain: OIDC via configure-aws-credentials, never keys in inputs.
     const client = new SFNClient({ region: inputs.stateMachineRegion });
@@ -68,12 +70,7 @@ export async function run(): Promise<void> {
       client,
       stateMachineArn: inputs.stateMachineArn,
       name,
-      input: {
-        runId: name,
-        region: inputs.region,
-        modelId: inputs.modelId,
-        owner: `github.com/${repository}`,
-      },
+      input: { runId: name, ...runInput },
       wait: inputs.wait,
       timeoutSeconds: inputs.timeoutSeconds,
       pollIntervalSeconds: inputs.pollIntervalSeconds,
@@ -84,6 +81,8 @@ export async function run(): Promise<void> {
       },
     });
     await publish(inputs, result);
+    const leftovers = result.report ? leftoverWarning(result.report) : undefined;
+    if (leftovers) core.warning(leftovers);
     if (result.outcome === 'pass') core.info(result.message);
     else core.setFailed(result.message);
   } catch (err) {
@@ -107,6 +106,7 @@ export async function run(): Promise<void> {
 async function publish(inputs: VerifyInputs, result: VerificationResult): Promise<void> {
   const report = result.report;
   core.setOutput('verdict', report?.verdict ?? 'error');
+  core.setOutput('outcome', result.outcome);
   core.setOutput('execution-arn', result.executionArn);
   core.setOutput('report-json', report ? JSON.stringify(report) : '');
 

@@ -53,6 +53,10 @@ export const ACTION_METADATA = {
   },
   outputs: {
     verdict: { description: 'pass, fail or error.' },
+    outcome: {
+      description:
+        'pass, pass-with-leftovers, fail or error: the verdict with leftovers folded in (anything but pass fails the step).',
+    },
     'execution-arn': { description: 'ARN of the Step Functions execution.' },
     'report-json': { description: 'The report (schema: statemachine/contract.ts ReportSchema) as JSON.' },
   },

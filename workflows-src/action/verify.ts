@@ -4,7 +4,7 @@
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ExecutionInputArgs } from '../../statemachine/contract.ts';
-import { describeFailure } from '../report/render.ts';
+import { describeFailure, leftoverWarning } from '../report/render.ts';
 import {
   type Outcome,
   outcomeOf,
@@ -77,6 +77,8 @@ function messageFor(w: WatchResult, outcome: Outcome, timeoutSeconds: number): s
   }
   if (w.report) {
     if (outcome === 'pass') return `Verified: ${w.report.summary}`;
+    if (outcome === 'pass-with-leftovers')
+      return `Verified, but resources were left behind: ${leftoverWarning(w.report) ?? 'see the report'}`;
     if (outcome === 'fail') return `Verification failed: ${describeFailure(w.report)}`;
     if (w.report.verdict === 'pass') {
       return `The execution ended ${w.status} (${w.error ?? 'no error'}) after a passing verdict: ${w.cause ?? 'see the execution history'}`;

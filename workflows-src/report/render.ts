@@ -2,7 +2,14 @@
  * One renderer for the verification report: Markdown for the job summary and the pull request
  * comment, plain text for the terminal (the CLI's `run` command reuses it).
  */
-import type { Check, ProbeResult, Report, ResourceRef } from '../../statemachine/contract.ts';
+import {
+  type Check,
+  type ProbeResult,
+  type Report,
+  type ResourceRef,
+  type RunOutcome,
+  runOutcomeOf,
+} from '../../statemachine/contract.ts';
 
 export interface MarkdownOptions {
   /** Execution ARN, shown so a reader can find the run in Step Functions. */
@@ -15,8 +22,9 @@ export interface MarkdownOptions {
   cleanupStillRunning?: boolean;
 }
 
-const VERDICT_HEADLINE: Record<Report['verdict'], string> = {
+const VERDICT_HEADLINE: Record<RunOutcome, string> = {
   pass: '✅ PrivateLink verification passed',
+  'pass-with-leftovers': '⚠️ PrivateLink verification passed, but resources were left behind',
   fail: '❌ PrivateLink verification failed',
   error: '⚠️ PrivateLink verification could not complete',
 };
@@ -31,7 +39,8 @@ const CHECK_TITLE: Record<Check['name'], string> = {
 /** Markdown for a job summary or a pull request comment. */
 export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {}): string {
   const out: string[] = [];
-  out.push(`## ${VERDICT_HEADLINE[report.verdict]}`, '');
+  const outcome = runOutcomeOf(report);
+  out.push(`## ${VERDICT_HEADLINE[outcome]}`, '');
   const facts = [
     `**Region** \`${report.region}\``,
     `**Model** \`${report.modelId}\``,
@@ -40,6 +49,16 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
   ].filter(Boolean);
   out.push(facts.join(' · '), '');
   out.push(escapeMarkdownText(report.summary), '');
+  // Leftovers are never tucked away in a details block: they cost money and fill quotas.
+  const warning = leftoverWarning(report);
+  if (warning) {
+    out.push(`> [!WARNING]`, `> ${escapeMarkdownText(warning)}`);
+    for (const r of report.cleanup.leftovers)
+      out.push(`> - ${resourceLabel(r)}${r.reason ? `: ${escapeMarkdownText(oneLine(r.reason))}` : ''}`);
+    for (const u of report.cleanup.unlisted ?? [])
+      out.push(`> - could not list: ${escapeMarkdownText(oneLine(u))}`);
+    out.push('');
+  }
 
   if (report.failure) {
     out.push(
@@ -56,7 +75,7 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
       out.push(
         `| ${CHECK_TITLE[c.name]} | ${CHECK_ICON[c.status]} ${c.status} | \`${c.expected}\` | ${
           c.observed ? `\`${c.observed}\`` : '—'
-        } | ${c.attempts} | ${seconds(c.elapsedSeconds)} | ${tableCell(c.reason)} |`,
+        } | ${c.attempts} | ${formatDuration(c.elapsedSeconds)} | ${tableCell(c.reason)} |`,
       );
     }
     out.push('');
@@ -64,7 +83,7 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
 
   if (report.propagationSeconds !== undefined) {
     out.push(
-      `**Policy propagation**: the endpoint refused the call ${seconds(report.propagationSeconds)} after the policy flip.`,
+      `**Policy propagation**: the endpoint refused the call ${formatDuration(report.propagationSeconds)} after the policy flip.`,
       '',
     );
   }
@@ -83,7 +102,6 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
   out.push(`- Resources created: ${report.resources.length === 0 ? 'none' : ''}`);
   for (const r of report.resources) out.push(`  - ${resourceLabel(r)}`);
   out.push(`- Cleanup: **${cleanupLabel(report, opts.cleanupStillRunning)}**`);
-  for (const r of report.cleanup.leftovers) out.push(`  - left over: ${resourceLabel(r)}`);
   out.push(`- Estimated cost: **$${report.cost.estimatedUsd.toFixed(4)}** (${report.cost.basis})`);
   out.push('', '</details>', '');
 
@@ -98,7 +116,10 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
 /** Plain text for a terminal. */
 export function renderReportText(report: Report): string {
   const out: string[] = [];
-  out.push(`${report.verdict.toUpperCase()}: ${VERDICT_HEADLINE[report.verdict].replace(/^\S+\s/, '')}`);
+  const outcome = runOutcomeOf(report);
+  out.push(`${outcome.toUpperCase()}: ${VERDICT_HEADLINE[outcome].replace(/^\S+\s/, '')}`);
+  const warning = leftoverWarning(report);
+  if (warning) out.push(`  WARNING: ${warning}`);
   out.push(
     `  region ${report.region}, model ${report.modelId}, run ${report.runId}${report.vpcEndpointId ? `, endpoint ${report.vpcEndpointId}` : ''}`,
   );
@@ -111,7 +132,7 @@ export function renderReportText(report: Report): string {
   out.push('');
   for (const c of report.checks) {
     out.push(
-      `  [${c.status}] ${CHECK_TITLE[c.name]}: expected ${c.expected}, observed ${c.observed ?? 'nothing'} after ${c.attempts} attempt(s), ${seconds(c.elapsedSeconds)}`,
+      `  [${c.status}] ${CHECK_TITLE[c.name]}: expected ${c.expected}, observed ${c.observed ?? 'nothing'} after ${c.attempts} attempt(s), ${formatDuration(c.elapsedSeconds)}`,
     );
     out.push(`           ${c.reason}`);
     if (c.outcomesSeen.length) out.push(`           outcomes seen: ${c.outcomesSeen.join(' -> ')}`);
@@ -119,7 +140,7 @@ export function renderReportText(report: Report): string {
       for (const l of evidenceLines(c.evidence)) out.push(`           ${l.replaceAll('`', '')}`);
   }
   if (report.propagationSeconds !== undefined) {
-    out.push('', `  policy propagation: refused ${seconds(report.propagationSeconds)} after the flip`);
+    out.push('', `  policy propagation: refused ${formatDuration(report.propagationSeconds)} after the flip`);
   }
   out.push('');
   for (const l of timingLines(report)) out.push(`  ${l.replaceAll('`', '')}`);
@@ -127,7 +148,9 @@ export function renderReportText(report: Report): string {
     `  resources: ${report.resources.length === 0 ? 'none' : report.resources.map((r) => `${r.type} ${r.id}`).join(', ')}`,
   );
   out.push(`  cleanup: ${cleanupLabel(report, false)}`);
-  for (const r of report.cleanup.leftovers) out.push(`    left over: ${r.type} ${r.id}`);
+  for (const r of report.cleanup.leftovers)
+    out.push(`    left over: ${r.type} ${r.id}${r.reason ? ` (${oneLine(r.reason)})` : ''}`);
+  for (const u of report.cleanup.unlisted ?? []) out.push(`    could not list: ${oneLine(u)}`);
   out.push(`  estimated cost: $${report.cost.estimatedUsd.toFixed(4)} (${report.cost.basis})`);
   return `${out.join('\n')}\n`;
 }
@@ -166,17 +189,31 @@ function evidenceLines(e: ProbeResult): string[] {
 function timingLines(report: Report): string[] {
   const t = report.timings;
   const lines = [`Started \`${t.startedAt}\``];
+  if (report.quotaWaitSeconds)
+    lines.push(`Waited ${formatDuration(report.quotaWaitSeconds)} for a VPC slot (region at its VPC quota)`);
   if (t.verdictAt) lines.push(`Verdict \`${t.verdictAt}\``);
   if (t.finishedAt) lines.push(`Finished \`${t.finishedAt}\``);
-  if (t.totalSeconds !== undefined) lines.push(`Total ${seconds(t.totalSeconds)}`);
+  if (t.totalSeconds !== undefined) lines.push(`Total ${formatDuration(t.totalSeconds)}`);
   return lines;
+}
+
+/** One sentence when the run may have left something behind; undefined when it provably did not. */
+export function leftoverWarning(report: Report): string | undefined {
+  const c = report.cleanup;
+  if (c.status === 'not-started') return undefined;
+  const unlisted = c.unlisted?.length ?? 0;
+  if (c.status === 'complete' && c.leftovers.length === 0 && unlisted === 0) return undefined;
+  return `Cleanup ${c.status}: ${c.leftovers.length} resource(s) left behind${
+    unlisted ? ` and ${unlisted} list call(s) unanswered (more may remain)` : ''
+  }. Delete them or run \`privatelink-verify sweep\` once the cause is fixed.`;
 }
 
 function cleanupLabel(report: Report, stillRunning: boolean | undefined): string {
   if (report.cleanup.status === 'not-started') {
     return stillRunning ? 'running (the execution cleans up after the verdict)' : 'not started';
   }
-  if (report.cleanup.status === 'complete') return 'complete, nothing left';
+  if (report.cleanup.status === 'complete' && report.cleanup.leftovers.length === 0)
+    return 'complete, nothing left';
   return `${report.cleanup.status}, ${report.cleanup.leftovers.length} resource(s) left`;
 }
 
@@ -184,8 +221,11 @@ function resourceLabel(r: ResourceRef): string {
   return `${r.type} \`${r.id}\``;
 }
 
-function seconds(s: number): string {
-  return s >= 120 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s * 10) / 10} s`;
+/** A duration for people: "54.1 s" under two minutes, else minutes and whole seconds ("9 min 0 s", never "8 min 60 s"). */
+export function formatDuration(s: number): string {
+  if (s < 119.95) return `${Math.round(s * 10) / 10} s`;
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)} min ${whole % 60} s`;
 }
 
 function oneLine(s: string): string {

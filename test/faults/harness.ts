@@ -1,0 +1,168 @@
+/**
+ * The fault-matrix world: one emulator (instant profile), the product and the safety net deployed
+ * once, and one verification per case with the emulator's fault settings (emulator/core/faults.ts).
+ * After each case the safety net runs as the EventBridge rule would, the run's inventory is taken
+ * from the emulator itself, and anything left is removed as the admin so cases stay independent.
+ */
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { deployProduct } from '../../cli/deploy.ts';
+import { deploySafetyNet, runSafetyNet, type SafetyNetResult } from '../../cli/safety-net.ts';
+import type { FaultRule } from '../../emulator/core/faults.ts';
+import { profileNamed } from '../../emulator/core/latency.ts';
+import type { InventoryItem } from '../../emulator/core/service.ts';
+import { Emulator } from '../../emulator/emulator.ts';
+import { type ExecutionInputArgs, type Report, runOutcomeOf, TAG_KEYS } from '../../statemachine/contract.ts';
+import { startOrAttach, type WatchResult, watchExecution } from '../../workflows-src/action/execution.ts';
+
+export interface FaultWorld {
+  emu: Emulator;
+  sfn: SFNClient;
+  stateMachineArn: string;
+  safetyNetArn: string;
+  /** Operations answered with an error status while the current case ran. */
+  failedOps: Set<string>;
+  close(): Promise<void>;
+}
+
+export async function startFaultWorld(): Promise<FaultWorld> {
+  const emu = await Emulator.start({ port: 0, profile: profileNamed('instant'), timeScale: 0.01 });
+  // Leftovers of refused cases must never make the next case meet the quota.
+  (emu.ctx.quotas as { vpcsPerRegion: number }).vpcsPerRegion = 100;
+  const sfn = new SFNClient({ ...emu.clientConfig('us-east-1'), maxAttempts: 1 });
+  const deployed = await deployProduct(emu, { region: 'us-east-1' });
+  const safetyNetArn = await deploySafetyNet(emu, sfn, deployed);
+  const failedOps = new Set<string>();
+  const original = emu.ctx.log;
+  (emu.ctx as { log: typeof original }).log = (line) => {
+    if (typeof line.status === 'number' && line.status >= 400) failedOps.add(String(line.operation));
+    original(line);
+  };
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: emu.url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIALOCALADMIN000000',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  });
+  return {
+    emu,
+    sfn,
+    stateMachineArn: deployed.stateMachineArn,
+    safetyNetArn,
+    failedOps,
+    close: () => emu.close(),
+  };
+}
+
+export interface FaultCase {
+  name: string;
+  faults: FaultRule[];
+  /** Stop the execution once this state is entered. */
+  stopAt?: string;
+  deadlines?: ExecutionInputArgs['deadlines'];
+}
+
+export interface CaseResult {
+  watch: WatchResult;
+  report?: Report;
+  outcome?: ReturnType<typeof runOutcomeOf>;
+  safetyNet?: SafetyNetResult;
+  /** The run's resources the emulator still holds after the run and its safety net. */
+  live: InventoryItem[];
+  failedOps: Set<string>;
+}
+
+let counter = 0;
+
+export async function runCase(w: FaultWorld, c: FaultCase): Promise<CaseResult> {
+  const runId = `fm-${++counter}-${c.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 30)}`.replace(/-+$/, '');
+  const input: ExecutionInputArgs = {
+    runId,
+    region: 'us-east-1',
+    modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+    vpcCidr: `10.${(counter % 200) + 20}.0.0/16`,
+    deadlines: { cleanupSeconds: 60, ...c.deadlines },
+  };
+  w.failedOps.clear();
+  w.emu.setFaults(c.faults);
+  try {
+    const { executionArn } = await startOrAttach(w.sfn, {
+      stateMachineArn: w.stateMachineArn,
+      name: runId,
+      input,
+    });
+    if (c.stopAt) await stopWhenEntered(w.sfn, executionArn, c.stopAt);
+    const silent = { info() {}, warning() {}, startGroup() {}, endGroup() {} };
+    const watch = await watchExecution(w.sfn, executionArn, {
+      mode: 'complete',
+      timeoutSeconds: 600,
+      pollIntervalSeconds: 0.05,
+      maxPollIntervalSeconds: 0.3,
+      log: silent,
+    });
+    let safetyNet: SafetyNetResult | undefined;
+    if (['ABORTED', 'TIMED_OUT', 'FAILED'].includes(watch.status)) {
+      const d = await w.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      safetyNet = await runSafetyNet(w.sfn, w.safetyNetArn, {
+        executionArn,
+        status: watch.status,
+        input,
+        stopDate: (d.stopDate ?? new Date()).getTime(),
+        ...(watch.error ? { error: watch.error } : {}),
+      });
+    }
+    const live = liveOf(w.emu, runId);
+    const failedOps = new Set(w.failedOps);
+    return {
+      watch,
+      ...(watch.report ? { report: watch.report, outcome: runOutcomeOf(watch.report) } : {}),
+      ...(safetyNet ? { safetyNet } : {}),
+      live,
+      failedOps,
+    };
+  } finally {
+    w.emu.setFaults([]);
+    await removeAsAdmin(runId);
+  }
+}
+
+function liveOf(emu: Emulator, runId: string): InventoryItem[] {
+  return emu
+    .leftovers(TAG_KEYS.runId, runId)
+    .concat(
+      emu
+        .inventory()
+        .filter((i) => (i.type === 'function' || i.type === 'role') && i.id === `plv-probe-${runId}`),
+    );
+}
+
+async function removeAsAdmin(runId: string): Promise<void> {
+  const { teardownPass } = await import('../../tasks/lib/teardown.ts');
+  const { createLogger } = await import('../../tasks/lib/log.ts');
+  const log = createLogger('fault-matrix');
+  for (let i = 0; i < 5; i++) {
+    const p = await teardownPass(runId, 'us-east-1', log);
+    if (p.remaining.length === 0 && p.unlisted.length === 0) return;
+  }
+}
+
+async function stopWhenEntered(sfn: SFNClient, executionArn: string, state: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
+    if (
+      h.events?.some((e) => e.type?.endsWith('StateEntered') && e.stateEnteredEventDetails?.name === state)
+    ) {
+      await sfn.send(
+        new StopExecutionCommand({ executionArn, error: 'FaultMatrix.Stop', cause: `stopped at ${state}` }),
+      );
+      return;
+    }
+    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (d.status !== 'RUNNING') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
