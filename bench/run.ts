@@ -3,6 +3,7 @@ import { main as action } from './action.ts';
 import { main as criticalPath } from './critical-path.ts';
 import { main as emulator } from './emulator.ts';
 import { main as infra } from './infra.ts';
+import { main as perimeter } from './perimeter.ts';
 
 console.log('== emulator: start-up and round-trip');
 await emulator();
@@ -12,3 +13,5 @@ console.log('\n== infrastructure: task bundle sizes and synth time');
 await infra();
 console.log('\n== GitHub Action: bundle size and verdict-to-comment latency');
 await action();
+console.log('\n== perimeter spec: static-check time of the examples, size in the execution input');
+await perimeter();

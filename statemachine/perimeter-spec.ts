@@ -262,3 +262,23 @@ export function unlistedModel(
   const listed = new Set(models.map(base));
   return allowedModels.find((c) => !listed.has(base(c)));
 }
+
+/**
+ * The perimeter as it travels in one region's execution input: policy files already read (a task
+ * never reads the repository), the matrix made explicit. Templates stay templates: the tasks
+ * render them with the ids the run creates.
+ */
+export const PerimeterInputSchema = z.strictObject({
+  /** Where the spec came from, for the report (e.g. `privatelink-verify.yml`). */
+  specFile: z.string().min(1),
+  models: z.array(z.string().regex(MODEL_ID_PATTERN)).min(1),
+  endpointPolicy: z.record(z.string(), z.unknown()),
+  identityPolicy: z.record(z.string(), z.unknown()),
+  bystanderIdentityPolicy: z.record(z.string(), z.unknown()),
+  roles: z.array(
+    z.strictObject({ name: z.string().regex(NAME), identityPolicy: z.record(z.string(), z.unknown()) }),
+  ),
+  matrix: z.array(MatrixRowSchema).min(1),
+  options: SpecOptionsSchema,
+});
+export type PerimeterInput = z.output<typeof PerimeterInputSchema>;

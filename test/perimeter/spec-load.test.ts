@@ -120,3 +120,18 @@ describe('perimeter spec loading', () => {
     expect(() => renderTemplate('${RoleArn:ghost}', values)).toThrow(/unknown placeholder/);
   });
 });
+
+describe('the perimeter an execution carries', () => {
+  it('inlines policy files and makes the matrix explicit, well under the 256 KiB input limit', async () => {
+    const { perimeterInput } = await import('../../perimeter/resolve.ts');
+    const root = repoWith({
+      'privatelink-verify.yml': `${MINIMAL}policies:\n  endpoint: { file: p/endpoint.json }\n`,
+      'p/endpoint.json': JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'FromTheFile' }] }),
+    });
+    const input = perimeterInput(loadSpec(join(root, 'privatelink-verify.yml'), { repoRoot: root }));
+    expect(input.endpointPolicy).toEqual({ Version: '2012-10-17', Statement: [{ Sid: 'FromTheFile' }] });
+    expect(input.matrix.map((r) => r.name)).toEqual(DEFAULT_MATRIX.map((r) => r.name));
+    expect(JSON.stringify(input)).not.toContain('"file"');
+    expect(Buffer.byteLength(JSON.stringify(input))).toBeLessThan(256 * 1024);
+  });
+});
