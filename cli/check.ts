@@ -1,6 +1,6 @@
 /** `privatelink-verify check`: the static checks of a perimeter spec, in seconds, with nothing created. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTEXT_KEYS, configFromContext, resolveConfig } from '../infra/config.ts';
 import {
@@ -9,12 +9,15 @@ import {
   runStaticChecks,
   type StaticCheckResult,
 } from '../perimeter/check.ts';
+import { diffPerimeters, renderChanges, type SpecChange } from '../perimeter/diff.ts';
+import { loadSpec } from '../perimeter/load.ts';
+import { perimeterInput } from '../perimeter/resolve.ts';
 import { STATIC_RULES } from '../perimeter/rules.ts';
 import { sarifLog } from '../perimeter/sarif.ts';
 import { DEFAULT_SPEC_FILE } from '../statemachine/perimeter-spec.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 
-export const CHECK_HELP = `Usage: privatelink-verify check [--spec FILE] [--allowed-models A,B] [--sarif FILE] [--json]
+export const CHECK_HELP = `Usage: privatelink-verify check [--spec FILE] [--base FILE] [--allowed-models A,B] [--sarif FILE] [--json]
 
 Check a perimeter spec statically, before anything is created: its schema (with line and column),
 the endpoint and identity policies (grammar, placeholders, size, the endpoint-policy rules of the
@@ -25,6 +28,9 @@ Options:
   --spec <file>            the spec (default ${DEFAULT_SPEC_FILE}; YAML or JSON)
   --allowed-models <list>  models the deployed stack's probe boundary allows (default: the
                            privatelink-verify:allowedModels context of ./cdk.json, else the stack default)
+  --base <file>            the spec of the base branch: also say what the pull request changes
+                           (models, policy statements, roles, rows, options); a missing file is
+                           a new spec
   --sarif <file>           also write the findings as SARIF 2.1.0 (for GitHub code scanning)
   --json                   print the result as JSON
   -h, --help               show this help
@@ -63,6 +69,22 @@ export function renderFindings(r: StaticCheckResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** What the spec at hand changes against the base branch's (absent or unreadable: all of it is new). */
+function changesAgainst(baseFile: string, head: StaticCheckResult): SpecChange[] {
+  let base: ReturnType<typeof perimeterInput> | undefined;
+  if (existsSync(baseFile)) {
+    try {
+      // The base branch is checked out elsewhere: its policy files sit beside its own spec.
+      base = perimeterInput(
+        loadSpec(baseFile, { repoRoot: dirname(resolve(baseFile)), displayName: 'base' }),
+      );
+    } catch {
+      base = undefined; // a broken base spec: everything in this one counts as new
+    }
+  }
+  return diffPerimeters(base, perimeterInput(head.loaded!));
+}
+
 export async function checkCommand(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -72,6 +94,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
         spec: { type: 'string', default: DEFAULT_SPEC_FILE },
         'allowed-models': { type: 'string' },
         sarif: { type: 'string' },
+        base: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -96,10 +119,12 @@ export async function checkCommand(argv: string[]): Promise<number> {
     : stackAllowedModels();
   const result = await runStaticChecks(String(values.spec), { allowedModels, repoRoot: resolve('.') });
   if (typeof values.sarif === 'string') writeFileSync(values.sarif, sarifLog(result.findings, '0.1.0'));
+  const changes =
+    typeof values.base === 'string' && result.loaded ? changesAgainst(values.base, result) : undefined;
   process.stdout.write(
     values.json
-      ? `${JSON.stringify({ specFile: result.specFile, findings: result.findings, cells: result.cells.map((c) => ({ row: c.row.name ?? c.index + 1, region: c.region, model: c.model, expect: c.row.expect, predicted: c.prediction.outcome, because: c.prediction.because })), durationMs: result.durationMs }, null, 2)}\n`
-      : renderFindings(result),
+      ? `${JSON.stringify({ specFile: result.specFile, findings: result.findings, changes, cells: result.cells.map((c) => ({ row: c.row.name ?? c.index + 1, region: c.region, model: c.model, expect: c.row.expect, predicted: c.prediction.outcome, because: c.prediction.because })), durationMs: result.durationMs }, null, 2)}\n`
+      : `${renderFindings(result)}${changes ? `${renderChanges(changes)}\n` : ''}`,
   );
   if (blockingErrors(result).length) return EXIT.badInput;
   return predictedFailures(result).length ? EXIT.verificationFailed : EXIT.ok;

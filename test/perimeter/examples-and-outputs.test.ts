@@ -74,6 +74,24 @@ describe('privatelink-verify check', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('--base says what the spec changes against the base branch', () => {
+    const r = cli([
+      '--spec',
+      'examples/team-perimeter.yml',
+      '--base',
+      'examples/walkthrough.yml',
+      '--allowed-models',
+      ALLOWED.join(','),
+    ]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      /Changes against the base:\n {2}added model us\.anthropic\.claude-3-5-sonnet-20240620-v1:0/,
+    );
+    expect(r.stdout).toMatch(
+      /added endpoint policy statement "WorkloadInvokesTeamModels"\n {2}removed endpoint policy statement "AllowWorkloadRoleToInvokeListedModels"/,
+    );
+  });
+
   it('a missing spec file is one line and exit 2, no stack trace', () => {
     const r = cli(['--spec', 'nope.yml']);
     expect(r.status).toBe(2);

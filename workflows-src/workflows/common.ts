@@ -85,7 +85,8 @@ export function staticCheckJob(uploadIf: string): Job {
     permissions: { contents: 'read', 'security-events': 'write' },
     outputs: { status: expr('steps.check.outputs.status') },
     steps: [
-      checkoutStep,
+      // Full history, so the base branch's spec can be read for "what this pull request changes".
+      { ...checkoutStep, with: { 'persist-credentials': false, 'fetch-depth': 0 } },
       { name: 'Node.js', uses: uses(SETUP_NODE), with: { 'node-version': 24, cache: 'npm' } },
       { name: 'Install', run: 'npm ci --no-audit --no-fund' },
       {
@@ -93,8 +94,12 @@ export function staticCheckJob(uploadIf: string): Job {
         id: 'check',
         run: [
           'set +e',
-          `npx privatelink-verify check --spec ${SPEC_FILE} --sarif ${SARIF_FILE}`,
-          'echo "status=$?" >> "$GITHUB_OUTPUT"',
+          'git worktree add --detach "$RUNNER_TEMP/base" "origin/$GITHUB_BASE_REF" >/dev/null 2>&1',
+          `npx privatelink-verify check --spec ${SPEC_FILE} --base "$RUNNER_TEMP/base/${SPEC_FILE}" --sarif ${SARIF_FILE} > "$RUNNER_TEMP/check.txt"`,
+          'status=$?',
+          'cat "$RUNNER_TEMP/check.txt"',
+          `{ echo '### Perimeter spec: static checks'; echo '\`\`\`'; cat "$RUNNER_TEMP/check.txt"; echo '\`\`\`'; } >> "$GITHUB_STEP_SUMMARY"`,
+          'echo "status=$status" >> "$GITHUB_OUTPUT"',
         ].join('\n'),
       },
       {
