@@ -118,8 +118,8 @@ describe('workflow policy', () => {
     const job = doc.jobs['static-check'];
     expect(job.permissions).toEqual({ contents: 'read', 'security-events': 'write' });
     const steps = job.steps.map((s: any) => s.run ?? s.uses);
-    expect(steps.join('\n')).toContain(
-      'npx privatelink-verify check --spec privatelink-verify.yml --sarif privatelink-verify.sarif',
+    expect(steps.join('\n')).toMatch(
+      /npx privatelink-verify check --spec privatelink-verify\.yml --base "\$RUNNER_TEMP\/base\/privatelink-verify\.yml" --sarif privatelink-verify\.sarif/,
     );
     const upload = job.steps.find((s: any) =>
       String(s.uses).startsWith('github/codeql-action/upload-sarif@'),
