@@ -4,6 +4,7 @@ import { main as criticalPath } from './critical-path.ts';
 import { main as emulator } from './emulator.ts';
 import { main as infra } from './infra.ts';
 import { main as queue } from './queue.ts';
+import { main as perimeter } from './perimeter.ts';
 
 console.log('== emulator: start-up and round-trip');
 await emulator();
@@ -15,3 +16,5 @@ console.log('\n== GitHub Action: bundle size and verdict-to-comment latency');
 await action();
 console.log('\n== queueing: 25 concurrent runs under the 5-VPC quota (realistic profile, compressed)');
 await queue();
+console.log('\n== perimeter spec: static-check time of the examples, size in the execution input');
+await perimeter();

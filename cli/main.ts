@@ -13,6 +13,7 @@ Commands:
   run        start the deployed state machine (or --local) and report, as the GitHub Action does
   sweep      delete expired resources left by earlier runs
   emulator   start the local AWS emulator (add --deploy to deploy the product into it)
+  check      check a perimeter spec statically (schema, policies, matrix), creating nothing
 
 Run "privatelink-verify <command> --help" for a command's options.
 
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.ts')).runCommand,
   sweep: async () => (await import('./sweep.ts')).sweepCommand,
   emulator: async () => (await import('./emulator-command.ts')).emulatorCommand,
+  check: async () => (await import('./check.ts')).checkCommand,
 };
 
 export async function localCommand(argv: string[]): Promise<number> {

@@ -48,7 +48,8 @@ function header(source: string): string {
 
 /** YAML with each pinned SHA followed by its version as a comment. */
 function toYaml(value: unknown, source: string): string {
-  const doc = new Document(value);
+  // Steps share objects in the sources; write each out in full (actionlint reads no YAML aliases).
+  const doc = new Document(value, { aliasDuplicateObjects: false });
   const versions = new Map(PINNED_ACTIONS.map((a) => [`${a.repo}@${a.sha}`, a.version]));
   visit(doc, {
     Scalar(_key, node) {

@@ -56,6 +56,11 @@ describe('workflow policy', () => {
       expect(doc.permissions, w.file).toEqual({});
       for (const [name, job] of Object.entries<any>(doc.jobs)) {
         for (const [scope, level] of Object.entries(job.permissions ?? {})) {
+          if (scope === 'security-events') {
+            // Only the job that uploads the spec's SARIF findings may write security events.
+            expect(`${name} ${scope}:${level}`, w.file).toBe('static-check security-events:write');
+            continue;
+          }
           expect(
             ALLOWED_JOB_PERMISSIONS.has(`${scope}:${level}`),
             `${w.file} ${name} ${scope}: ${level}`,
@@ -88,7 +93,7 @@ describe('workflow policy', () => {
       expect(uses.length).toBeGreaterThan(0);
       for (const [, ref, rest] of uses) {
         if (ref!.startsWith('./')) continue;
-        expect(ref, `${w.file}: ${ref}`).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+        expect(ref, `${w.file}: ${ref}`).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w.-]+)*@[0-9a-f]{40}$/);
         expect(rest, `${w.file}: ${ref} needs a version comment`).toMatch(/^\s+# v\d+/);
       }
     }
@@ -108,9 +113,27 @@ describe('workflow policy', () => {
     expect(steps).toContain('npm test');
   });
 
+  it('checks the perimeter spec statically first: SARIF to code scanning, the live run skipped only when the spec cannot run', () => {
+    const { doc } = load('verify-pull-request.yml');
+    const job = doc.jobs['static-check'];
+    expect(job.permissions).toEqual({ contents: 'read', 'security-events': 'write' });
+    const steps = job.steps.map((s: any) => s.run ?? s.uses);
+    expect(steps.join('\n')).toMatch(
+      /npx privatelink-verify check --spec privatelink-verify\.yml --base "\$RUNNER_TEMP\/base\/privatelink-verify\.yml" --sarif privatelink-verify\.sarif/,
+    );
+    const upload = job.steps.find((s: any) =>
+      String(s.uses).startsWith('github/codeql-action/upload-sarif@'),
+    );
+    expect(upload.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
+    expect(doc.jobs.verify.needs).toEqual(['static-check']);
+    expect(JSON.stringify(job)).not.toContain('configure-aws-credentials');
+  });
+
   it('skips fork pull requests with a notice and never gives them AWS credentials', () => {
     const { doc } = load('verify-pull-request.yml');
-    expect(doc.jobs.verify.if).toBe('github.event.pull_request.head.repo.full_name == github.repository');
+    expect(doc.jobs.verify.if).toBe(
+      "github.event.pull_request.head.repo.full_name == github.repository && needs.static-check.outputs.status != '2'",
+    );
     expect(doc.jobs['fork-notice'].if).toBe(
       '!(github.event.pull_request.head.repo.full_name == github.repository)',
     );

@@ -1,7 +1,7 @@
 /** Pieces the verification workflows share: the AWS login and the call of our own action. */
-import { CHECKOUT, CONFIGURE_AWS_CREDENTIALS, uses } from './pins.ts';
+import { CHECKOUT, CODEQL_UPLOAD_SARIF, CONFIGURE_AWS_CREDENTIALS, SETUP_NODE, uses } from './pins.ts';
 import { SETTINGS_ENV } from './settings.ts';
-import { expr, type Step } from './types.ts';
+import { expr, type Job, type Step } from './types.ts';
 
 /** The settings, as the steps read them from the workflow's env (see settings.ts). */
 export const VARS = {
@@ -64,5 +64,55 @@ export function verifyStep(w: {
       'github-token': expr('github.token'),
       ...(w.prNumber ? { 'pr-number': w.prNumber } : {}),
     },
+  };
+}
+
+/** The perimeter spec at the root of the repository (see README, "Perimeter as code"). */
+export const SPEC_FILE = 'privatelink-verify.yml';
+const SARIF_FILE = 'privatelink-verify.sarif';
+
+/**
+ * The spec's static checks, before any AWS call: findings go to code scanning (SARIF) and the
+ * job's `status` output is check's exit status, so the live run is skipped when the spec cannot
+ * run (2) and still runs when a row is only predicted to fail (1: the live run is the proof).
+ * Only this job may write security events; forks get the check without the upload.
+ */
+export function staticCheckJob(uploadIf: string): Job {
+  return {
+    name: 'Check the perimeter spec',
+    'runs-on': RUNNER,
+    'timeout-minutes': 15,
+    permissions: { contents: 'read', 'security-events': 'write' },
+    outputs: { status: expr('steps.check.outputs.status') },
+    steps: [
+      // Full history, so the base branch's spec can be read for "what this pull request changes".
+      { ...checkoutStep, with: { 'persist-credentials': false, 'fetch-depth': 0 } },
+      { name: 'Node.js', uses: uses(SETUP_NODE), with: { 'node-version': 24, cache: 'npm' } },
+      { name: 'Install', run: 'npm ci --no-audit --no-fund' },
+      {
+        name: 'Static checks (nothing is created)',
+        id: 'check',
+        run: [
+          'set +e',
+          'git worktree add --detach "$RUNNER_TEMP/base" "origin/$GITHUB_BASE_REF" >/dev/null 2>&1',
+          `npx privatelink-verify check --spec ${SPEC_FILE} --base "$RUNNER_TEMP/base/${SPEC_FILE}" --sarif ${SARIF_FILE} > "$RUNNER_TEMP/check.txt"`,
+          'status=$?',
+          'cat "$RUNNER_TEMP/check.txt"',
+          `{ echo '### Perimeter spec: static checks'; echo '\`\`\`'; cat "$RUNNER_TEMP/check.txt"; echo '\`\`\`'; } >> "$GITHUB_STEP_SUMMARY"`,
+          'echo "status=$status" >> "$GITHUB_OUTPUT"',
+        ].join('\n'),
+      },
+      {
+        name: 'Upload the findings to code scanning',
+        if: `always() && hashFiles('${SARIF_FILE}') != '' && ${uploadIf}`,
+        uses: uses(CODEQL_UPLOAD_SARIF),
+        with: { sarif_file: SARIF_FILE, category: 'privatelink-verify-static' },
+      },
+      {
+        name: 'Stop when the spec cannot run',
+        if: "steps.check.outputs.status == '2'",
+        run: `echo "::error title=Perimeter spec::${SPEC_FILE} has errors (see the check step): nothing was run" && exit 1`,
+      },
+    ],
   };
 }

@@ -27,7 +27,14 @@ export const CONFIGURE_AWS_CREDENTIALS: PinnedAction = {
   version: 'v5.0.0',
 };
 
-export const PINNED_ACTIONS = [CHECKOUT, SETUP_NODE, CONFIGURE_AWS_CREDENTIALS];
+/** Uploads the perimeter spec's static findings (SARIF) to code scanning. */
+export const CODEQL_UPLOAD_SARIF: PinnedAction = {
+  repo: 'github/codeql-action/upload-sarif',
+  sha: '8aad20d150bbac5944a9f9d289da16a4b0d87c1e',
+  version: 'v4.36.2',
+};
+
+export const PINNED_ACTIONS = [CHECKOUT, SETUP_NODE, CONFIGURE_AWS_CREDENTIALS, CODEQL_UPLOAD_SARIF];
 
 export function uses(a: PinnedAction): string {
   return `${a.repo}@${a.sha}`;

@@ -2,7 +2,17 @@
 
 export type Permission = 'read' | 'write' | 'none';
 export type Permissions = Partial<
-  Record<'contents' | 'id-token' | 'pull-requests' | 'issues' | 'actions' | 'checks' | 'statuses', Permission>
+  Record<
+    | 'contents'
+    | 'id-token'
+    | 'pull-requests'
+    | 'issues'
+    | 'actions'
+    | 'checks'
+    | 'statuses'
+    | 'security-events',
+    Permission
+  >
 >;
 
 export interface Step {
@@ -22,6 +32,8 @@ export interface Job {
   'runs-on': string;
   'timeout-minutes'?: number;
   permissions: Permissions;
+  needs?: string[];
+  outputs?: Record<string, string>;
   concurrency?: { group: string; 'cancel-in-progress': boolean };
   env?: Record<string, string>;
   steps: Step[];

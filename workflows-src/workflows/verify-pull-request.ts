@@ -3,6 +3,7 @@ import {
   checkoutStep,
   checkSettingsStep,
   RUNNER,
+  staticCheckJob,
   VARS,
   VERIFY_TIMEOUT_MINUTES,
   verifyStep,
@@ -29,6 +30,7 @@ export const verifyPullRequest: Workflow = {
     'cancel-in-progress': false,
   },
   jobs: {
+    'static-check': staticCheckJob(SAME_REPO),
     'fork-notice': {
       name: 'Skip fork pull request',
       if: `!(${SAME_REPO})`,
@@ -43,7 +45,8 @@ export const verifyPullRequest: Workflow = {
     },
     verify: {
       name: 'Verify',
-      if: SAME_REPO,
+      needs: ['static-check'],
+      if: `${SAME_REPO} && needs.static-check.outputs.status != '2'`,
       'runs-on': RUNNER,
       'timeout-minutes': VERIFY_TIMEOUT_MINUTES,
       permissions: { 'id-token': 'write', contents: 'read', 'pull-requests': 'write' },

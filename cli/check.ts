@@ -1,0 +1,131 @@
+/** `privatelink-verify check`: the static checks of a perimeter spec, in seconds, with nothing created. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CONTEXT_KEYS, configFromContext, resolveConfig } from '../infra/config.ts';
+import {
+  blockingErrors,
+  predictedFailures,
+  runStaticChecks,
+  type StaticCheckResult,
+} from '../perimeter/check.ts';
+import { diffPerimeters, renderChanges, type SpecChange } from '../perimeter/diff.ts';
+import { loadSpec } from '../perimeter/load.ts';
+import { perimeterInput } from '../perimeter/resolve.ts';
+import { STATIC_RULES } from '../perimeter/rules.ts';
+import { sarifLog } from '../perimeter/sarif.ts';
+import { DEFAULT_SPEC_FILE } from '../statemachine/perimeter-spec.ts';
+import { EXIT, UsageError } from './exit-codes.ts';
+
+export const CHECK_HELP = `Usage: privatelink-verify check [--spec FILE] [--base FILE] [--allowed-models A,B] [--sarif FILE] [--json]
+
+Check a perimeter spec statically, before anything is created: its schema (with line and column),
+the endpoint and identity policies (grammar, placeholders, size, the endpoint-policy rules of the
+PrivateLink guide), the probe boundary (models and actions), and every matrix row the policies as
+written would fail ("this row will fail, because …"). Nothing in AWS is called.
+
+Options:
+  --spec <file>            the spec (default ${DEFAULT_SPEC_FILE}; YAML or JSON)
+  --allowed-models <list>  models the deployed stack's probe boundary allows (default: the
+                           privatelink-verify:allowedModels context of ./cdk.json, else the stack default)
+  --base <file>            the spec of the base branch: also say what the pull request changes
+                           (models, policy statements, roles, rows, options); a missing file is
+                           a new spec
+  --sarif <file>           also write the findings as SARIF 2.1.0 (for GitHub code scanning)
+  --json                   print the result as JSON
+  -h, --help               show this help
+
+Exit status: 0 no errors (warnings may be printed); 1 the policies as written would fail a matrix
+row (a prediction: a live run is the proof); 2 the spec has errors and cannot run.
+
+Rules: ${Object.keys(STATIC_RULES).join(', ')}`;
+
+/** The stack's allowedModels as configured for `cdk synth` in this directory. */
+function stackAllowedModels(): string[] {
+  let context: Record<string, unknown> = {};
+  if (existsSync('cdk.json')) {
+    try {
+      context =
+        (JSON.parse(readFileSync('cdk.json', 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+    } catch {
+      throw new UsageError('cdk.json is not valid JSON: fix it or pass --allowed-models');
+    }
+  }
+  const allowed = context[CONTEXT_KEYS.allowedModels];
+  return resolveConfig(configFromContext((key) => (key === CONTEXT_KEYS.allowedModels ? allowed : undefined)))
+    .allowedModels;
+}
+
+export function renderFindings(r: StaticCheckResult): string {
+  const lines = r.findings.map(
+    (f) => `${f.at.file}:${f.at.line}:${f.at.column}: ${f.level} [${f.rule}] ${f.message}`,
+  );
+  const errors = r.findings.filter((f) => f.level === 'error').length;
+  const warnings = r.findings.length - errors;
+  const cells = r.cells.length ? `, ${r.cells.length} matrix cell(s) predicted` : '';
+  lines.push(
+    `${r.specFile}: ${errors} error(s), ${warnings} warning(s)${cells}, checked in ${Math.round(r.durationMs)} ms`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** What the spec at hand changes against the base branch's (absent or unreadable: all of it is new). */
+function changesAgainst(baseFile: string, head: StaticCheckResult): SpecChange[] {
+  let base: ReturnType<typeof perimeterInput> | undefined;
+  if (existsSync(baseFile)) {
+    try {
+      // The base branch is checked out elsewhere: its policy files sit beside its own spec.
+      base = perimeterInput(
+        loadSpec(baseFile, { repoRoot: dirname(resolve(baseFile)), displayName: 'base' }),
+      );
+    } catch {
+      base = undefined; // a broken base spec: everything in this one counts as new
+    }
+  }
+  return diffPerimeters(base, perimeterInput(head.loaded!));
+}
+
+export async function checkCommand(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        spec: { type: 'string', default: DEFAULT_SPEC_FILE },
+        'allowed-models': { type: 'string' },
+        sarif: { type: 'string' },
+        base: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (see --help)`);
+  }
+  if (values.help) {
+    process.stdout.write(`${CHECK_HELP}\n`);
+    return EXIT.ok;
+  }
+  const listed = typeof values['allowed-models'] === 'string' ? values['allowed-models'] : undefined;
+  if (listed !== undefined && !listed.trim())
+    throw new UsageError('--allowed-models needs at least one model id (comma-separated)');
+  const allowedModels = listed
+    ? listed
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean)
+    : stackAllowedModels();
+  const result = await runStaticChecks(String(values.spec), { allowedModels, repoRoot: resolve('.') });
+  if (typeof values.sarif === 'string') writeFileSync(values.sarif, sarifLog(result.findings, '0.1.0'));
+  const changes =
+    typeof values.base === 'string' && result.loaded ? changesAgainst(values.base, result) : undefined;
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify({ specFile: result.specFile, findings: result.findings, changes, cells: result.cells.map((c) => ({ row: c.row.name ?? c.index + 1, region: c.region, model: c.model, expect: c.row.expect, predicted: c.prediction.outcome, because: c.prediction.because })), durationMs: result.durationMs }, null, 2)}\n`
+      : `${renderFindings(result)}${changes ? `${renderChanges(changes)}\n` : ''}`,
+  );
+  if (blockingErrors(result).length) return EXIT.badInput;
+  return predictedFailures(result).length ? EXIT.verificationFailed : EXIT.ok;
+}
