@@ -424,7 +424,8 @@ export function inputFieldProblem(
   value: unknown,
 ): string | undefined {
   const r = ExecutionInputSchema.shape[field].safeParse(value);
-  return r.success ? undefined : r.error.issues.map((i) => i.message).join('; ');
+  // The first reason is the one to fix; a second ("is not a region" after "is not a region code") repeats it.
+  return r.success ? undefined : r.error.issues[0]?.message;
 }
 
 /** The input with defaults filled in, as canonical JSON (sorted keys): what digests and re-attach compare. */

@@ -303,7 +303,7 @@ describe('input validation in the bundled action', () => {
     );
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(
-      '::error::Invalid input: region "moon-1" is not an AWS region code such as us-east-1',
+      '::error::Invalid input: region "moon-1": region must be an AWS region code such as us-east-1;',
     );
     expect(run.stdout).toContain('wait "forever" must be one of: verdict, complete');
     expect(run.stdout).toContain('Nothing was started.');

@@ -4,7 +4,7 @@ import type { Emulator } from '../../emulator/emulator.ts';
 import { ExecutionInputSchema, PROBE_RUN_ID_MAX, RUN_ID_PATTERN } from '../../statemachine/contract.ts';
 import { startOrAttach } from '../../workflows-src/action/execution.ts';
 import { executionArnFor, executionName } from '../../workflows-src/action/execution-name.ts';
-import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { adminClientConfig, ensureServiceRole, startTestEmulator } from '../helpers/emulator.ts';
 import { fixtureDefinition, fixtureReport, MODEL } from './fixtures.ts';
 
 const PARTS = {
@@ -76,7 +76,7 @@ describe('re-running the same attempt', () => {
       new CreateStateMachineCommand({
         name,
         definition: fixtureDefinition(fixtureReport('pass'), { cleanupSeconds }),
-        roleArn: `arn:aws:iam::${emu.ctx.accountId}:role/fixture-states`,
+        roleArn: await ensureServiceRole(emu, 'fixture-states', 'states.amazonaws.com'),
       }),
     );
     return out.stateMachineArn!;

@@ -13,6 +13,7 @@ import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { EXECUTION_ERRORS, type Report, SCHEMA_VERSION, STATE_NAMES } from '../../statemachine/contract.ts';
 import { REPO_ROOT } from '../../workflows-src/build.ts';
+import { ensureServiceRole } from '../helpers/emulator.ts';
 
 export const DIST = join(REPO_ROOT, '.github/actions/verify/dist/index.js');
 export const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
@@ -152,7 +153,7 @@ export async function deployFixture(
     new CreateStateMachineCommand({
       name: `fixture-${verdictReport.verdict}-${++machines}`,
       definition: fixtureDefinition(verdictReport, opts),
-      roleArn: `arn:aws:iam::${emu.ctx.accountId}:role/fixture-states`,
+      roleArn: await ensureServiceRole(emu, 'fixture-states', 'states.amazonaws.com'),
     }),
   );
   return out.stateMachineArn!;

@@ -45,6 +45,21 @@ export async function createServiceRole(
   return role.Role!.Arn!;
 }
 
+/** `createServiceRole` once per emulator: later callers get the same role. */
+export async function ensureServiceRole(
+  emu: Emulator,
+  roleName: string,
+  service: 'lambda.amazonaws.com' | 'states.amazonaws.com',
+): Promise<string> {
+  const { GetRoleCommand, IAMClient } = await import('@aws-sdk/client-iam');
+  try {
+    return (await new IAMClient(adminClientConfig(emu)).send(new GetRoleCommand({ RoleName: roleName })))
+      .Role!.Arn!;
+  } catch {
+    return createServiceRole(emu, roleName, service);
+  }
+}
+
 /** A raw HTTP request signed with SigV4 as `credentials` (default: the admin pair) for `service`. */
 export async function signedFetch(
   emu: Emulator,
