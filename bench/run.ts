@@ -3,8 +3,8 @@ import { main as action } from './action.ts';
 import { main as criticalPath } from './critical-path.ts';
 import { main as emulator } from './emulator.ts';
 import { main as infra } from './infra.ts';
-import { main as queue } from './queue.ts';
 import { main as perimeter } from './perimeter.ts';
+import { main as queue } from './queue.ts';
 
 console.log('== emulator: start-up and round-trip');
 await emulator();

@@ -46,7 +46,7 @@ export async function startFaultWorld(): Promise<FaultWorld> {
     AWS_ENDPOINT_URL: emu.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIALOCALADMIN000000',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local-admin-secret',
   });
   return {
     emu,
