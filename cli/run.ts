@@ -133,7 +133,9 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
     let stateMachineArn = inputs.stateMachineArn;
     let clientConfig: SFNClientConfig = { region: inputs.stateMachineRegion };
     if (local) {
-      emulator = await Emulator.start({ port: 0 });
+      // The instant profile at the scale `local --profile instant` uses: simulated time spent
+      // computing stays small against the state machine's timeout on a busy machine.
+      emulator = await Emulator.start({ port: 0, timeScale: 0.01 });
       log.info(`Local emulator on ${emulator.url}; deploying the product…`);
       stateMachineArn = (await deployProduct(emulator, { region: inputs.region })).stateMachineArn;
       clientConfig = emulator.clientConfig(inputs.region);

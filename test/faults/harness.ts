@@ -84,7 +84,8 @@ export async function runCase(w: FaultWorld, c: FaultCase): Promise<CaseResult> 
     runId,
     region: 'us-east-1',
     modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
-    vpcCidr: `10.${(counter % 200) + 20}.0.0/16`,
+    // Inside the stack's default pool (10.42.0.0/16), which the synthesized Preflight enforces.
+    vpcCidr: `10.42.${counter % 256}.0/24`,
     deadlines: { cleanupSeconds: 60, ...c.deadlines },
   };
   w.failedOps.clear();
