@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { CreateFunctionCommand, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { stop as stopEsbuild } from 'esbuild';
 import { strToU8, zipSync } from 'fflate';
 import type { Emulator } from '../emulator/emulator.ts';
 import { bundleTask, LAMBDA_RUNTIME, REPO_ROOT, writeProbeInject } from '../tasks/build.ts';
@@ -40,19 +41,25 @@ export function resolveDefinition(asl: string, substitutions: Record<string, str
   });
 }
 
-let bundleCache: Map<string, Uint8Array> | undefined;
+let bundleCache: Promise<Map<string, Uint8Array>> | undefined;
 
-/** Bundles are the same for every deployment in one process: build them once. */
-export async function buildBundles(): Promise<Map<string, Uint8Array>> {
-  if (bundleCache) return bundleCache;
-  const probeInject = writeProbeInject(`${REPO_ROOT}.build/local`);
-  const all: TaskDefinition[] = [...TASKS, SWEEPER_FUNCTION];
-  const zips = await Promise.all(
-    all.map(
-      async (t) => [t.name, zipSync({ 'index.mjs': strToU8(await bundleTask(t, probeInject)) })] as const,
-    ),
-  );
-  bundleCache = new Map(zips);
+/** Bundles are the same for every deployment in one process: build them once (concurrent callers share it). */
+export function buildBundles(): Promise<Map<string, Uint8Array>> {
+  bundleCache ??= (async () => {
+    const probeInject = writeProbeInject(`${REPO_ROOT}.build/local`);
+    const all: TaskDefinition[] = [...TASKS, SWEEPER_FUNCTION];
+    try {
+      const zips = await Promise.all(
+        all.map(
+          async (t) => [t.name, zipSync({ 'index.mjs': strToU8(await bundleTask(t, probeInject)) })] as const,
+        ),
+      );
+      return new Map(zips);
+    } finally {
+      // esbuild's async API keeps a service child process alive; nothing else here bundles after this.
+      await stopEsbuild();
+    }
+  })();
   return bundleCache;
 }
 
