@@ -7,25 +7,13 @@
  */
 
 import { DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { deployProduct } from '../cli/deploy.ts';
+import { fullHistory as history } from '../cli/local.ts';
 import { profileNamed } from '../emulator/core/latency.ts';
 import { Emulator } from '../emulator/emulator.ts';
 import { runOutcomeOf, TAG_KEYS } from '../statemachine/contract.ts';
 import { startOrAttach, watchExecution } from '../workflows-src/action/execution.ts';
-
-async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }),
-    );
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
 
 export async function main(runs = 25, timeScale = 0.01): Promise<void> {
   const wallStart = performance.now();

@@ -312,7 +312,7 @@ export function isInputRefusal(report: Report): boolean {
 }
 
 /** Every history event of an execution, for the figures (states entered, when the verdict was known). */
-async function fullHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+export async function fullHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
   let nextToken: string | undefined;
   do {
