@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { Authorizer } from './auth/authorize.ts';
 import { authenticate } from './auth/credentials.ts';
+import { SLOT } from './core/clock.ts';
 import { EmulatorContext, type EmulatorOptions } from './core/context.ts';
 import { AwsError } from './core/errors.ts';
 import type { FaultRule } from './core/faults.ts';
@@ -24,6 +25,7 @@ import type {
 import { BedrockService } from './services/bedrock.ts';
 import { Ec2Service } from './services/ec2.ts';
 import { IamService } from './services/iam.ts';
+import { SANDBOX_HEADER } from './services/lambda/protocol.ts';
 import { LambdaService } from './services/lambda.ts';
 import { StepFunctionsService } from './services/stepfunctions.ts';
 import { StsService } from './services/sts.ts';
@@ -86,10 +88,29 @@ export class Emulator {
   async listen(port: number, host: string): Promise<void> {
     await this.authorizer.warmUp();
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-      this.handle(req, res).catch((err) => {
-        this.ctx.log({ level: 'error', msg: 'unhandled emulator error', error: String(err?.stack ?? err) });
-        if (!res.headersSent) res.writeHead(500).end();
-      });
+      // Each request is an actor on the clock: virtual time stands still while it is handled. A
+      // request from a Lambda sandbox is marked HELD on that sandbox's slot until it is answered,
+      // so the sandbox waiting on it counts as blocked (worker-time.ts), and it works for the
+      // sandbox's run.
+      const slot = this.ctx.clock.sandbox(Number(req.headers[SANDBOX_HEADER]));
+      if (slot) Atomics.add(slot.i32, SLOT.HELD, 1);
+      void this.ctx.clock.spawn(
+        'http request',
+        () =>
+          this.handle(req, res)
+            .catch((err) => {
+              this.ctx.log({
+                level: 'error',
+                msg: 'unhandled emulator error',
+                error: String(err?.stack ?? err),
+              });
+              if (!res.headersSent) res.writeHead(500).end();
+            })
+            .finally(() => {
+              if (slot) Atomics.sub(slot.i32, SLOT.HELD, 1);
+            }),
+        slot?.runKey,
+      );
     };
     const http1 = createServer(onRequest);
     http1.keepAliveTimeout = 5_000;
@@ -155,6 +176,7 @@ export class Emulator {
 
   async close(): Promise<void> {
     for (const s of Object.values(this.services)) await (s as { close?: () => Promise<void> }).close?.();
+    this.ctx.clock.close();
     if (!this.server) return;
     const server = this.server;
     this.server = undefined;
@@ -232,9 +254,15 @@ export class Emulator {
         match.route.handler(restReq, call),
       )) as RestResult;
       if ('holdMs' in result) {
+        // A black hole: no answer; the connection is dropped after the hold (virtual time) unless
+        // the client gives up first.
         status = 0;
-        const t = setTimeout(() => res.socket?.destroy(), this.ctx.clock.toReal(result.holdMs));
-        res.on('close', () => clearTimeout(t));
+        const gaveUp = new AbortController();
+        res.on('close', () => gaveUp.abort());
+        await this.ctx.clock.sleep(result.holdMs, gaveUp.signal).then(
+          () => res.socket?.destroy(),
+          () => {},
+        );
         return;
       }
       status = result.status ?? 200;

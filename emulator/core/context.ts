@@ -60,7 +60,9 @@ export class EmulatorContext {
   readonly accountId: string;
   readonly profile: LatencyProfile;
   readonly clock: Clock;
-  readonly rng: Rng;
+  readonly seed: number;
+  private readonly globalRng: Rng;
+  private readonly streams = new Map<string, Rng>();
   readonly faults: Faults;
   readonly identities: IdentityRegistry;
   quotas: Quotas;
@@ -91,9 +93,15 @@ export class EmulatorContext {
   constructor(opts: EmulatorOptions = {}) {
     this.accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
     this.profile = opts.profile ?? PROFILES.instant;
-    this.clock = new Clock(opts.timeScale ?? this.profile.timeScale);
-    this.rng = new Rng(opts.seed ?? 20261124);
-    this.faults = new Faults(this.rng);
+    this.log = opts.log ?? (() => {});
+    this.clock = new Clock({
+      timeScale: opts.timeScale ?? this.profile.timeScale,
+      idleTimeScale: this.profile.timeScale > 0 ? this.profile.timeScale : 0.001,
+      log: this.log,
+    });
+    this.seed = opts.seed ?? 20261124;
+    this.globalRng = new Rng(this.seed);
+    this.faults = new Faults(this.globalRng);
     this.identities = new IdentityRegistry(this.accountId);
     this.quotas = {
       vpcsPerRegion: 5,
@@ -108,7 +116,25 @@ export class EmulatorContext {
       serviceControlPolicies: [],
       ...opts.world,
     };
-    this.log = opts.log ?? (() => {});
+  }
+
+  /**
+   * Randomness for ids and choices. Work done for a Step Functions execution (its tasks, the
+   * sandboxes they run in, the calls those make) draws from that run's own stream, so a run's
+   * draws do not depend on what other runs in this emulator do, nor on their interleaving.
+   */
+  get rng(): Rng {
+    const run = this.clock.runKey();
+    return run === undefined ? this.globalRng : this.stream(run);
+  }
+
+  private stream(key: string): Rng {
+    let r = this.streams.get(key);
+    if (!r) {
+      r = new Rng(seedFor(this.seed, key));
+      this.streams.set(key, r);
+    }
+    return r;
   }
 
   /** Every delay drawn, in order: benchmarks derive the run's critical-path lower bound from it. */
@@ -116,7 +142,11 @@ export class EmulatorContext {
 
   /** Draw a delay (virtual ms) from the profile. */
   delay(key: keyof LatencyRanges): number {
-    const ms = draw(this.rng, this.profile.ranges[key]);
+    // One stream per run and kind of delay: concurrent branches of one run (endpoint and probe)
+    // cannot swap each other's draws by reaching the emulator in another order.
+    const run = this.clock.runKey();
+    const rng = run === undefined ? this.globalRng : this.stream(`${run}\u0000${key}`);
+    const ms = draw(rng, this.profile.ranges[key]);
     if (this.draws.length < 10_000) this.draws.push({ key, ms, at: this.clock.now() });
     return ms;
   }
@@ -128,4 +158,14 @@ export class EmulatorContext {
   isBedrockRegion(region: string): boolean {
     return (BEDROCK_REGIONS as readonly string[]).includes(region);
   }
+}
+
+/** A 32-bit seed from the emulator's seed and a stream name (FNV-1a). */
+function seedFor(seed: number, key: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
 }

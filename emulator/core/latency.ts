@@ -27,11 +27,21 @@ export interface LatencyRanges {
   eventualConsistency: [number, number];
   /** A connection into a black hole is held this long before the server gives up on it. */
   blackholeHold: [number, number];
+  /**
+   * A new Lambda sandbox's cold start (Init) before its first handler runs. AWS: "cold starts
+   * typically occur in under 1% of invocations [and] range from under 100 ms to over 1 second"
+   * (Lambda Operator Guide, "Understanding the Lambda execution environment lifecycle" /
+   * Compute blog "Operating Lambda: Performance optimization – Part 1").
+   */
+  coldStart: [number, number];
 }
 
 export interface LatencyProfile {
   name: LatencyProfileName;
-  /** Real seconds per virtual second. */
+  /**
+   * The default cap on the event clock (core/clock.ts): real seconds per virtual second at the
+   * fastest, for clients outside the emulator that watch states change. 0: no cap.
+   */
   timeScale: number;
   ranges: LatencyRanges;
   /**
@@ -72,6 +82,7 @@ export const PROFILES: Record<LatencyProfileName, LatencyProfile> = {
       eniLambdaDelete: [3600, 3600],
       eventualConsistency: zero,
       blackholeHold: [600, 600],
+      coldStart: [0.1, 0.3],
     },
   },
   realistic: {
@@ -90,6 +101,7 @@ export const PROFILES: Record<LatencyProfileName, LatencyProfile> = {
       eniLambdaDelete: [600, 1200],
       eventualConsistency: [0, 2],
       blackholeHold: [600, 600],
+      coldStart: [0.2, 1.2],
     },
   },
 };

@@ -203,9 +203,9 @@ export class LambdaService implements EmulatedService, LambdaModel {
   readonly name = 'lambda' as const;
   readonly api: RestJsonApi;
   /**
-   * Real milliseconds an invocation may always use before its timeout fires (capped at the
-   * timeout at real speed). Under a small timeScale a handler's real CPU and I/O would count a
-   * thousandfold in virtual time; this keeps ordinary handlers from timing out spuriously.
+   * Real milliseconds (at least; never below the function's Timeout in real seconds) a handler may
+   * compute without once waiting before it is stopped as a runaway. Virtual time stands still
+   * while a handler computes, so its Timeout, counted in virtual time, stops only waits.
    */
   minRealTimeoutMs = 5_000;
   private readonly ctx: EmulatorContext;
@@ -830,6 +830,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
       {
         clock: ctx.clock,
         minRealTimeoutMs: () => this.minRealTimeoutMs,
+        coldStartMs: () => ctx.delay('coldStart'),
         resolveDns: (hostname) =>
           (ctx.network as NetworkModel | undefined)?.resolve(hostname, region, network) ?? [],
         log: ctx.log,

@@ -58,9 +58,10 @@ beforeAll(async () => {
     `class Transient extends Error { constructor(m) { super(m); this.name = 'PrivateLinkVerify.Transient'; } }
      export const handler = async () => { throw new Transient('endpoint still pending'); };`,
   );
+  // Sleeps 300 virtual seconds: far past the Task's 5-second TimeoutSeconds.
   await createFunction(
     'slow',
-    'export const handler = async () => { await new Promise((r) => setTimeout(r, 300)); return "late"; };',
+    'export const handler = async () => { await new Promise((r) => setTimeout(r, 300_000)); return "late"; };',
     900,
   );
 });

@@ -1,6 +1,9 @@
 /** Messages between the Lambda service (main thread) and a function's worker thread. */
 import type { MessagePort } from 'node:worker_threads';
 
+/** Header a sandbox puts on its requests to the emulator: its slot id on the clock. */
+export const SANDBOX_HEADER = 'x-emulator-sandbox';
+
 export interface WorkerData {
   functionName: string;
   handler: string;
@@ -10,8 +13,11 @@ export interface WorkerData {
   logStreamName: string;
   /** The emulator's clock state (core/clock.ts), shared so the function sees the same virtual time. */
   clock: SharedArrayBuffer;
-  /** Real seconds per virtual second. */
-  timeScale: number;
+  /** This sandbox's slot on the clock (core/clock.ts SLOT): computing or not, next due timer, requests. */
+  slot: SharedArrayBuffer;
+  slotId: number;
+  /** host:port of the emulator, whose requests the sandbox counts and marks. */
+  emulatorHost: string;
   /** DNS questions for AWS names go to the main thread through this port. */
   dnsPort: MessagePort;
 }
@@ -23,10 +29,17 @@ export interface InvokeRequest {
   invokedFunctionArn: string;
   /** The function's Timeout in virtual milliseconds (for getRemainingTimeInMillis). */
   timeoutMs: number;
+  /** Virtual ms of a modelled cold start before the handler runs (first invocation of a sandbox). */
+  coldStartMs: number;
   payload: string;
 }
 
-export type WorkerRequest = InvokeRequest;
+/** The clock reached this sandbox's next due timer. */
+export interface TickRequest {
+  type: 'tick';
+}
+
+export type WorkerRequest = InvokeRequest | TickRequest;
 
 export interface FunctionErrorPayload {
   errorType: string;
@@ -38,8 +51,8 @@ export type WorkerResponse =
   /** The handler is about to run: init is over, the timeout clock starts. */
   | { type: 'started'; id: number }
   | { type: 'result'; id: number; payload?: string; error?: FunctionErrorPayload }
-  /** The handler's own waits carried it past its Timeout (virtual time). */
-  | { type: 'timeout'; id: number }
+  /** The sandbox went idle: its slot says when its next timer is due. */
+  | { type: 'idle' }
   /** Something escaped the handler: this environment is finished. */
   | { type: 'fatal'; id: number | undefined; error: FunctionErrorPayload };
 

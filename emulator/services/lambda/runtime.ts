@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { Clock } from '../../core/clock.ts';
+import { type Clock, type SandboxSlot, SLOT, type VirtualTimer } from '../../core/clock.ts';
 import type {
   DnsAnswer,
   DnsQuestion,
@@ -29,8 +29,14 @@ export interface RuntimeConfig {
 
 export interface RuntimeDeps {
   clock: Clock;
-  /** Real milliseconds a timeout is never shorter than (capped at the timeout itself), see realBudgetMs. */
+  /**
+   * Real milliseconds a handler may compute without a pause before it counts as a runaway (never
+   * below the Timeout itself in real seconds). Virtual time stands still while a handler
+   * computes, so its Timeout alone would never stop an endless loop.
+   */
   minRealTimeoutMs: () => number;
+  /** Virtual ms a new sandbox's cold start takes (drawn from the latency profile). */
+  coldStartMs: () => number;
   /** DNS as seen by this function: [] is NXDOMAIN. */
   resolveDns: (hostname: string) => string[];
   log: (line: Record<string, unknown>) => void;
@@ -47,8 +53,14 @@ interface Pending {
   id: number;
   request: InvokeRequest;
   resolve: (o: InvocationOutcome) => void;
-  timer?: NodeJS.Timeout;
+  /** Real-time guard: init that never ends, or a handler computing without pause. */
+  watchdog?: NodeJS.Timeout;
+  /** The function's Timeout, on the virtual clock from the moment the handler starts. */
+  timeout?: VirtualTimer;
 }
+
+/** Real milliseconds a sandbox may take to load its bundle (computing: virtual time stands still). */
+const INIT_REAL_BUDGET_MS = 60_000;
 
 /** One sandbox: a worker thread with the function loaded. */
 class ExecutionEnvironment {
@@ -57,12 +69,20 @@ class ExecutionEnvironment {
   dead = false;
   private readonly onDone: (env: ExecutionEnvironment) => void;
 
-  /** Leaves the clock's real-speed section: a cold start takes about as long on AWS as here. */
-  private endInit: () => void;
+  /** This sandbox on the clock: computing or blocked, its next due timer, its requests. */
+  readonly slot: SandboxSlot;
+  private readonly clock: Clock;
+  private coldStartMs: number;
 
   constructor(config: RuntimeConfig, deps: RuntimeDeps, onDone: (env: ExecutionEnvironment) => void) {
     this.onDone = onDone;
-    this.endInit = deps.clock.realtime();
+    this.clock = deps.clock;
+    // A cold start is a modelled latency: the bundle loads while virtual time stands still, then
+    // the sandbox waits the drawn duration before its handler runs.
+    this.coldStartMs = deps.coldStartMs();
+    this.slot = deps.clock.registerSandbox(`lambda:${config.functionName}`, () =>
+      this.worker.postMessage({ type: 'tick' }),
+    );
     const dns = new MessageChannel();
     dns.port1.on('message', (q: DnsQuestion) => {
       let addresses: string[] = [];
@@ -86,7 +106,9 @@ class ExecutionEnvironment {
       memorySize: config.memorySize,
       logStreamName: `${new Date(deps.clock.now()).toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${Math.random().toString(16).slice(2, 14)}`,
       clock: deps.clock.shared,
-      timeScale: deps.clock.timeScale,
+      slot: this.slot.shared,
+      slotId: this.slot.id,
+      emulatorHost: new URL(config.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:0').host,
       dnsPort: dns.port2,
     };
     this.worker = new Worker(WORKER_URL, {
@@ -118,6 +140,8 @@ class ExecutionEnvironment {
     this.worker.on('exit', (code) => {
       this.dead = true;
       dns.port1.close();
+      this.setRunning(false);
+      deps.clock.unregisterSandbox(this.slot);
       this.finish({
         errorType: 'Runtime.ExitError',
         errorMessage: `Runtime exited with error: exit status ${code}`,
@@ -133,18 +157,45 @@ class ExecutionEnvironment {
     this.nextUse = fn;
   }
 
-  invoke(request: InvokeRequest, initBudgetMs: number): Promise<InvocationOutcome> {
+  /** Start an invocation; the sandbox counts as computing from now until it goes idle. */
+  invoke(request: Omit<InvokeRequest, 'coldStartMs'>): Promise<InvocationOutcome> {
     this.nextUse?.();
     this.nextUse = undefined;
     return new Promise((resolve) => {
-      this.pending = { id: request.id, request, resolve };
-      // Init (loading the bundle) has its own, generous limit; the function timeout starts with the handler.
-      this.pending.timer = setTimeout(() => this.timedOut(), initBudgetMs);
-      this.worker.postMessage(request);
+      const full: InvokeRequest = { ...request, coldStartMs: this.coldStartMs };
+      this.coldStartMs = 0;
+      this.pending = { id: request.id, request: full, resolve };
+      // Init (loading the bundle) has its own, generous real limit; the function timeout starts with the handler.
+      this.pending.watchdog = setTimeout(() => this.timedOut(), INIT_REAL_BUDGET_MS);
+      this.setRunning(true);
+      this.worker.postMessage(full);
     });
   }
 
+  private setRunning(running: boolean): void {
+    if (running) Atomics.store(this.slot.i32, SLOT.AWAKE, 1);
+    Atomics.store(this.slot.i32, SLOT.RUNNING, running ? 1 : 0);
+    this.clock.sandboxChanged();
+  }
+
+  /** Every `ms` real: a handler that has not gone idle once since the last look is a runaway. */
+  private watch(p: Pending, ms: number): void {
+    let idles = Atomics.load(this.slot.i32, SLOT.IDLES);
+    const look = () => {
+      if (this.pending !== p) return;
+      const now = Atomics.load(this.slot.i32, SLOT.IDLES);
+      if (now === idles && Atomics.load(this.slot.i32, SLOT.AWAKE) === 1) return this.timedOut();
+      idles = now;
+      p.watchdog = setTimeout(look, ms);
+    };
+    p.watchdog = setTimeout(look, ms);
+  }
+
   private onMessage(m: WorkerResponse, config: RuntimeConfig, deps: RuntimeDeps): void {
+    if (m.type === 'idle') {
+      this.clock.sandboxChanged();
+      return;
+    }
     const p = this.pending;
     if (m.type === 'fatal') {
       this.dead = true;
@@ -153,14 +204,10 @@ class ExecutionEnvironment {
       return;
     }
     if (!p || m.id !== p.id) return;
-    if (m.type === 'timeout') {
-      this.timedOut();
-      return;
-    }
     if (m.type === 'started') {
-      this.endInit();
-      clearTimeout(p.timer);
-      p.timer = setTimeout(() => this.timedOut(), realBudgetMs(config.timeoutSeconds, deps));
+      clearTimeout(p.watchdog);
+      p.timeout = this.clock.timer(config.timeoutSeconds * 1000, () => this.timedOut(), 'lambda timeout');
+      this.watch(p, Math.max(config.timeoutSeconds * 1000, deps.minRealTimeoutMs()));
       return;
     }
     if (m.error) this.finish(m.error);
@@ -181,27 +228,15 @@ class ExecutionEnvironment {
   }
 
   private finish(error: FunctionErrorPayload | undefined, payload?: string): void {
-    this.endInit();
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
-    clearTimeout(p.timer);
+    clearTimeout(p.watchdog);
+    p.timeout?.cancel();
+    this.setRunning(false);
     p.resolve(error ? { payload: JSON.stringify(error), error } : { payload: payload ?? 'null' });
     this.onDone(this);
   }
-}
-
-/**
- * How long (real ms) an invocation may run. Virtual time runs fast under a small timeScale, so
- * the real CPU and I/O a handler spends would otherwise count a thousandfold: a floor (never
- * above the timeout itself at real speed) keeps ordinary handlers from timing out spuriously.
- */
-export function realBudgetMs(
-  timeoutSeconds: number,
-  deps: Pick<RuntimeDeps, 'clock' | 'minRealTimeoutMs'>,
-): number {
-  const virtualMs = timeoutSeconds * 1000;
-  return Math.max(deps.clock.toReal(virtualMs), Math.min(virtualMs, deps.minRealTimeoutMs()));
 }
 
 /** Real milliseconds an idle sandbox is kept warm before it is reclaimed. */
@@ -231,18 +266,17 @@ export class FunctionRuntime {
     while (env?.dead) env = this.idle.pop();
     env ??= new ExecutionEnvironment(this.config, this.deps, (e) => this.released(e));
     this.busy.add(env);
-    const initBudget = Math.max(this.deps.clock.toReal(10_000), 10_000);
-    return env.invoke(
-      {
-        type: 'invoke',
-        id: ++this.seq,
-        requestId,
-        invokedFunctionArn,
-        timeoutMs: this.config.timeoutSeconds * 1000,
-        payload,
-      },
-      initBudget + realBudgetMs(this.config.timeoutSeconds, this.deps),
-    );
+    env.slot.runKey = this.deps.clock.runKey();
+    const running = env.invoke({
+      type: 'invoke',
+      id: ++this.seq,
+      requestId,
+      invokedFunctionArn,
+      timeoutMs: this.config.timeoutSeconds * 1000,
+      payload,
+    });
+    // The caller waits on the sandbox, whose own computing holds the clock.
+    return this.deps.clock.blockedOn(running);
   }
 
   private released(env: ExecutionEnvironment): void {

@@ -7,30 +7,25 @@
 import dns from 'node:dns';
 import { existsSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import net from 'node:net';
 import { join } from 'node:path';
-import timers from 'node:timers';
-import timersPromises from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { realEpochMs, virtualNowFrom } from '../../core/clock.ts';
 import type { DnsAnswer, WorkerData, WorkerRequest, WorkerResponse } from './protocol.ts';
+import { installVirtualTime } from './worker-time.ts';
 
 const data = workerData as WorkerData;
 const port = parentPort!;
-const scale = data.timeScale;
 
-// ---- Virtual time: the emulator's clock runs 1/timeScale as fast as real time. ----
+// ---- Virtual time: the emulator's event clock (worker-time.ts). ----
 
-function virtualNow(): number {
-  return virtualNowFrom(data.clock, realEpochMs());
-}
-
-function toReal(ms: unknown): unknown {
-  const n = Number(ms);
-  return n > 0 ? n * scale : ms;
-}
+const time = installVirtualTime({
+  clock: data.clock,
+  slot: data.slot,
+  slotId: data.slotId,
+  emulatorHost: data.emulatorHost,
+  notifyIdle: () => port.postMessage({ type: 'idle' } satisfies WorkerResponse),
+});
+const virtualNow = time.virtualNow;
 
 const RealDate = Date;
 const VirtualDate = new Proxy(RealDate, {
@@ -47,86 +42,6 @@ const VirtualDate = new Proxy(RealDate, {
 });
 globalThis.Date = VirtualDate;
 
-const realSetTimeout = globalThis.setTimeout;
-const realSetInterval = globalThis.setInterval;
-const realPromiseTimeout = timersPromises.setTimeout;
-const realPromiseInterval = timersPromises.setInterval;
-
-/**
- * The time a handler has spent waiting on its own timers, along the longest chain of waits. Under
- * a small timeScale real CPU and I/O count a thousandfold in virtual time; this clock ignores
- * them, so a handler that sleeps past its Timeout is stopped while a busy one is not.
- */
-interface Invocation {
-  id: number;
-  waitedMs: number;
-  limitMs: number;
-  timedOut: boolean;
-}
-let invocation: Invocation | undefined;
-
-/** Called as a timer fires: false when the wait carried the handler past its Timeout. */
-function waitedUntil(inv: Invocation | undefined, due: number): boolean {
-  if (!inv || invocation !== inv) return true;
-  inv.waitedMs = Math.max(inv.waitedMs, due);
-  if (inv.waitedMs <= inv.limitMs) return true;
-  if (!inv.timedOut) {
-    inv.timedOut = true;
-    port.postMessage({ type: 'timeout', id: inv.id } satisfies WorkerResponse);
-  }
-  return false;
-}
-
-function delayOf(ms: unknown): number {
-  const n = Number(ms);
-  return Number.isNaN(n) ? 0 : Math.max(n, 0);
-}
-
-const virtualPromiseTimeout = (async (ms?: number, value?: unknown, opts?: object) => {
-  const inv = invocation;
-  const due = (inv?.waitedMs ?? 0) + delayOf(ms);
-  const v = await realPromiseTimeout(toReal(ms) as number, value, opts);
-  if (!waitedUntil(inv, due)) await new Promise(() => {});
-  return v;
-}) as typeof timersPromises.setTimeout;
-const virtualPromiseInterval = ((ms?: number, value?: unknown, opts?: object) =>
-  realPromiseInterval(toReal(ms) as number, value, opts)) as typeof timersPromises.setInterval;
-
-const virtualSetTimeout = ((cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-  const inv = invocation;
-  const due = (inv?.waitedMs ?? 0) + delayOf(ms);
-  const fire = (...a: unknown[]) => {
-    if (waitedUntil(inv, due)) cb(...a);
-  };
-  return realSetTimeout(inv ? fire : cb, toReal(ms) as number, ...args);
-}) as typeof setTimeout;
-const virtualSetInterval = ((cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-  const inv = invocation;
-  let due = inv?.waitedMs ?? 0;
-  const tick = (...a: unknown[]) => {
-    due += delayOf(ms);
-    if (waitedUntil(inv, due)) cb(...a);
-  };
-  return realSetInterval(inv ? tick : cb, toReal(ms) as number, ...args);
-}) as typeof setInterval;
-// `util.promisify(setTimeout)` must sleep in virtual time too.
-Object.defineProperty(virtualSetTimeout, promisify.custom, { value: virtualPromiseTimeout });
-
-globalThis.setTimeout = virtualSetTimeout;
-globalThis.setInterval = virtualSetInterval;
-timers.setTimeout = virtualSetTimeout;
-timers.setInterval = virtualSetInterval;
-timersPromises.setTimeout = virtualPromiseTimeout;
-timersPromises.setInterval = virtualPromiseInterval;
-const realAbortTimeout = AbortSignal.timeout;
-AbortSignal.timeout = (ms: number) => realAbortTimeout.call(AbortSignal, toReal(ms) as number);
-
-// Socket idle timeouts (the SDK's requestTimeout) count virtual seconds as well.
-const realSocketSetTimeout = net.Socket.prototype.setTimeout;
-net.Socket.prototype.setTimeout = function (this: net.Socket, ms: number, cb?: () => void) {
-  return realSocketSetTimeout.call(this, toReal(ms) as number, cb);
-};
-
 // ---- DNS: AWS names are answered by the emulator's network model, as seen from this function. ----
 
 const dnsPort = data.dnsPort as MessagePort;
@@ -134,9 +49,13 @@ dnsPort.unref();
 let dnsSeq = 0;
 const dnsPending = new Map<number, (addresses: string[]) => void>();
 dnsPort.on('message', (m: DnsAnswer) => {
-  dnsPending.get(m.id)?.(m.addresses);
+  const answer = dnsPending.get(m.id);
   dnsPending.delete(m.id);
   if (dnsPending.size === 0) dnsPort.unref();
+  if (answer) {
+    time.end();
+    answer(m.addresses);
+  }
 });
 
 function isAwsName(hostname: unknown): hostname is string {
@@ -146,6 +65,7 @@ function isAwsName(hostname: unknown): hostname is string {
 function askEmulator(hostname: string): Promise<string[]> {
   const id = ++dnsSeq;
   return new Promise((resolve) => {
+    time.begin();
     dnsPending.set(id, resolve);
     dnsPort.ref();
     dnsPort.postMessage({ id, hostname: hostname.replace(/\.$/, '').toLowerCase() });
@@ -289,7 +209,10 @@ async function loadHandler(): Promise<Handler> {
   return fn as Handler;
 }
 
+// Loading the bundle is computing, whatever it waits on.
+time.begin();
 const handlerReady = loadHandler();
+handlerReady.finally(() => time.end()).catch(() => {});
 // An init failure is reported per invocation, as Lambda does; don't let it crash the thread.
 handlerReady.catch(() => {});
 
@@ -316,8 +239,15 @@ process.on('unhandledRejection', (reason) => {
   });
 });
 
+let initialised = false;
+
 port.on('message', async (msg: WorkerRequest) => {
+  if (msg.type === 'tick') {
+    time.tick();
+    return;
+  }
   if (msg.type !== 'invoke') return;
+  time.markAwake();
   current = msg.id;
   let handler: Handler;
   try {
@@ -325,6 +255,11 @@ port.on('message', async (msg: WorkerRequest) => {
   } catch (err) {
     respond({ type: 'result', id: msg.id, error: errorPayload(err) });
     return;
+  }
+  if (!initialised) {
+    initialised = true;
+    // The cold start AWS would take (drawn from the latency profile), in virtual time.
+    if (msg.coldStartMs > 0) await new Promise((r) => setTimeout(r, msg.coldStartMs));
   }
   const deadline = virtualNow() + msg.timeoutMs;
   const context = {
@@ -338,8 +273,6 @@ port.on('message', async (msg: WorkerRequest) => {
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, Math.round(deadline - virtualNow())),
   };
-  const inv: Invocation = { id: msg.id, waitedMs: 0, limitMs: msg.timeoutMs, timedOut: false };
-  invocation = inv;
   respond({ type: 'started', id: msg.id });
   try {
     const event = msg.payload.length ? JSON.parse(msg.payload) : {};
@@ -356,6 +289,5 @@ port.on('message', async (msg: WorkerRequest) => {
     respond({ type: 'result', id: msg.id, error: errorPayload(err) });
   } finally {
     current = undefined;
-    if (invocation === inv) invocation = undefined;
   }
 });

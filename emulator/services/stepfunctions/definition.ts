@@ -15,6 +15,23 @@ export interface AslRetrier {
 
 /** Resource the emulator gives the Wait states it turns into local tasks (never invoked on AWS). */
 const LOCAL_WAIT_RESOURCE = 'arn:aws:states:::emulator:wait';
+/** Resource of the gate the emulator puts at the start of each branch of a retried Parallel/Map. */
+const LOCAL_RETRY_GATE_RESOURCE = 'arn:aws:states:::emulator:retry-gate';
+const RETRY_GATE_PREFIX = '__EmulatorRetryGate:';
+
+/** Names of the retry gates of a Parallel/Map state (one per branch; none without Retry). */
+export function retryGateNames(name: string, state: AslState): string[] {
+  if (!Array.isArray(state.Retry) || state.Retry.length === 0) return [];
+  if (state.Type === 'Parallel')
+    return (state.Branches as unknown[]).map((_b, i) => `${RETRY_GATE_PREFIX}${name}:${i}`);
+  if (state.Type === 'Map') return [`${RETRY_GATE_PREFIX}${name}:0`];
+  return [];
+}
+
+export function isRetryGate(stateName: string): boolean {
+  return stateName.startsWith(RETRY_GATE_PREFIX);
+}
+
 /** The largest task timeout setTimeout accepts (2^31-1 ms): the library's own timer must never fire. */
 const NEVER_SECONDS = 2_147_483;
 
@@ -125,11 +142,23 @@ export function prepareForLibrary(def: StateMachineDefinition): StateMachineDefi
     const { TimeoutSeconds: _t, ...rest } = machine;
     const states: Record<string, any> = {};
     for (const [name, state] of Object.entries(rest.States as Record<string, AslState>)) {
-      states[name] = prepareState(state);
+      states[name] = prepareState(name, state);
     }
     return { ...rest, States: states };
   };
-  const prepareState = (state: AslState): AslState => {
+  // A retried Parallel/Map re-runs its branches at once; the gate (a local task) waits out the
+  // retry interval on the virtual clock before the branch's first state.
+  const gated = (machine: Record<string, any>, gate: string | undefined): Record<string, any> => {
+    if (!gate) return machine;
+    const gateState = {
+      Type: 'Task',
+      Resource: LOCAL_RETRY_GATE_RESOURCE,
+      TimeoutSeconds: NEVER_SECONDS,
+      Next: machine.StartAt,
+    };
+    return { ...machine, StartAt: gate, States: { [gate]: gateState, ...machine.States } };
+  };
+  const prepareState = (name: string, state: AslState): AslState => {
     switch (state.Type) {
       case 'Task': {
         const {
@@ -151,12 +180,20 @@ export function prepareForLibrary(def: StateMachineDefinition): StateMachineDefi
           TimeoutSeconds: NEVER_SECONDS,
         } as AslState;
       }
-      case 'Parallel':
-        return { ...state, Branches: (state.Branches as Record<string, any>[]).map(prepareMachine) };
+      case 'Parallel': {
+        const gates = retryGateNames(name, state);
+        return {
+          ...state,
+          Branches: (state.Branches as Record<string, any>[]).map((b, i) =>
+            gated(prepareMachine(b), gates[i]),
+          ),
+        };
+      }
       case 'Map': {
+        const [gate] = retryGateNames(name, state);
         const out: AslState = { ...state };
-        if (state.ItemProcessor) out.ItemProcessor = prepareMachine(state.ItemProcessor);
-        if (state.Iterator) out.Iterator = prepareMachine(state.Iterator);
+        if (state.ItemProcessor) out.ItemProcessor = gated(prepareMachine(state.ItemProcessor), gate);
+        if (state.Iterator) out.Iterator = gated(prepareMachine(state.Iterator), gate);
         return out;
       }
       default:

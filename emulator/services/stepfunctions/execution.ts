@@ -7,8 +7,10 @@ import {
   type AslRetrier,
   type AslState,
   indexStates,
+  isRetryGate,
   prepareForLibrary,
   readPath,
+  retryGateNames,
   runtimeError,
 } from './definition.ts';
 
@@ -67,7 +69,6 @@ type TaskTarget =
 
 const LAMBDA_ARN = /^arn:aws[\w-]*:lambda:([a-z0-9-]+):\d{12}:function:[\w-]+(:[\w$-]+)?$/;
 const LAMBDA_INVOKE = /^arn:aws[\w-]*:states:::lambda:invoke$/;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_HISTORY_EVENTS = 25_000;
 
 let timeoutErrorClass: Promise<new () => Error> | undefined;
@@ -204,20 +205,24 @@ export class Execution {
     this.onStatusChange(this);
     const timeout = this.definition.TimeoutSeconds;
     if (timeout !== undefined && timeout > 0) {
-      this.sleep(timeout * 1000).then(
+      this.ctx.clock.after(timeout * 1000, this.controller.signal, 'execution timeout').then(
         () => this.timeOut(),
         () => {},
       );
     }
-    this.run().catch((err) => {
-      this.ctx.log({
-        level: 'error',
-        msg: 'execution crashed',
-        executionArn: this.arn,
-        error: String(err?.stack ?? err),
+    // The execution is an actor on the clock, and its work (tasks, sandboxes, their calls) draws
+    // from its own random streams: its timeline does not depend on other runs.
+    this.ctx.clock
+      .spawn(`execution ${this.name}`, () => this.run(), this.arn)
+      .catch((err) => {
+        this.ctx.log({
+          level: 'error',
+          msg: 'execution crashed',
+          executionArn: this.arn,
+          error: String(err?.stack ?? err),
+        });
+        this.finish('FAILED', { error: 'States.Runtime', cause: String(err?.message ?? err) });
       });
-      this.finish('FAILED', { error: 'States.Runtime', cause: String(err?.message ?? err) });
-    });
   }
 
   /** StopExecution: ABORTED now, no Catch runs. */
@@ -260,9 +265,17 @@ export class Execution {
       validationOptions: { noValidate: true },
     });
     const handlers: Record<string, (input: any) => Promise<any>> = {};
+    const clock = this.ctx.clock;
     for (const [name, state] of this.states) {
-      if (state.Type === 'Task') handlers[name] = (input) => this.runTask(state, input);
-      if (state.Type === 'Wait') handlers[name] = (input) => this.runWait(state, input);
+      // Each handler call is its own actor: Parallel branches run side by side.
+      if (state.Type === 'Task')
+        handlers[name] = (input) => clock.spawn(name, () => this.runTask(state, input));
+      if (state.Type === 'Wait')
+        handlers[name] = (input) => clock.spawn(name, () => this.runWait(state, input));
+      if (state.Type === 'Parallel' || state.Type === 'Map') {
+        for (const gate of retryGateNames(name, state))
+          handlers[gate] = (input) => clock.spawn(gate, () => this.runRetryGate(name, input));
+      }
     }
     const run = machine.run(JSON.parse(this.input), {
       overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: this.retryIntervals() },
@@ -271,12 +284,13 @@ export class Execution {
     this.abortRun = run.abort;
     const consumed = this.consume(run.eventLogs as AsyncGenerator<LibraryEvent>);
     try {
-      const output = await run.result;
-      await consumed;
+      // The library moves only through our handlers (actors themselves) and microtasks.
+      const output = await clock.blockedOn(run.result);
+      await clock.blockedOn(consumed);
       this.finish('SUCCEEDED', { output: json(output) });
     } catch (err) {
       if (this.status !== 'RUNNING') return;
-      await consumed;
+      await clock.blockedOn(consumed);
       const failure =
         err instanceof ExecutionError ? ((err as { cause?: Error }).cause ?? err) : (err as Error);
       const details: Record<string, string> = {};
@@ -349,6 +363,8 @@ export class Execution {
   /** The library's event log in AWS's vocabulary (state type prefixes, *EventDetails members). */
   private translate(ev: LibraryEvent): void {
     const name = ev.state?.name ?? '';
+    // The emulator's own retry gates (see prepareForLibrary) are not states of the machine.
+    if (isRetryGate(name)) return;
     const kind = this.states.get(name)?.Type ?? ev.state?.type ?? '';
     switch (ev.type) {
       case 'StateEntered':
@@ -416,21 +432,45 @@ export class Execution {
     };
   }
 
-  /** Retry pauses of Parallel and Map states, read by the library as it decides to retry: virtual time, scaled. */
-  private retryIntervals(): Record<string, number[]> {
-    return new Proxy({} as Record<string, number[]>, {
-      get: (_t, prop) => {
-        if (typeof prop !== 'string') return undefined;
-        const state = this.states.get(prop);
-        if (!state || (state.Type !== 'Parallel' && state.Type !== 'Map') || !Array.isArray(state.Retry))
-          return undefined;
-        const attempts = this.retryAttempts.get(prop) ?? [];
-        return (state.Retry as AslRetrier[]).map((r, i) =>
-          this.ctx.clock.toReal(retryDelayMs(r, attempts[i] ?? 0, this.ctx.rng)),
-        );
-      },
-    });
+  /**
+   * Parallel and Map retries: the library retries at once (interval 0); the pause, on the virtual
+   * clock, happens in the retry gate that prepareForLibrary put at the start of every branch.
+   */
+  private retryIntervals(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, state] of this.states) {
+      if ((state.Type === 'Parallel' || state.Type === 'Map') && Array.isArray(state.Retry)) out[name] = 0;
+    }
+    return out;
   }
+
+  /** Retries of each Parallel/Map state seen so far, and when the current one may start. */
+  private readonly gates = new Map<string, { retries: number; until: number }>();
+
+  /** The start of a branch of a retried Parallel/Map: wait out the retrier's interval once per retry. */
+  private async runRetryGate(parent: string, input: unknown): Promise<unknown> {
+    await drain();
+    const state = this.states.get(parent);
+    const retriers = (state?.Retry ?? []) as AslRetrier[];
+    const attempts = this.retryAttempts.get(parent) ?? [];
+    const retries = attempts.reduce((a, b) => a + b, 0);
+    let gate = this.gates.get(parent);
+    if (!gate || retries < gate.retries) gate = { retries: 0, until: 0 };
+    if (retries > gate.retries) {
+      // The retrier whose count went up decides the pause (attempts are 1-based in the event).
+      const prev = this.gateAttempts.get(parent) ?? [];
+      const i = attempts.findIndex((n, k) => n > (prev[k] ?? 0));
+      const r = retriers[i];
+      gate = { retries, until: this.ctx.now() + (r ? retryDelayMs(r, attempts[i]! - 1, this.ctx.rng) : 0) };
+      this.gateAttempts.set(parent, [...attempts]);
+    }
+    this.gates.set(parent, gate);
+    const wait = gate.until - this.ctx.now();
+    if (wait > 0) await this.sleep(wait);
+    return input;
+  }
+
+  private readonly gateAttempts = new Map<string, number[]>();
 
   /** A Wait state on the virtual clock (the prepared definition runs it as a local task that returns its input). */
   private async runWait(state: AslState, input: unknown): Promise<unknown> {
@@ -546,20 +586,33 @@ export class Execution {
 
     const region = LAMBDA_ARN.exec(target.functionName)?.[1] ?? this.region;
     // The state machine's role authorizes the invocation; a refusal is Lambda's AccessDeniedException.
-    const invocation = this.ctx
-      .authorizeAsRole(
-        this.roleArn,
-        'lambda',
-        'lambda:InvokeFunction',
-        functionArnOf(target.functionName, region, this.ctx.accountId),
-        region,
-      )
-      .then(() => this.ctx.lambda.invoke(target.functionName, body, region));
+    const clock = this.ctx.clock;
+    const invocation = clock.spawn('invoke', () =>
+      this.ctx
+        .authorizeAsRole(
+          this.roleArn,
+          'lambda',
+          'lambda:InvokeFunction',
+          functionArnOf(target.functionName, region, this.ctx.accountId),
+          region,
+        )
+        .then(() => this.ctx.lambda.invoke(target.functionName, body, region)),
+    );
+    const attemptOver = new AbortController();
     const racers: Promise<unknown>[] = [invocation, this.stopped()];
-    if (timeout !== undefined) racers.push(this.sleep(timeout * 1000).then(() => 'timeout' as const));
+    if (timeout !== undefined) {
+      const signal = AbortSignal.any([this.controller.signal, attemptOver.signal]);
+      racers.push(
+        clock.after(timeout * 1000, signal, 'task timeout').then(
+          () => 'timeout' as const,
+          // Cancelled: the attempt is over (or the execution stopped, which `stopped` reports).
+          () => new Promise<never>(() => {}),
+        ),
+      );
+    }
     let result: Awaited<ReturnType<EmulatorContext['lambda']['invoke']>>;
     try {
-      const won = await Promise.race(racers);
+      const won = await clock.blockedOn(Promise.race(racers)).finally(() => attemptOver.abort());
       if (won === 'timeout') {
         const cause = `Task timed out after ${timeout} seconds.`;
         if (this.status === 'RUNNING') {
@@ -668,28 +721,10 @@ export class Execution {
     });
   }
 
-  /** Sleep a virtual duration (real time = virtual × timeScale); rejects when the execution stops. */
+  /** Sleep a virtual duration, blocked on the clock; rejects when the execution stops. */
   private sleep(virtualMs: number): Promise<void> {
-    const signal = this.controller.signal;
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(runtimeError('Execution is no longer running'));
-      const deadline = performance.now() + this.ctx.clock.toReal(virtualMs);
-      let timer: ReturnType<typeof setTimeout>;
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(runtimeError('Execution is no longer running'));
-      };
-      const tick = () => {
-        const left = deadline - performance.now();
-        if (left <= 0) {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-          return;
-        }
-        timer = setTimeout(tick, Math.min(left, MAX_TIMER_MS));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      tick();
+    return this.ctx.clock.sleep(virtualMs, this.controller.signal).catch(() => {
+      throw runtimeError('Execution is no longer running');
     });
   }
 }
