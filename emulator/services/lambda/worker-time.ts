@@ -190,12 +190,14 @@ export function installVirtualTime(o: VirtualTimeOptions) {
   }
 
   function clearAny(h: unknown): void {
-    if (h instanceof TimerHandle) return cancel(h.t);
-    if (typeof h === 'number' || typeof h === 'string') {
-      const t = timersById.get(Number(h));
-      if (t) return cancel(t);
-    }
-    if (h) realClearTimeout(h as NodeJS.Timeout);
+    const t =
+      h instanceof TimerHandle
+        ? h.t
+        : typeof h === 'number' || typeof h === 'string'
+          ? timersById.get(Number(h))
+          : undefined;
+    if (t) cancel(t);
+    else if (h) realClearTimeout(h as NodeJS.Timeout);
   }
 
   const virtualSetTimeout = ((cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) =>
