@@ -39,7 +39,8 @@ Options:
   --region <region>     AWS region (default: us-east-1)
   --model <id>          model id or inference profile (default: anthropic.claude-3-haiku-20240307-v1:0)
   --profile <name>      latency profile: instant | realistic (default: realistic)
-  --time-scale <n>      real seconds per simulated second (default: 0.02 realistic, 0.01 instant)
+  --time-scale <n>      cap: at least this many real seconds per simulated second, for human-speed
+                        demos (default: no cap; simulated time moves by events, as fast as the CPU allows)
   --run-id <id>         execution name (default: local-<timestamp>)
   --vpc-cidr <cidr>     VPC CIDR block (default: 10.42.0.0/16)
   --seed <n>            seed for the emulator's randomness (default: 20261124)
@@ -143,14 +144,6 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
   };
 }
 
-const DEFAULT_REALISTIC_SCALE = 0.02;
-/**
- * The instant profile has no delays, so its scale only stretches polling and timeouts. At the
- * profile's own 0.001 the probe's 8 s network timeout is 8 ms of real time, which a loaded
- * machine can miss; 0.01 keeps it at 80 ms.
- */
-const DEFAULT_INSTANT_SCALE = 0.01;
-
 /** The execution input a scenario runs with: its deliberate misconfigurations on top of the user's input. */
 export function withScenario(input: ExecutionInputArgs, scenario: string): ExecutionInputArgs {
   const s = SCENARIOS[scenario];
@@ -172,8 +165,9 @@ export async function runLocal(
 ): Promise<LocalResult> {
   const wallStart = performance.now();
   const profile = profileNamed(o.profile);
-  const timeScale =
-    o.timeScale ?? (o.profile === 'realistic' ? DEFAULT_REALISTIC_SCALE : DEFAULT_INSTANT_SCALE);
+  // The event clock (emulator/core/clock.ts) needs no scale: without a cap, simulated time jumps
+  // to the next timer whenever the run waits, and stands still while it computes.
+  const timeScale = o.timeScale ?? 0;
   const input = withScenario(o.input, o.scenario);
   const emu = await Emulator.start({ profile, timeScale, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
   let peakRss = process.memoryUsage().rss;
@@ -181,7 +175,9 @@ export async function runLocal(
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 100);
   try {
-    progress(`emulator listening on ${emu.url} (profile ${profile.name}, time scale ${timeScale})`);
+    progress(
+      `emulator listening on ${emu.url} (profile ${profile.name}, ${timeScale > 0 ? `time capped at scale ${timeScale}` : 'event clock, uncapped'})`,
+    );
     // The probe boundary allows the run's model, as a user's CDK configuration would.
     const deployed = await deployProduct(emu, { region: o.input.region, allowedModels: [o.input.modelId] });
     progress(

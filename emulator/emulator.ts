@@ -186,6 +186,13 @@ export class Emulator {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
+    // The Date header in simulated time: the SDK corrects its clock by it (skew over 5 minutes),
+    // so a wall-clock Date would make a sandbox's signing time depend on how long the run took.
+    const writeHead = res.writeHead;
+    res.writeHead = ((...args: Parameters<typeof res.writeHead>) => {
+      if (!res.headersSent) res.setHeader('date', new Date(this.ctx.now()).toUTCString());
+      return writeHead.apply(res, args);
+    }) as typeof res.writeHead;
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.startsWith(ADMIN_PREFIX)) return this.handleAdmin(req, res, url, body);

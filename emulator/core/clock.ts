@@ -64,6 +64,7 @@ class Actor {
 }
 
 const current = new AsyncLocalStorage<Actor>();
+const DEBUG = process.env.PLV_CLOCK_DEBUG === '1';
 
 /** Indices of a sandbox slot's Int32 fields; the next due virtual time is a Float64 at byte 16. */
 export const SLOT = {
@@ -77,21 +78,29 @@ export const SLOT = {
   HELD: 3,
   /** Worker: how many times it went idle (a sandbox that never does is computing without pause). */
   IDLES: 4,
+  /** Main thread: messages posted to the worker that it must act on (an invocation, a tick). */
+  POSTED: 5,
+  /** Worker: how many of those it has taken in; while fewer than POSTED it counts as computing. */
+  SEEN: 6,
+  /** Worker: messages posted to the main thread that it must act on (started, result, fatal). */
+  REPLIES: 7,
+  /** Main thread: how many of those it has handled. */
+  REPLIES_SEEN: 8,
 } as const;
-export const SLOT_BYTES = 32;
+export const SLOT_BYTES = 48;
 /** Byte offset of the Float64 next-due virtual time. */
-export const SLOT_DUE_OFFSET = 24;
+export const SLOT_DUE_OFFSET = 40;
 
 /** The shared record of one Lambda sandbox (see SLOT). */
 export class SandboxSlot {
   readonly shared = new SharedArrayBuffer(SLOT_BYTES);
-  readonly i32 = new Int32Array(this.shared, 0, 6);
+  readonly i32 = new Int32Array(this.shared, 0, 10);
   readonly dueF = new Float64Array(this.shared, SLOT_DUE_OFFSET, 1);
   /** Main thread only: whose run the current invocation belongs to (see Clock.runKey). */
   runKey?: string;
   readonly id: number;
   readonly label: string;
-  /** Tells the worker that its next timer is due (the clock has already set AWAKE). */
+  /** Tells the worker that its next timer is due (through `post`). */
   readonly wake: () => void;
   constructor(id: number, label: string, wake: () => void) {
     this.id = id;
@@ -99,13 +108,23 @@ export class SandboxSlot {
     this.wake = wake;
     this.dueF[0] = Number.POSITIVE_INFINITY;
   }
+  /** Post a message the worker must act on: it counts as computing until it has taken it in. */
+  post(send: () => void): void {
+    Atomics.add(this.i32, SLOT.POSTED, 1);
+    send();
+  }
   get running(): boolean {
     return Atomics.load(this.i32, SLOT.RUNNING) === 1;
   }
   /** Computing, or a request of its is on the wire (sent and not received, or answered and not read). */
   get busy(): boolean {
     const i = this.i32;
-    return Atomics.load(i, SLOT.AWAKE) === 1 || Atomics.load(i, SLOT.INFLIGHT) > Atomics.load(i, SLOT.HELD);
+    return (
+      Atomics.load(i, SLOT.AWAKE) === 1 ||
+      Atomics.load(i, SLOT.INFLIGHT) > Atomics.load(i, SLOT.HELD) ||
+      Atomics.load(i, SLOT.POSTED) !== Atomics.load(i, SLOT.SEEN) ||
+      Atomics.load(i, SLOT.REPLIES) !== Atomics.load(i, SLOT.REPLIES_SEEN)
+    );
   }
   get due(): number {
     return this.dueF[0]!;
@@ -327,6 +346,7 @@ export class Clock {
       return;
     }
     this.advances++;
+    if (DEBUG) console.error('clock jump', ((next - now) / 1000).toFixed(3), JSON.stringify(this.state()));
     this.fire(next);
   }
 

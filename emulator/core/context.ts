@@ -96,7 +96,6 @@ export class EmulatorContext {
     this.log = opts.log ?? (() => {});
     this.clock = new Clock({
       timeScale: opts.timeScale ?? this.profile.timeScale,
-      idleTimeScale: this.profile.timeScale > 0 ? this.profile.timeScale : 0.001,
       log: this.log,
     });
     this.seed = opts.seed ?? 20261124;
@@ -128,6 +127,16 @@ export class EmulatorContext {
     return run === undefined ? this.globalRng : this.stream(run);
   }
 
+  /**
+   * The current run's stream named `key` (the global stream outside any run). One stream per run
+   * and kind of draw: concurrent branches of one run (endpoint and probe) cannot swap each other's
+   * draws by reaching the emulator in another order.
+   */
+  rngFor(key: string): Rng {
+    const run = this.clock.runKey();
+    return run === undefined ? this.globalRng : this.stream(`${run}\u0000${key}`);
+  }
+
   private stream(key: string): Rng {
     let r = this.streams.get(key);
     if (!r) {
@@ -141,12 +150,8 @@ export class EmulatorContext {
   readonly draws: { key: keyof LatencyRanges; ms: number; at: number }[] = [];
 
   /** Draw a delay (virtual ms) from the profile. */
-  delay(key: keyof LatencyRanges): number {
-    // One stream per run and kind of delay: concurrent branches of one run (endpoint and probe)
-    // cannot swap each other's draws by reaching the emulator in another order.
-    const run = this.clock.runKey();
-    const rng = run === undefined ? this.globalRng : this.stream(`${run}\u0000${key}`);
-    const ms = draw(rng, this.profile.ranges[key]);
+  delay(key: keyof LatencyRanges, scope = ''): number {
+    const ms = draw(this.rngFor(`${key}\u0000${scope}`), this.profile.ranges[key]);
     if (this.draws.length < 10_000) this.draws.push({ key, ms, at: this.clock.now() });
     return ms;
   }

@@ -830,7 +830,8 @@ export class LambdaService implements EmulatedService, LambdaModel {
       {
         clock: ctx.clock,
         minRealTimeoutMs: () => this.minRealTimeoutMs,
-        coldStartMs: () => ctx.delay('coldStart'),
+        coldStartMs: () => ctx.delay('coldStart', f.name),
+        randomSeed: () => Math.floor(ctx.rngFor(`sandbox\u0000${f.name}`).next() * 2 ** 32),
         resolveDns: (hostname) =>
           (ctx.network as NetworkModel | undefined)?.resolve(hostname, region, network) ?? [],
         log: ctx.log,

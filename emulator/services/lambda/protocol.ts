@@ -16,6 +16,8 @@ export interface WorkerData {
   /** This sandbox's slot on the clock (core/clock.ts SLOT): computing or not, next due timer, requests. */
   slot: SharedArrayBuffer;
   slotId: number;
+  /** Seed for Math.random while the bundle loads (each invocation reseeds it). */
+  randomSeed: number;
   /** host:port of the emulator, whose requests the sandbox counts and marks. */
   emulatorHost: string;
   /** DNS questions for AWS names go to the main thread through this port. */
@@ -29,8 +31,10 @@ export interface InvokeRequest {
   invokedFunctionArn: string;
   /** The function's Timeout in virtual milliseconds (for getRemainingTimeInMillis). */
   timeoutMs: number;
-  /** Virtual ms of a modelled cold start before the handler runs (first invocation of a sandbox). */
+  /** Virtual ms of a modelled cold start before the handler runs (0 when a warm sandbox serves it). */
   coldStartMs: number;
+  /** Seed for Math.random from this invocation on (drawn from the run's stream). */
+  randomSeed: number;
   payload: string;
 }
 

@@ -37,6 +37,8 @@ export interface RuntimeDeps {
   minRealTimeoutMs: () => number;
   /** Virtual ms a new sandbox's cold start takes (drawn from the latency profile). */
   coldStartMs: () => number;
+  /** Seed of a new sandbox's Math.random (drawn from the run's stream: the same seed, the same jitter). */
+  randomSeed: () => number;
   /** DNS as seen by this function: [] is NXDOMAIN. */
   resolveDns: (hostname: string) => string[];
   log: (line: Record<string, unknown>) => void;
@@ -72,16 +74,12 @@ class ExecutionEnvironment {
   /** This sandbox on the clock: computing or blocked, its next due timer, its requests. */
   readonly slot: SandboxSlot;
   private readonly clock: Clock;
-  private coldStartMs: number;
 
   constructor(config: RuntimeConfig, deps: RuntimeDeps, onDone: (env: ExecutionEnvironment) => void) {
     this.onDone = onDone;
     this.clock = deps.clock;
-    // A cold start is a modelled latency: the bundle loads while virtual time stands still, then
-    // the sandbox waits the drawn duration before its handler runs.
-    this.coldStartMs = deps.coldStartMs();
     this.slot = deps.clock.registerSandbox(`lambda:${config.functionName}`, () =>
-      this.worker.postMessage({ type: 'tick' }),
+      this.slot.post(() => this.worker.postMessage({ type: 'tick' })),
     );
     const dns = new MessageChannel();
     dns.port1.on('message', (q: DnsQuestion) => {
@@ -108,6 +106,7 @@ class ExecutionEnvironment {
       clock: deps.clock.shared,
       slot: this.slot.shared,
       slotId: this.slot.id,
+      randomSeed: 0,
       emulatorHost: new URL(config.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:0').host,
       dnsPort: dns.port2,
     };
@@ -158,17 +157,15 @@ class ExecutionEnvironment {
   }
 
   /** Start an invocation; the sandbox counts as computing from now until it goes idle. */
-  invoke(request: Omit<InvokeRequest, 'coldStartMs'>): Promise<InvocationOutcome> {
+  invoke(full: InvokeRequest): Promise<InvocationOutcome> {
     this.nextUse?.();
     this.nextUse = undefined;
     return new Promise((resolve) => {
-      const full: InvokeRequest = { ...request, coldStartMs: this.coldStartMs };
-      this.coldStartMs = 0;
-      this.pending = { id: request.id, request: full, resolve };
+      this.pending = { id: full.id, request: full, resolve };
       // Init (loading the bundle) has its own, generous real limit; the function timeout starts with the handler.
       this.pending.watchdog = setTimeout(() => this.timedOut(), INIT_REAL_BUDGET_MS);
       this.setRunning(true);
-      this.worker.postMessage(full);
+      this.slot.post(() => this.worker.postMessage(full));
     });
   }
 
@@ -196,6 +193,9 @@ class ExecutionEnvironment {
       this.clock.sandboxChanged();
       return;
     }
+    // Acted on below, synchronously: from here the sandbox's reply no longer holds the clock.
+    Atomics.add(this.slot.i32, SLOT.REPLIES_SEEN, 1);
+    this.clock.sandboxChanged();
     const p = this.pending;
     if (m.type === 'fatal') {
       this.dead = true;
@@ -239,6 +239,13 @@ class ExecutionEnvironment {
   }
 }
 
+/**
+ * Virtual ms an idle sandbox stays warm (AWS does not document it; 5 to 15 minutes is what users
+ * observe). Warm or cold is decided on the virtual clock, so the timeline does not depend on
+ * when the emulator reclaims a worker to save memory.
+ */
+export const WARM_VIRTUAL_MS = 5 * 60_000;
+
 /** Real milliseconds an idle sandbox is kept warm before it is reclaimed. */
 export const IDLE_RECLAIM_REAL_MS = 400;
 
@@ -250,6 +257,8 @@ export class FunctionRuntime {
   private readonly busy = new Set<ExecutionEnvironment>();
   private retired = false;
   private seq = 0;
+  /** Virtual times at which invocations ended: each is a sandbox that is warm until WARM_VIRTUAL_MS later. */
+  private warmSince: number[] = [];
 
   constructor(config: RuntimeConfig, deps: RuntimeDeps) {
     this.config = config;
@@ -267,14 +276,22 @@ export class FunctionRuntime {
     env ??= new ExecutionEnvironment(this.config, this.deps, (e) => this.released(e));
     this.busy.add(env);
     env.slot.runKey = this.deps.clock.runKey();
+    // A cold start is a modelled latency: the bundle loads while virtual time stands still, then
+    // the sandbox waits the drawn duration before its handler runs.
+    const now = this.deps.clock.now();
+    this.warmSince = this.warmSince.filter((t) => now - t <= WARM_VIRTUAL_MS);
+    const coldStartMs = this.warmSince.pop() === undefined ? this.deps.coldStartMs() : 0;
     const running = env.invoke({
       type: 'invoke',
       id: ++this.seq,
       requestId,
       invokedFunctionArn,
       timeoutMs: this.config.timeoutSeconds * 1000,
+      coldStartMs,
+      randomSeed: this.deps.randomSeed(),
       payload,
     });
+    void running.then(() => this.warmSince.push(this.deps.clock.now()));
     // The caller waits on the sandbox, whose own computing holds the clock.
     return this.deps.clock.blockedOn(running);
   }

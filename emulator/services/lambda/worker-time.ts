@@ -47,7 +47,7 @@ interface VTimer {
 const BUSY_RESOURCE = /^(FS|FileHandle|GetAddrInfo|GetNameInfo|QueryReqWrap|Zlib|Statwatcher|FSEvent)|Job$/;
 
 export function installVirtualTime(o: VirtualTimeOptions) {
-  const slot = new Int32Array(o.slot, 0, 6);
+  const slot = new Int32Array(o.slot, 0, 10);
   const slotDue = new Float64Array(o.slot, SLOT_DUE_OFFSET, 1);
   const virtualNow = () => virtualNowFrom(o.clock, realEpochMs());
 
@@ -79,6 +79,8 @@ export function installVirtualTime(o: VirtualTimeOptions) {
   function idleCheck(): void {
     checkQueued = false;
     if (pendingImmediates > 0 || pendingOther > 0) return;
+    // A message from the clock (an invocation, a tick) is on its way: it will wake us.
+    if (Atomics.load(slot, SLOT.POSTED) !== Atomics.load(slot, SLOT.SEEN)) return;
     if (process.getActiveResourcesInfo().some((r) => BUSY_RESOURCE.test(r))) {
       // Real I/O of the function's own (a file, a real DNS lookup): still computing.
       realSetTimeout(scheduleIdleCheck, 1);
@@ -337,10 +339,23 @@ export function installVirtualTime(o: VirtualTimeOptions) {
     if (String(request.getHeader('host') ?? '') !== o.emulatorHost) return;
     request.setHeader(SANDBOX_HEADER, String(o.slotId));
     track((done) => {
+      // Done once the whole response has arrived, whether or not the function reads it (a body
+      // nobody reads must not keep the sandbox "on the wire"): what follows is its own computing.
       request.once('response', (res: IncomingMessage) => {
-        res.once('end', done);
-        res.once('close', done);
-        res.once('error', done);
+        const socket = res.socket;
+        const finish = () => {
+          socket?.removeListener('data', onData);
+          done();
+        };
+        const settle = () => {
+          if (res.complete) finish();
+        };
+        const onData = () => process.nextTick(settle);
+        process.nextTick(settle);
+        socket?.on('data', onData);
+        res.once('end', finish);
+        res.once('close', finish);
+        res.once('error', finish);
       });
       request.once('error', done);
       request.once('close', () => {
@@ -386,6 +401,15 @@ export function installVirtualTime(o: VirtualTimeOptions) {
   return {
     virtualNow,
     tick,
+    /** A reply the main thread must act on is about to be posted: we count as computing until it has. */
+    reply(): void {
+      Atomics.add(slot, SLOT.REPLIES, 1);
+    },
+    /** A message from the clock (invocation, tick) was taken in. */
+    seen(): void {
+      markAwake();
+      Atomics.add(slot, SLOT.SEEN, 1);
+    },
     markAwake,
     scheduleIdleCheck,
     /** Something the thread waits on outside the clock's view (a DNS answer) started / ended. */

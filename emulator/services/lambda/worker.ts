@@ -27,6 +27,20 @@ const time = installVirtualTime({
 });
 const virtualNow = time.virtualNow;
 
+// Math.random from a seeded generator (mulberry32): jittered backoff (the SDK's retries, the
+// product's waiter) draws the same delays with the same emulator seed, so the timeline repeats.
+let randomState = data.randomSeed >>> 0;
+const reseed = (seed: number) => {
+  randomState = seed >>> 0;
+};
+Math.random = () => {
+  randomState = (randomState + 0x6d2b79f5) >>> 0;
+  let t = randomState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
 const RealDate = Date;
 const VirtualDate = new Proxy(RealDate, {
   construct(target, args, newTarget) {
@@ -219,6 +233,7 @@ handlerReady.catch(() => {});
 let current: number | undefined;
 
 function respond(msg: WorkerResponse): void {
+  time.reply();
   port.postMessage(msg);
 }
 
@@ -239,15 +254,13 @@ process.on('unhandledRejection', (reason) => {
   });
 });
 
-let initialised = false;
-
 port.on('message', async (msg: WorkerRequest) => {
+  time.seen();
   if (msg.type === 'tick') {
     time.tick();
     return;
   }
   if (msg.type !== 'invoke') return;
-  time.markAwake();
   current = msg.id;
   let handler: Handler;
   try {
@@ -256,11 +269,9 @@ port.on('message', async (msg: WorkerRequest) => {
     respond({ type: 'result', id: msg.id, error: errorPayload(err) });
     return;
   }
-  if (!initialised) {
-    initialised = true;
-    // The cold start AWS would take (drawn from the latency profile), in virtual time.
-    if (msg.coldStartMs > 0) await new Promise((r) => setTimeout(r, msg.coldStartMs));
-  }
+  // The cold start AWS would take (drawn from the latency profile), in virtual time.
+  if (msg.coldStartMs > 0) await new Promise((r) => setTimeout(r, msg.coldStartMs));
+  reseed(msg.randomSeed);
   const deadline = virtualNow() + msg.timeoutMs;
   const context = {
     awsRequestId: msg.requestId,
