@@ -257,8 +257,12 @@ export class FunctionRuntime {
   private readonly busy = new Set<ExecutionEnvironment>();
   private retired = false;
   private seq = 0;
-  /** Virtual times at which invocations ended: each is a sandbox that is warm until WARM_VIRTUAL_MS later. */
-  private warmSince: number[] = [];
+  /**
+   * Per run (see Clock.runKey), the virtual times at which its invocations ended: each is a sandbox
+   * warm until WARM_VIRTUAL_MS later. On AWS any caller may land on a warm sandbox; here warmth is
+   * counted per run so that a run's cold starts, and so its timeline, do not depend on other runs.
+   */
+  private readonly warmSince = new Map<string | undefined, number[]>();
 
   constructor(config: RuntimeConfig, deps: RuntimeDeps) {
     this.config = config;
@@ -279,8 +283,10 @@ export class FunctionRuntime {
     // A cold start is a modelled latency: the bundle loads while virtual time stands still, then
     // the sandbox waits the drawn duration before its handler runs.
     const now = this.deps.clock.now();
-    this.warmSince = this.warmSince.filter((t) => now - t <= WARM_VIRTUAL_MS);
-    const coldStartMs = this.warmSince.pop() === undefined ? this.deps.coldStartMs() : 0;
+    const run = env.slot.runKey;
+    const warm = (this.warmSince.get(run) ?? []).filter((t) => now - t <= WARM_VIRTUAL_MS);
+    this.warmSince.set(run, warm);
+    const coldStartMs = warm.pop() === undefined ? this.deps.coldStartMs() : 0;
     const running = env.invoke({
       type: 'invoke',
       id: ++this.seq,
@@ -291,7 +297,11 @@ export class FunctionRuntime {
       randomSeed: this.deps.randomSeed(),
       payload,
     });
-    void running.then(() => this.warmSince.push(this.deps.clock.now()));
+    void running.then(() => {
+      const list = this.warmSince.get(run) ?? [];
+      list.push(this.deps.clock.now());
+      this.warmSince.set(run, list);
+    });
     // The caller waits on the sandbox, whose own computing holds the clock.
     return this.deps.clock.blockedOn(running);
   }
