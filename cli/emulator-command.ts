@@ -23,7 +23,7 @@ IAM (identity policies, permissions boundaries, SCPs set through /_emulator/conf
 Options:
   --port <n>          port to listen on (default 4566; 0 picks a free port)
   --profile <name>    instant (default) or realistic latencies
-  --time-scale <n>    real seconds per simulated second
+  --time-scale <n>    cap: at least this many real seconds per simulated second (default: the profile's)
   --deploy            deploy the product and print the state machine ARN
   --log               print one JSON line per request
   -h, --help          show this help

@@ -264,11 +264,6 @@ export class Clock {
     };
   }
 
-  /** Run `fn` outside any actor (work started here belongs to nobody unless it spawns). */
-  detached<T>(fn: () => T): T {
-    return current.exit(fn);
-  }
-
   private acquire(actor: Actor): void {
     if (actor.running) return;
     actor.running = true;
