@@ -285,6 +285,14 @@ describe('Lambda functions: running the bundle', () => {
     expect(within.FunctionError).toBeUndefined();
   });
 
+  it('stands simulated time still while a handler computes: 1.5 real seconds of CPU within a 1-second Timeout', async () => {
+    await createFunction('run-spin', { Timeout: 1 });
+    const out = await invoke('run-spin', { action: 'spin', seconds: 1.5 });
+    expect(out.FunctionError).toBeUndefined();
+    expect(out.body.elapsedMs).toBe(0);
+    expect(out.body.remainingMs).toBe(1000);
+  });
+
   it('gives each function its own environment', async () => {
     await createFunction('env-one', { Environment: { Variables: { GREETING: 'one' } }, MemorySize: 512 });
     await createFunction('env-two', { Environment: { Variables: { GREETING: 'two' } } });
