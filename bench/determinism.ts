@@ -43,9 +43,11 @@ async function inEmulator<T>(
   }
 }
 
-export async function checkDeterminism(
-  o: { profile: 'instant' | 'realistic'; concurrent: number; seed?: number },
-): Promise<DeterminismResult> {
+export async function checkDeterminism(o: {
+  profile: 'instant' | 'realistic';
+  concurrent: number;
+  seed?: number;
+}): Promise<DeterminismResult> {
   const seed = o.seed ?? 20261124;
   const id = 'det-run';
   const [alone] = await inEmulator(o.profile, seed, (emu, arn) => runConcurrently(emu, arn, [id]));
@@ -91,7 +93,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`determinism: ${profile} profile, uncapped event clock, ${concurrent} concurrent`);
   for (const line of describeResult(r)) console.log(line);
   console.log(`wall: ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  const ok =
-    r.hog.sameStates && r.crowd.sameStates && r.hog.maxGapMs <= 1000 && r.crowd.maxGapMs <= 1000;
+  const ok = r.hog.sameStates && r.crowd.sameStates && r.hog.maxGapMs <= 1000 && r.crowd.maxGapMs <= 1000;
   process.exitCode = ok ? 0 : 1;
 }
