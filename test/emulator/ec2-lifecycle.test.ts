@@ -153,11 +153,18 @@ describe('EC2 latency profile', () => {
   it('keeps a deleted endpoint in `deleting` for a while, and blocks the subnet until it is gone', async () => {
     const net = await network();
     const ep = await createEndpoint(net);
-    await ec2.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [ep.VpcEndpointId!] }));
-    expect(await endpointState(net.vpcId)).toBe('deleting');
-    expect((await errorOf(ec2.send(new DeleteSubnetCommand({ SubnetId: net.subnets[0] })))).name).toBe(
-      'DependencyViolation',
-    );
+    // Calls made right after one another, as a client on AWS makes them: simulated time stands
+    // still meanwhile, however long the loaded machine takes between them.
+    const release = emu.ctx.clock.hold('test client');
+    try {
+      await ec2.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [ep.VpcEndpointId!] }));
+      expect(await endpointState(net.vpcId)).toBe('deleting');
+      expect((await errorOf(ec2.send(new DeleteSubnetCommand({ SubnetId: net.subnets[0] })))).name).toBe(
+        'DependencyViolation',
+      );
+    } finally {
+      release();
+    }
     await eventually(
       () => endpointState(net.vpcId),
       (s) => s === undefined,
