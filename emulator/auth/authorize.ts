@@ -125,7 +125,12 @@ export class Authorizer {
    * request: a cold load costs hundreds of milliseconds, enough to miss a lifecycle window.
    */
   async warmUp(): Promise<void> {
-    const actions = new Set<string>(['iam:PassRole', 'ec2:CreateTags', 'lambda:InvokeFunction']);
+    const actions = new Set<string>([
+      'iam:PassRole',
+      'ec2:CreateTags',
+      'lambda:InvokeFunction',
+      'route53:AssociateVPCWithHostedZone',
+    ]);
     for (const [name, svc] of Object.entries(this.services)) {
       if (!MODULES[name as ServiceName]) continue;
       const api = svc.api;
