@@ -273,7 +273,7 @@ export async function runLocal(
 const SAFETY_NET_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'];
 
 /** An execution that ended without a report (a Lambda Invoke that failed past every Catch): say so as an error. */
-function reportWithout(
+export function reportWithout(
   input: ExecutionInputArgs,
   watch: WatchResult,
   net: SafetyNetResult | undefined,
