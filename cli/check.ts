@@ -10,6 +10,7 @@ import {
   type StaticCheckResult,
 } from '../perimeter/check.ts';
 import { diffPerimeters, renderChanges, type SpecChange } from '../perimeter/diff.ts';
+import { junitXml } from '../perimeter/junit.ts';
 import { loadSpec } from '../perimeter/load.ts';
 import { perimeterInput } from '../perimeter/resolve.ts';
 import { STATIC_RULES } from '../perimeter/rules.ts';
@@ -32,6 +33,8 @@ Options:
                            (models, policy statements, roles, rows, options); a missing file is
                            a new spec
   --sarif <file>           also write the findings as SARIF 2.1.0 (for GitHub code scanning)
+  --junit <file>           also write JUnit XML: one testcase per matrix cell (predicted), skipped
+                           rows as skipped, spec errors as one failing case
   --json                   print the result as JSON
   -h, --help               show this help
 
@@ -69,6 +72,26 @@ export function renderFindings(r: StaticCheckResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The static result as JUnit: predicted cells, skipped rows, and the spec's blocking errors. */
+export function staticJunit(r: StaticCheckResult): string {
+  return junitXml({
+    suite: `privatelink-verify static checks (${r.specFile})`,
+    timeSeconds: r.durationMs / 1000,
+    cells: r.cells.map((c) => ({
+      row: c.row,
+      index: c.index,
+      region: c.region,
+      model: c.model,
+      got: c.prediction.outcome,
+      because: c.prediction.because,
+    })),
+    skipped: (r.loaded?.spec.matrix ?? []).flatMap((row, index) => (row.skip ? [{ row, index }] : [])),
+    errors: blockingErrors(r).map(
+      (f) => `${f.at.file}:${f.at.line}:${f.at.column}: [${f.rule}] ${f.message}`,
+    ),
+  });
+}
+
 /** What the spec at hand changes against the base branch's (absent or unreadable: all of it is new). */
 function changesAgainst(baseFile: string, head: StaticCheckResult): SpecChange[] {
   let base: ReturnType<typeof perimeterInput> | undefined;
@@ -94,6 +117,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
         spec: { type: 'string', default: DEFAULT_SPEC_FILE },
         'allowed-models': { type: 'string' },
         sarif: { type: 'string' },
+        junit: { type: 'string' },
         base: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -119,6 +143,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     : stackAllowedModels();
   const result = await runStaticChecks(String(values.spec), { allowedModels, repoRoot: resolve('.') });
   if (typeof values.sarif === 'string') writeFileSync(values.sarif, sarifLog(result.findings, '0.1.0'));
+  if (typeof values.junit === 'string') writeFileSync(values.junit, staticJunit(result));
   const changes =
     typeof values.base === 'string' && result.loaded ? changesAgainst(values.base, result) : undefined;
   process.stdout.write(
