@@ -21,6 +21,7 @@ import type {
   RestResult,
   ServiceName,
 } from './core/service.ts';
+import { AccessAnalyzerService } from './services/access-analyzer.ts';
 import { BedrockService } from './services/bedrock.ts';
 import { Ec2Service } from './services/ec2.ts';
 import { IamService } from './services/iam.ts';
@@ -45,6 +46,7 @@ export class Emulator {
   readonly lambda: LambdaService;
   readonly bedrock: BedrockService;
   readonly states: StepFunctionsService;
+  readonly accessAnalyzer: AccessAnalyzerService;
   private readonly services: Record<ServiceName, EmulatedService>;
   /** IAM authorization of every call, between the router and the services. */
   readonly authorizer: Authorizer;
@@ -61,6 +63,7 @@ export class Emulator {
     this.lambda = new LambdaService(this.ctx);
     this.bedrock = new BedrockService(this.ctx);
     this.states = new StepFunctionsService(this.ctx);
+    this.accessAnalyzer = new AccessAnalyzerService();
     this.ctx.ec2 = this.ec2;
     this.ctx.iam = this.iam;
     this.ctx.lambda = this.lambda;
@@ -71,6 +74,7 @@ export class Emulator {
       lambda: this.lambda,
       bedrock: this.bedrock,
       states: this.states,
+      'access-analyzer': this.accessAnalyzer,
     };
     this.authorizer = new Authorizer(this.ctx, this.services);
     this.ctx.authorizeAsRole = (roleArn, service, action, arn, region) =>
@@ -422,12 +426,14 @@ function routeService(
     case 'lambda':
     case 'bedrock':
     case 'states':
+    case 'access-analyzer':
       return signed;
   }
   const target = String(req.headers['x-amz-target'] ?? '');
   if (target.startsWith('AWSStepFunctions.')) return 'states';
   if (url.pathname.startsWith('/2015-03-31/') || url.pathname.startsWith('/2017-03-31/')) return 'lambda';
   if (url.pathname.startsWith('/model/') || url.pathname.startsWith('/foundation-models')) return 'bedrock';
+  if (url.pathname === '/policy/validation') return 'access-analyzer';
   const version =
     new URLSearchParams(body.toString('utf8')).get('Version') ?? url.searchParams.get('Version');
   if (version === '2016-11-15') return 'ec2';

@@ -40,6 +40,7 @@ const THROTTLE: Record<ServiceName, [string, number, string]> = {
   lambda: ['TooManyRequestsException', 429, 'Rate exceeded'],
   bedrock: ['ThrottlingException', 429, 'Too many requests, please wait before trying again.'],
   states: ['ThrottlingException', 400, 'Rate exceeded'],
+  'access-analyzer': ['ThrottlingException', 429, 'Rate exceeded'], // botocore: ThrottlingException 429
 };
 
 const SERVER_ERROR: Record<ServiceName, [string, number]> = {
@@ -49,6 +50,7 @@ const SERVER_ERROR: Record<ServiceName, [string, number]> = {
   lambda: ['ServiceException', 500],
   bedrock: ['InternalServerException', 500],
   states: ['InternalFailure', 500],
+  'access-analyzer': ['InternalServerException', 500], // botocore: InternalServerException 500
 };
 
 export class Faults {

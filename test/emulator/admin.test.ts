@@ -199,7 +199,10 @@ describe('router: unknown operations, per protocol', () => {
   });
 
   /** Whatever protocol a service speaks, its unknown-operation error has that protocol's shape. */
-  function expectUnknownOperation(service: ServiceName, res: Awaited<ReturnType<typeof raw>>) {
+  function expectUnknownOperation(
+    service: Exclude<ServiceName, 'access-analyzer'>,
+    res: Awaited<ReturnType<typeof raw>>,
+  ) {
     const protocol = (emu[service] as EmulatedService).api.protocol;
     switch (protocol) {
       case 'query':

@@ -81,6 +81,7 @@ const REFUSAL: Record<ServiceName, [string, number]> = {
   lambda: ['AccessDeniedException', 403],
   bedrock: ['AccessDeniedException', 403],
   states: ['AccessDeniedException', 400],
+  'access-analyzer': ['AccessDeniedException', 403],
 };
 
 /** Where the emulator consults `not-found-after-create` (EC2 lookups by id, IAM GetRole) and `dependency-violation`. */
