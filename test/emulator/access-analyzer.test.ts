@@ -238,6 +238,22 @@ describe('Access Analyzer ValidatePolicy', () => {
     expect((await as('aa-allowed').send(new ValidatePolicyCommand(input))).findings).toEqual([]);
   });
 
+  it('throttles and fails with the errors botocore names (ThrottlingException 429, InternalServerException 500)', async () => {
+    const input = { policyDocument: JSON.stringify(identity({})), policyType: 'IDENTITY_POLICY' as const };
+    emu.setFaults([{ kind: 'throttle', service: 'access-analyzer', operation: 'ValidatePolicy', times: 1 }]);
+    expect(await aa.send(new ValidatePolicyCommand(input)).catch((e: unknown) => e)).toMatchObject({
+      name: 'ThrottlingException',
+      $metadata: { httpStatusCode: 429 },
+    });
+    emu.setFaults([{ kind: 'server-error', service: 'access-analyzer', times: 1 }]);
+    expect(await aa.send(new ValidatePolicyCommand(input)).catch((e: unknown) => e)).toMatchObject({
+      name: 'InternalServerException',
+      $metadata: { httpStatusCode: 500 },
+    });
+    emu.setFaults([]);
+    expect((await aa.send(new ValidatePolicyCommand(input))).findings).toEqual([]);
+  });
+
   it('refuses keys it did not issue, as the REST-JSON services do', async () => {
     const err = await new AccessAnalyzerClient({
       ...adminClientConfig(emu),
