@@ -50,7 +50,8 @@ Options:
 
 Exit status: 0 no errors (warnings may be printed); 1 the policies as written would fail a matrix
 row (a prediction: a live run is the proof); 2 the spec has errors and cannot run; 4 (with
---access-analyzer) AWS credentials missing or refused, or ValidatePolicy not allowed to them.
+--access-analyzer) AWS credentials missing or refused, or ValidatePolicy not allowed to them; 3
+(with --access-analyzer) ValidatePolicy could not be called (network, throttling, AWS errors).
 
 Rules: ${Object.keys(STATIC_RULES).join(', ')}`;
 
@@ -134,7 +135,10 @@ async function addAccessAnalyzerFindings(result: StaticCheckResult): Promise<str
     if (isCredentialError(err)) return credentialMessage(err);
     if ((err as Error).name === 'AccessDeniedException')
       return `AWS refused ValidatePolicy (${String((err as Error).message).split('\n')[0]}): allow access-analyzer:ValidatePolicy on * to these credentials`;
-    throw err;
+    // Could not verify (network, throttling or 5xx past the SDK's retries): exit 3, one line.
+    throw new Error(
+      `--access-analyzer: ValidatePolicy failed (${(err as Error).name}: ${String((err as Error).message).split('\n')[0]})`,
+    );
   } finally {
     client.destroy();
     result.durationMs += performance.now() - started;

@@ -210,6 +210,25 @@ describe('check --access-analyzer', () => {
   });
 });
 
+describe('check --access-analyzer when AWS cannot answer', () => {
+  it('throttling past the SDK retries is exit 3 (could not verify) with one line', async () => {
+    emu.setFaults([{ kind: 'throttle', service: 'access-analyzer', operation: 'ValidatePolicy' }]);
+    try {
+      const root = repoWith({
+        'privatelink-verify.yml': SPEC,
+        'policies/identity.json': IDENTITY(['bedrock:InvokeModel']),
+      });
+      const r = await check(root, ['--access-analyzer']);
+      expect(r.status).toBe(3);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        'privatelink-verify check: --access-analyzer: ValidatePolicy failed (ThrottlingException: Rate exceeded)',
+      ]);
+    } finally {
+      emu.setFaults([]);
+    }
+  });
+});
+
 describe('templatePath', () => {
   it('maps ValidatePolicy path elements to a template path and stops at a substring', () => {
     expect(
