@@ -21,8 +21,10 @@ if (
   EMULATING.has(process.argv[2])
 ) {
   const { spawn } = await import('node:child_process');
+  // The IPC channel is only a lifeline: the child exits when it closes (this process was killed,
+  // even with SIGKILL), so a killed wrapper never leaves an emulator running on its own.
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, MALLOC_ARENA_MAX: '1' },
   });
   const forward = (signal) => child.kill(signal);
@@ -36,6 +38,10 @@ if (
     process.exit(code ?? 1);
   });
 } else {
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
   const { main } = await import('./main.ts');
   process.exitCode = await main(process.argv.slice(2));
 }
