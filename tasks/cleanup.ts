@@ -100,16 +100,15 @@ function inFlightUntil(
 ): string | undefined {
   if (!state.failure) return undefined;
   const timedOut = ['States.Timeout', 'Sandbox.Timedout'].includes(state.failure.Error ?? '');
-  const parallelFailed = Boolean(state.network) && !(state.provisioned?.endpoint && state.provisioned?.probe);
+  // The Parallel starts once CreateEndpoint has recorded the endpoint; it failed if the probe is missing.
+  const parallelFailed = Boolean(state.network && state.provisioned?.endpoint) && !state.provisioned?.probe;
   const seconds = parallelFailed ? PARALLEL_TASK_TIMEOUT_SECONDS : timedOut ? SETTLE_MARGIN_SECONDS : 0;
   return seconds ? new Date(now.getTime() + seconds * 1000).toISOString() : undefined;
 }
 
-/** The longest a Parallel branch's task runs on after its sibling failed. */
+/** The longest a Parallel branch's creating task (CreateProbe) runs on after its sibling failed. */
 const PARALLEL_TASK_TIMEOUT_SECONDS = Math.max(
-  ...TASKS.filter((t) => t.name === 'CreateEndpoint' || t.name === 'CreateProbe').map(
-    (t) => t.timeoutSeconds,
-  ),
+  ...TASKS.filter((t) => t.name === 'CreateProbe').map((t) => t.timeoutSeconds),
 );
 
 /** One invocation never works longer than this: the state machine's Wait loop carries on. */
