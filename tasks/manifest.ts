@@ -39,7 +39,8 @@ export const TASKS: readonly TaskDefinition[] = [
     timeoutSeconds: 120,
     memoryMb: 256,
     permissions: 'endpoint',
-    description: 'Interface endpoint for bedrock-runtime with private DNS, created with the allow policy under test',
+    description:
+      'Interface endpoint for bedrock-runtime with private DNS, created with the allow policy under test',
   },
   {
     name: 'WaitForEndpoint',
