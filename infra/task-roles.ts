@@ -314,6 +314,13 @@ export class TaskRoles extends Construct {
             actions: ['lambda:DeleteFunction', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration'],
             resources: [this.probeFunctionArn],
           }),
+          s('DetachProbeFromVpc', {
+            // Teardown detaches the probe (empty VpcConfig) before deleting it, so Lambda starts
+            // releasing its ENIs. No subnet or group may be named: this role can only detach.
+            actions: ['lambda:UpdateFunctionConfiguration'],
+            resources: [this.probeFunctionArn],
+            conditions: { Null: { 'lambda:SubnetIds': 'true', 'lambda:SecurityGroupIds': 'true' } },
+          }),
           s('DeleteRunEndpoint', {
             actions: ['ec2:DeleteVpcEndpoints'],
             resources: [this.ec2('vpc-endpoint')],
