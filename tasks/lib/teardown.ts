@@ -316,10 +316,10 @@ function ignoreNotFound(err: unknown): void {
  * (ResourceConflictException), or the call refused; the DeleteFunction that follows releases the
  * ENIs as well.
  */
-async function detachFromVpc(lambdaApi: LambdaClient, name: string, log: Logger): Promise<void> {
+export async function detachFromVpc(lambdaApi: LambdaClient, name: string, log: Logger): Promise<boolean> {
   try {
     const c = await lambdaApi.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-    if (!c.VpcConfig?.SubnetIds?.length || c.LastUpdateStatus === 'InProgress') return;
+    if (!c.VpcConfig?.SubnetIds?.length || c.LastUpdateStatus === 'InProgress') return false;
     await lambdaApi.send(
       new UpdateFunctionConfigurationCommand({
         FunctionName: name,
@@ -327,8 +327,10 @@ async function detachFromVpc(lambdaApi: LambdaClient, name: string, log: Logger)
       }),
     );
     log.info('probe detached from the VPC', { functionName: name });
+    return true;
   } catch (err) {
     if (!isNotFound(err)) log.warn('detaching the probe from the VPC failed', { error: errorCode(err) });
+    return false;
   }
 }
 
