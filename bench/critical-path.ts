@@ -19,7 +19,9 @@
  * counts from the endpoint's creation; the ratio to the whole execution is printed too.
  *
  * VPC held after the verdict: from the verdict to the moment DeleteVpc succeeds (what bounds how
- * soon the region's VPC quota frees up for the next run).
+ * soon the region's VPC quota frees up for the next run), in three parts: the verdict until the
+ * probe lets go of its ENIs (the emulator draws their detach delay at that moment), the detach
+ * delay itself (AWS's, nothing we can shorten), and the tail from detach to the VPC deleted.
  */
 import { runLocal } from '../cli/local.ts';
 import type { LatencyRanges } from '../emulator/core/latency.ts';
@@ -120,6 +122,12 @@ export async function main(): Promise<Record<string, number>> {
     const endpointToVerdict = toVerdict - setup;
     const vpcHeldAfterVerdict =
       vpcDeletedAt !== undefined ? (vpcDeletedAt - virtualStart) / 1000 - toVerdict : Number.NaN;
+    // The probe's ENIs are released together: the last eniDetach draw is theirs.
+    const release = draws.filter((d) => d.key === 'eniDetach').at(-1);
+    const releaseAfterVerdict = release ? (release.at - virtualStart) / 1000 - toVerdict : Number.NaN;
+    const tailAfterDetach = release
+      ? vpcHeldAfterVerdict - releaseAfterVerdict - release.ms / 1000
+      : Number.NaN;
     const row = {
       seed,
       verdict: result.report.verdict === 'pass' ? 1 : 0,
@@ -136,6 +144,8 @@ export async function main(): Promise<Record<string, number>> {
       blogOverVerdict: cp.blogToVerdict / endpointToVerdict,
       blogOverWholeVerdict: cp.blogToVerdict / toVerdict,
       vpcHeldAfterVerdictSeconds: vpcHeldAfterVerdict,
+      releaseAfterVerdictSeconds: releaseAfterVerdict,
+      tailAfterDetachSeconds: tailAfterDetach,
       wallSeconds: f.wallSeconds,
       peakRssMb: f.peakRssMb,
       stateTransitions: f.stateTransitions,
@@ -147,7 +157,7 @@ export async function main(): Promise<Record<string, number>> {
         `ratio ${row.floorRatio.toFixed(3)}; whole execution to verdict ${toVerdict.toFixed(0)} s (setup ${setup.toFixed(0)} s), ratio ${row.wholeFloorRatio.toFixed(3)}; old critical-path ratio ${row.oldRatio.toFixed(3)} (whole run ${f.simulatedSeconds.toFixed(0)} s ÷ ${cp.oldLowerBound.toFixed(0)} s` +
         `${cp.allowPropagation ? `, allow propagation ${cp.allowPropagation.toFixed(0)} s on the path` : ''}); ` +
         `blog-order baseline ${cp.blogToVerdict} s to a verdict (${row.blogOverVerdict.toFixed(2)}× ours from the endpoint, ${row.blogOverWholeVerdict.toFixed(2)}× the whole execution's); ` +
-        `VPC held ${vpcHeldAfterVerdict.toFixed(0)} s after the verdict (ENI detach drawn ${cp.teardown.toFixed(0)} s); ` +
+        `VPC held ${vpcHeldAfterVerdict.toFixed(0)} s after the verdict (ENIs released ${releaseAfterVerdict.toFixed(1)} s after it, detach ${((release?.ms ?? Number.NaN) / 1000).toFixed(0)} s, then ${tailAfterDetach.toFixed(1)} s to DeleteVpc); ` +
         `wall ${f.wallSeconds.toFixed(1)} s, peak RSS ${f.peakRssMb.toFixed(0)} MB, ${f.stateTransitions} states entered`,
     );
   }
@@ -161,6 +171,8 @@ export async function main(): Promise<Record<string, number>> {
     'blog-order baseline ÷ endpoint created → verdict, worst': Math.min(...col('blogOverVerdict')),
     'blog-order baseline ÷ whole execution to verdict, median': median(col('blogOverWholeVerdict')),
     'VPC held after the verdict (simulated s), median': median(col('vpcHeldAfterVerdictSeconds')),
+    '  of which verdict → ENIs released, median': median(col('releaseAfterVerdictSeconds')),
+    '  of which ENIs detached → VPC deleted, median': median(col('tailAfterDetachSeconds')),
     'time to verdict (simulated s), median': median(col('timeToVerdictSeconds')),
     'wall seconds of one run (first seed)': rows[0]!.wallSeconds!,
     'peak RSS MB of one run (first seed)': rows[0]!.peakRssMb!,
