@@ -99,14 +99,6 @@ export const TASKS: readonly TaskDefinition[] = [
     description: 'The verdict report (before and after cleanup)',
   },
   {
-    name: 'ReleaseProbe',
-    entry: 'tasks/release-probe.ts',
-    timeoutSeconds: 60,
-    memoryMb: 256,
-    permissions: 'cleanup',
-    description: 'Beside the verdict: detach the probe from the VPC and delete it, so its ENIs start to go',
-  },
-  {
     name: 'Cleanup',
     entry: 'tasks/cleanup.ts',
     timeoutSeconds: 900,

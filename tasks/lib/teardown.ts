@@ -316,10 +316,10 @@ function ignoreNotFound(err: unknown): void {
  * (ResourceConflictException), or the call refused; the DeleteFunction that follows releases the
  * ENIs as well.
  */
-export async function detachFromVpc(lambdaApi: LambdaClient, name: string, log: Logger): Promise<boolean> {
+async function detachFromVpc(lambdaApi: LambdaClient, name: string, log: Logger): Promise<void> {
   try {
     const c = await lambdaApi.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-    if (!c.VpcConfig?.SubnetIds?.length || c.LastUpdateStatus === 'InProgress') return false;
+    if (!c.VpcConfig?.SubnetIds?.length || c.LastUpdateStatus === 'InProgress') return;
     await lambdaApi.send(
       new UpdateFunctionConfigurationCommand({
         FunctionName: name,
@@ -327,10 +327,8 @@ export async function detachFromVpc(lambdaApi: LambdaClient, name: string, log: 
       }),
     );
     log.info('probe detached from the VPC', { functionName: name });
-    return true;
   } catch (err) {
     if (!isNotFound(err)) log.warn('detaching the probe from the VPC failed', { error: errorCode(err) });
-    return false;
   }
 }
 
