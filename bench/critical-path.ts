@@ -122,12 +122,15 @@ export async function main(): Promise<Record<string, number>> {
     const endpointToVerdict = toVerdict - setup;
     const vpcHeldAfterVerdict =
       vpcDeletedAt !== undefined ? (vpcDeletedAt - virtualStart) / 1000 - toVerdict : Number.NaN;
-    // The probe's ENIs are released together: the last eniDetach draw is theirs.
-    const release = draws.filter((d) => d.key === 'eniDetach').at(-1);
-    const releaseAfterVerdict = release ? (release.at - virtualStart) / 1000 - toVerdict : Number.NaN;
-    const tailAfterDetach = release
-      ? vpcHeldAfterVerdict - releaseAfterVerdict - release.ms / 1000
-      : Number.NaN;
+    // The probe's ENIs (one per subnet) are released together, each with its own detach delay.
+    const eniDraws = draws.filter((d) => d.key === 'eniDetach');
+    const releasedAt = eniDraws.at(-1)?.at;
+    const detachMs = Math.max(
+      ...eniDraws.filter((d) => releasedAt !== undefined && releasedAt - d.at < 1).map((d) => d.ms),
+    );
+    const releaseAfterVerdict =
+      releasedAt !== undefined ? (releasedAt - virtualStart) / 1000 - toVerdict : Number.NaN;
+    const tailAfterDetach = vpcHeldAfterVerdict - releaseAfterVerdict - detachMs / 1000;
     const row = {
       seed,
       verdict: result.report.verdict === 'pass' ? 1 : 0,
@@ -157,7 +160,7 @@ export async function main(): Promise<Record<string, number>> {
         `ratio ${row.floorRatio.toFixed(3)}; whole execution to verdict ${toVerdict.toFixed(0)} s (setup ${setup.toFixed(0)} s), ratio ${row.wholeFloorRatio.toFixed(3)}; old critical-path ratio ${row.oldRatio.toFixed(3)} (whole run ${f.simulatedSeconds.toFixed(0)} s ÷ ${cp.oldLowerBound.toFixed(0)} s` +
         `${cp.allowPropagation ? `, allow propagation ${cp.allowPropagation.toFixed(0)} s on the path` : ''}); ` +
         `blog-order baseline ${cp.blogToVerdict} s to a verdict (${row.blogOverVerdict.toFixed(2)}× ours from the endpoint, ${row.blogOverWholeVerdict.toFixed(2)}× the whole execution's); ` +
-        `VPC held ${vpcHeldAfterVerdict.toFixed(0)} s after the verdict (ENIs released ${releaseAfterVerdict.toFixed(1)} s after it, detach ${((release?.ms ?? Number.NaN) / 1000).toFixed(0)} s, then ${tailAfterDetach.toFixed(1)} s to DeleteVpc); ` +
+        `VPC held ${vpcHeldAfterVerdict.toFixed(0)} s after the verdict (ENIs released ${releaseAfterVerdict.toFixed(1)} s after it, detach ${(detachMs / 1000).toFixed(0)} s, then ${tailAfterDetach.toFixed(1)} s to DeleteVpc); ` +
         `wall ${f.wallSeconds.toFixed(1)} s, peak RSS ${f.peakRssMb.toFixed(0)} MB, ${f.stateTransitions} states entered`,
     );
   }
