@@ -32,6 +32,7 @@ const HANG_ONCE: FaultRule = {
   times: 1,
 };
 const CRASH_ERRORS = ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown', 'States.TaskFailed'];
+const TIMEOUTS = ['Sandbox.Timedout', 'States.Timeout'];
 
 let emu: Emulator;
 let sfn: SFNClient;
@@ -127,7 +128,9 @@ describe('Cleanup retries a timed-out or crashed invocation', () => {
   it('a Cleanup killed at its timeout is retried, and the run passes with nothing left', async () => {
     const { watch, events } = await run(deployed.stateMachineArn, 'cleanup-retry', 71);
     const invocations = cleanupInvocations(events);
-    expect(invocations[0]).toBe('Sandbox.Timedout');
+    // Lambda's kill at the function timeout, or the state's own TimeoutSeconds just after it: on a
+    // loaded machine the emulator's sandbox clock can lag the execution's, so either may come first.
+    expect(TIMEOUTS).toContain(invocations[0]);
     expect(invocations.at(-1)).toBe('succeeded');
     expect(watch.status).toBe('SUCCEEDED');
     expect(watch.report && runOutcomeOf(watch.report)).toBe('pass');
@@ -151,7 +154,9 @@ describe('Cleanup retries a timed-out or crashed invocation', () => {
       }),
     );
     const { watch, events } = await run(stateMachineArn!, 'no-cleanup-retry', 72);
-    expect(cleanupInvocations(events)).toEqual(['Sandbox.Timedout']);
+    const invocations = cleanupInvocations(events);
+    expect(invocations).toHaveLength(1);
+    expect(TIMEOUTS).toContain(invocations[0]);
     expect(watch.report && runOutcomeOf(watch.report)).not.toBe('pass');
     expect(live('no-cleanup-retry').length).toBeGreaterThan(0);
   }, 240_000);

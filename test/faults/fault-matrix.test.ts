@@ -22,10 +22,9 @@ import {
 const FULL = process.env.PLV_FAULTS === 'full';
 /**
  * The subset `npm test` runs (each case is a whole run, ~10–20 s wall on a loaded 2-core box): a
- * refused delete (leftovers named), a stop during a slow create. (A hung Cleanup and its Retry:
- * test/e2e/cleanup-retry.test.ts, with the execution history and the world without the Retry.)
+ * refused delete (leftovers named), a hung Cleanup (its Retry), a stop during a slow create.
  */
-const SUBSET = new Set(['DeleteVpc-refuse', 'stop-during-slow-CreateVpc']);
+const SUBSET = new Set(['DeleteVpc-refuse', 'hung-Cleanup', 'stop-during-slow-CreateVpc']);
 const pick = <T extends { name: string }>(cases: T[]) =>
   FULL ? cases : cases.filter((c) => SUBSET.has(c.name));
 
