@@ -115,21 +115,19 @@ const live = (runId: string) =>
     );
 
 describe('Cleanup retries a timed-out or crashed invocation', () => {
-  it('the ASL Cleanup state retries every timeout and crash name, and times out on its own after its function would', () => {
+  it('the ASL Cleanup state retries every timeout and crash name', () => {
     const cleanup = JSON.parse(readFileSync(ASL_PATH, 'utf8')).States.Cleanup;
     const covered = (cleanup.Retry as { ErrorEquals: string[]; MaxAttempts: number }[])
       .filter((r) => r.MaxAttempts > 0)
       .flatMap((r) => r.ErrorEquals);
     for (const name of CRASH_ERRORS) expect(covered).toContain(name);
-    // Without its own timeout a Task whose invocation never answers waits for the execution's.
-    expect(cleanup.TimeoutSeconds * 1000).toBeGreaterThan(CLEANUP_TIMEOUT_MS);
   });
 
   it('a Cleanup killed at its timeout is retried, and the run passes with nothing left', async () => {
     const { watch, events } = await run(deployed.stateMachineArn, 'cleanup-retry', 71);
     const invocations = cleanupInvocations(events);
-    // Lambda's kill at the function timeout, or the state's own TimeoutSeconds just after it: on a
-    // loaded machine the emulator's sandbox clock can lag the execution's, so either may come first.
+    // Lambda kills the invocation at the function's timeout (Sandbox.Timedout; States.Timeout had
+    // the state its own TimeoutSeconds): either is a timed-out Cleanup, and either is retried.
     expect(TIMEOUTS).toContain(invocations[0]);
     expect(invocations.at(-1)).toBe('succeeded');
     expect(watch.status).toBe('SUCCEEDED');
