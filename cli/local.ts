@@ -75,6 +75,8 @@ export interface LocalResult {
     peakRssMb: number;
     /** Simulated seconds from the verdict being known to the end of the execution (teardown). */
     verdictToEndSeconds?: number;
+    /** Simulated seconds from StartExecution to the verdict being known (time to verdict). */
+    verdictSeconds?: number;
   };
 }
 
@@ -250,6 +252,7 @@ export async function runLocal(
       ...(verdictAt !== undefined && endedAt !== undefined
         ? { verdictToEndSeconds: (endedAt - verdictAt) / 1000 }
         : {}),
+      ...(verdictAt !== undefined ? { verdictSeconds: (verdictAt - virtualStart) / 1000 } : {}),
     };
     let exitCode: number = EXIT.ok;
     if (isInputRefusal(report)) exitCode = EXIT.badInput;

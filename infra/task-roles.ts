@@ -238,12 +238,6 @@ export class TaskRoles extends Construct {
             ],
           }),
           s('DescribeEndpoints', { actions: [...EC2_DESCRIBE.endpoint], resources: ['*'] }),
-          s('PutProbeIdentityPolicy', {
-            actions: ['iam:PutRolePolicy'],
-            resources: [this.probeRoleArn],
-            conditions: { StringEquals: { 'iam:PermissionsBoundary': this.probeBoundary.managedPolicyArn } },
-          }),
-          s('ReadProbeIdentityPolicy', { actions: ['iam:GetRolePolicy'], resources: [this.probeRoleArn] }),
         ];
       case 'probe':
         return [
@@ -259,6 +253,12 @@ export class TaskRoles extends Construct {
             actions: ['iam:TagRole'],
             resources: [this.probeRoleArn],
             conditions: this.createTagConditions(),
+          }),
+          s('PutProbeIdentityPolicy', {
+            // CreateProbe binds the new role to the run's endpoint (aws:SourceVpce) as it creates it.
+            actions: ['iam:PutRolePolicy'],
+            resources: [this.probeRoleArn],
+            conditions: { StringEquals: { 'iam:PermissionsBoundary': this.probeBoundary.managedPolicyArn } },
           }),
           s('AttachOnlyLambdaVpcAccess', {
             actions: ['iam:AttachRolePolicy'],
@@ -313,6 +313,13 @@ export class TaskRoles extends Construct {
           s('DeleteProbeFunction', {
             actions: ['lambda:DeleteFunction', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration'],
             resources: [this.probeFunctionArn],
+          }),
+          s('DetachProbeFromVpc', {
+            // Teardown detaches the probe (empty VpcConfig) before deleting it, so Lambda starts
+            // releasing its ENIs. No subnet or group may be named: this role can only detach.
+            actions: ['lambda:UpdateFunctionConfiguration'],
+            resources: [this.probeFunctionArn],
+            conditions: { Null: { 'lambda:SubnetIds': 'true', 'lambda:SecurityGroupIds': 'true' } },
           }),
           s('DeleteRunEndpoint', {
             actions: ['ec2:DeleteVpcEndpoints'],

@@ -233,6 +233,8 @@ export const EndpointOutputSchema = z.object({
   state: z.string(),
   privateDnsEnabled: z.boolean(),
   dnsNames: z.array(z.string()),
+  /** The endpoint policy the endpoint was created with (the policy under test). */
+  endpointPolicy: z.string().optional(),
   waitedSeconds: z.number().optional(),
 });
 export type EndpointOutput = z.infer<typeof EndpointOutputSchema>;
@@ -243,16 +245,11 @@ export const ProbeFunctionOutputSchema = z.object({
   roleName: z.string(),
   roleArn: z.string(),
   state: z.string(),
+  /** The inline identity policy CreateProbe put on the role when it created it (bound to aws:SourceVpce). */
+  identityPolicyName: z.string().optional(),
   waitedSeconds: z.number().optional(),
 });
 export type ProbeFunctionOutput = z.infer<typeof ProbeFunctionOutputSchema>;
-
-export const PoliciesOutputSchema = z.object({
-  endpointPolicy: z.string(),
-  identityPolicyName: z.string(),
-  appliedAt: z.string(),
-});
-export type PoliciesOutput = z.infer<typeof PoliciesOutputSchema>;
 
 export const CheckStatusSchema = z.enum(['passed', 'failed', 'skipped']);
 
@@ -331,7 +328,6 @@ export const RunStateSchema = z.object({
   provisioned: z
     .object({ endpoint: EndpointOutputSchema.optional(), probe: ProbeFunctionOutputSchema.optional() })
     .optional(),
-  policies: PoliciesOutputSchema.optional(),
   allow: CheckSchema.optional(),
   flip: FlipOutputSchema.optional(),
   deny: VerifyDenyOutputSchema.optional(),

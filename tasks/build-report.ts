@@ -29,7 +29,6 @@ function firstMissingStage(s: RunState): StageName {
   if (!s.network) return 'network';
   if (!s.provisioned?.endpoint) return 'endpoint';
   if (!s.provisioned?.probe) return 'probe';
-  if (!s.policies) return 'policies';
   if (!s.allow) return 'verify-allow';
   if (!s.flip) return 'flip';
   if (!s.deny) return 'verify-deny';

@@ -74,7 +74,7 @@ describe('the bundled action with the product deployed', () => {
       const result = await run('6102');
       expect(result.code, result.stdout).toBe(1);
       expect(result.outputs.verdict).toBe('fail');
-      // The endpoint keeps its creation-time deny-all policy, so a check fails: the message names it and says why.
+      // The flip to Deny never applies (the creation-time allow stays), so a check fails: the message names it and says why.
       expect(result.stdout).toMatch(
         /::error::Verification failed: check "(allow|deny)" failed: expected [a-z-]+, observed [a-z-]+\. \S/,
       );
