@@ -21,6 +21,7 @@ import {
   SCHEMA_VERSION,
   STATE_NAMES,
   TAG_KEYS,
+  unobservedObligations,
 } from '../statemachine/contract.ts';
 import { startOrAttach, type WatchResult, watchExecution } from '../workflows-src/action/execution.ts';
 import { deployProduct } from './deploy.ts';
@@ -288,6 +289,7 @@ function reportWithout(
     verdict: 'error',
     outcome: 'error',
     summary: `Could not verify: the execution ended ${watch.status} without a report (${watch.error ?? 'no error'}).`,
+    obligations: unobservedObligations(`the execution ended ${watch.status} without a report`),
     checks: [],
     failure: {
       stage: 'cleanup',
