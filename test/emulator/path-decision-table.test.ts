@@ -615,4 +615,60 @@ describe('path decision table, from inside a VPC', () => {
       `User: arn:aws:iam::${ACCOUNT}:root is not authorized to perform: bedrock:InvokeModel on resource: ${MODEL_ARN} with an explicit deny in a VPC endpoint policy`,
     );
   });
+
+  const DENY_ALL = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+  });
+
+  it('a Deny that flaps (world.denyLapse with forSeconds): refused, then allowed again, then refused', async () => {
+    const w = await build(
+      {},
+      {
+        timeScale: 0.01,
+        world: { endpointPolicyPropagationSeconds: 40, denyLapse: { afterSeconds: 80, forSeconds: 120 } },
+      },
+    );
+    await w.ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: w.vpceId, PolicyDocument: DENY_ALL }));
+    const at = async (s: number) => {
+      await w.emu.ctx.clock.sleep(s * 1000);
+      return (await w.explain()).outcome;
+    };
+    expect(await at(20)).toBe('allowed'); // +20 s: not yet propagated
+    expect(await at(40)).toBe('access-denied'); // +60 s: the Deny holds
+    expect(await at(100)).toBe('allowed'); // +160 s: lapsed (the previous policy is back for traffic)
+    expect(await at(140)).toBe('access-denied'); // +300 s: holds again
+    // Describe shows the Deny throughout: only traffic lapses.
+    const d = await w.ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [w.vpceId] }));
+    expect(JSON.parse(d.VpcEndpoints![0]!.PolicyDocument!)).toEqual(JSON.parse(DENY_ALL));
+  });
+
+  it('a Deny enforced as "no allow" (world.denyEnforcedAs): the refusal is implicit, not the explicit Deny', async () => {
+    const w = await build({}, { world: { endpointPolicyPropagationSeconds: 1, denyEnforcedAs: 'no-allow' } });
+    await w.ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: w.vpceId, PolicyDocument: DENY_ALL }));
+    await w.emu.ctx.clock.sleep(5_000);
+    const err = await failure(invoke(w.runtime));
+    expect(err.message).toBe(denied('because no VPC endpoint policy allows the bedrock:InvokeModel action'));
+  });
+
+  it('a service control policy denying Bedrock refuses the call after both policies allow it', async () => {
+    const w = await build(
+      {},
+      {
+        world: {
+          serviceControlPolicies: [
+            { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+            {
+              Version: '2012-10-17',
+              Statement: [{ Effect: 'Deny', Action: 'bedrock:InvokeModel', Resource: '*' }],
+            },
+          ],
+        },
+      },
+    );
+    const d = await w.explain();
+    expect(d.outcome).toBe('access-denied');
+    expect(d.decidedBy).toBe('identity-policy');
+    expect(d.error?.message).toMatch(/service control policy/);
+  });
 });
