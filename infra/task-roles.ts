@@ -313,6 +313,8 @@ export class TaskRoles extends Construct {
           // Read-backs for the proof obligations: the endpoint's policy and ENIs, the VPC's routes.
           s('ReadBackEndpointAndRoutes', { actions: [...EC2_DESCRIBE.verify], resources: ['*'] }),
           // The probe role's policies and boundary, read back before the allow phase.
+          // The outside caller: the probe role's credentials, used from outside the VPC.
+          s('AssumeProbeRoleFromOutside', { actions: ['sts:AssumeRole'], resources: [this.probeRoleArn] }),
           s('ReadBackProbeRole', {
             actions: [
               'iam:GetRole',

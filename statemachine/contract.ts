@@ -283,7 +283,8 @@ export type ObligationId = z.infer<typeof ObligationIdSchema>;
 export const OBLIGATION_CLAIMS: Record<ObligationId, string> = {
   'reached-through-this-endpoint':
     "Bedrock was reached through this run's endpoint: the probe's calls went to the private IPs of the endpoint's own network interfaces",
-  'no-other-way-out': "No route leaves the run's VPC: the endpoint is the probe subnets' only way to Bedrock",
+  'no-other-way-out':
+    "Only through the endpoint: the probe role's own credentials are refused from outside the VPC, and no route leaves the run's VPC",
   'policy-in-force-is-policy-written':
     'The endpoint policy in force is the one the run wrote, read back before the allow phase, after the flip and at the end of the deny window',
   'own-deny-refuses-stably':

@@ -22,7 +22,7 @@ import { client } from './lib/clients.ts';
 import { timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
-import { LAMBDA_TRUST_POLICY, LAMBDA_VPC_MANAGED_POLICY } from './lib/policies.ts';
+import { LAMBDA_VPC_MANAGED_POLICY, probeTrustPolicy } from './lib/policies.ts';
 import { parseRunState, probeName, required } from './lib/run-state.ts';
 import { runTags, tagList, tagMap } from './lib/tags.ts';
 import { waitUntil } from './lib/waiter.ts';
@@ -64,7 +64,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
           new CreateRoleCommand({
             RoleName: name,
             Path: PROBE_ROLE_PATH,
-            AssumeRolePolicyDocument: LAMBDA_TRUST_POLICY,
+            AssumeRolePolicyDocument: probeTrustPolicy(process.env[TASK_ENV.outsideCallerRoleArn]),
             Description: `privatelink-verify probe for run ${input.runId}`,
             ...(boundary ? { PermissionsBoundary: boundary } : {}),
             Tags: tagList(tags),

@@ -6,6 +6,7 @@
 import type { Check, Observation } from '../statemachine/contract.ts';
 import { createLogger } from './lib/log.ts';
 import { noEgressRoutes, policyReadback, roleAsWritten, throughTheseEnis } from './lib/observations.ts';
+import { callFromOutside } from './lib/outside-caller.ts';
 import { allowProbeEndpointPolicy, identityPolicy } from './lib/policies.ts';
 import { checkFrom, endedUnobserved, explainOutcome, pollProbe, timelineLines } from './lib/probe-runs.ts';
 import { readEgressRoutes, readEndpoint, readOr, readRole } from './lib/readback.ts';
@@ -114,6 +115,25 @@ export async function handler(
       result: 'failed',
       observed: `the allowed call never succeeded: ${explainOutcome(last.outcome)}`,
       evidence: timeline,
+    });
+  }
+  // Obligation 2's outside caller: only worth making once the inside call is known to work.
+  if (status === 'passed') {
+    observations.push(
+      await callFromOutside({
+        region: input.region,
+        roleArn: probe.roleArn,
+        modelId: input.modelId,
+        runId: input.runId,
+      }),
+    );
+  } else {
+    observations.push({
+      obligation: 'no-other-way-out',
+      result: 'could-not-verify',
+      observed:
+        'the outside call was not made: the allow phase did not pass, so a refusal outside would prove nothing',
+      evidence: [],
     });
   }
   const check = checkFrom('allow', 'allowed', p, status, reason, observations, p.firstMatch ?? p.last);

@@ -535,9 +535,10 @@ describe('least privilege: IAM and Lambda', () => {
       'iam:ListAttachedRolePolicies',
       'iam:ListRolePolicies',
       'lambda:InvokeFunction',
+      'sts:AssumeRole',
     ]);
     const iamReads = statementsOfRole(logicalId(stack.taskRoles.roles.verify)).filter((s) =>
-      s.actions.some((a) => a.startsWith('iam:')),
+      s.actions.some((a) => a.startsWith('iam:') || a.startsWith('sts:')),
     );
     // Only the probe roles, by path and prefix.
     for (const s of iamReads)
