@@ -103,6 +103,8 @@ export async function handler(
     (e) => e.result && !isUnobservedOutcome(e.outcome!, e.result.httpStatus),
   );
   const breaks = observedAfterFirst.filter((e) => !isOwnDeny(e.result!));
+  // A gap in the settle window (throttled, 5xx, probe not invoked) is a stretch where the Deny was not observed.
+  const gaps = (settle?.timeline ?? []).length - observedAfterFirst.length;
   const seconds = (ms: number) => Math.round((ms - flippedMs) / 100) / 10;
 
   let status: VerifyDenyOutput['status'];
@@ -127,9 +129,9 @@ export async function handler(
         observed: reason,
         evidence: timeline,
       });
-    } else if (observedAfterFirst.length === 0 && input.options.denySettleSeconds > 0) {
+    } else if (gaps > 0 || (observedAfterFirst.length === 0 && input.options.denySettleSeconds > 0)) {
       status = 'could-not-verify';
-      reason = `the Deny refused the call at +${propagationSeconds} s, but no call in the ${input.options.denySettleSeconds} s settle window was answered, so its stability could not be observed`;
+      reason = `the Deny refused the call at +${propagationSeconds} s and on every answered call after it, but ${gaps} of ${(settle?.timeline ?? []).length} call(s) in the ${input.options.denySettleSeconds} s settle window were not answered, so its stability could not be observed`;
       observations.push({
         obligation: 'own-deny-refuses-stably',
         result: 'could-not-verify',

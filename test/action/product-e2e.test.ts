@@ -75,9 +75,7 @@ describe('the bundled action with the product deployed', () => {
       expect(result.code, result.stdout).toBe(1);
       expect(result.outputs.verdict).toBe('fail');
       // The endpoint keeps its creation-time deny-all policy, so a check fails: the message names it and says why.
-      expect(result.stdout).toMatch(
-        /::error::Verification failed: check "(allow|deny)" failed: expected [a-z-]+, observed [a-z-]+\. \S/,
-      );
+      expect(result.stdout).toMatch(/::error::Verification failed: obligation "[a-z-]+" failed: \S/);
       expect(gh.comments[0]!.body).toContain('PrivateLink verification failed');
     } finally {
       emu.ctx.world = { ...emu.ctx.world, endpointPolicyUpdatesApply: true };

@@ -47,7 +47,7 @@ const RESULT_ICON: Record<ObligationResult, string> = {
 /** Short names for the obligation rows (the claim follows in plain words). */
 const OBLIGATION_TITLE: Record<Obligation['id'], string> = {
   'reached-through-this-endpoint': "Through this run's endpoint",
-  'no-other-way-out': 'No other way out',
+  'no-other-way-out': 'Only through the endpoint',
   'policy-in-force-is-policy-written': 'Policy in force = policy written',
   'own-deny-refuses-stably': "The run's Deny refuses, stably",
   'probe-role-as-written': 'Probe role as written',
@@ -217,9 +217,12 @@ export function describeFailure(report: Report): string {
   const obligations = report.obligations ?? [];
   const broken = obligations.filter((o) => o.result === 'failed');
   const unverified = obligations.filter((o) => o.result === 'could-not-verify');
-  const rows = broken.length ? broken : report.verdict === 'error' ? unverified : [];
-  if (rows.length > 0)
-    return rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.observation)}`).join(' ');
+  const describe = (rows: Obligation[]) =>
+    rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.observation)}`).join(' ');
+  if (broken.length > 0) return describe(broken);
+  // A stage that stopped the run says more than the rows it left unobserved.
+  const stopped = report.failure && report.failure.error !== 'CouldNotVerify';
+  if (!stopped && report.verdict === 'error' && unverified.length > 0) return describe(unverified);
   const failed = report.checks.filter((c) => c.status === 'failed');
   if (failed.length > 0) {
     return failed
