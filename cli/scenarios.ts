@@ -200,7 +200,10 @@ const list: Scenario[] = [
   },
   {
     name: 'deny-lapses',
-    description: 'the Deny takes effect, then 20 s later traffic is under the previous (allow) policy again',
+    // The lapse comes well after the first refusal the probe can see (polls are ~10 s apart), and
+    // inside the settle window: a lapse the product never observed would not contradict its claim.
+    description:
+      'the Deny takes effect, then 30 s later traffic is under the previous (allow) policy again; settle window 60 s',
     kind: 'tampered',
     expect: {
       verdict: 'fail',
@@ -208,11 +211,13 @@ const list: Scenario[] = [
       result: 'failed',
       reason: /Deny not stable: .*succeeded again/,
     },
-    world: { denyLapse: { afterSeconds: 20 } },
+    input: { options: { denySettleSeconds: 60 } },
+    world: { denyLapse: { afterSeconds: 30 } },
   },
   {
     name: 'deny-flaps',
-    description: 'the Deny takes effect, lapses for 15 s after 12 s, then holds again (a flap)',
+    description:
+      'the Deny takes effect, lapses for 25 s after 30 s, then holds again (a flap); settle window 75 s',
     kind: 'tampered',
     expect: {
       verdict: 'fail',
@@ -220,8 +225,8 @@ const list: Scenario[] = [
       result: 'failed',
       reason: /Deny not stable/,
     },
-    input: { options: { denySettleSeconds: 30 } },
-    world: { denyLapse: { afterSeconds: 12, forSeconds: 15 } },
+    input: { options: { denySettleSeconds: 75 } },
+    world: { denyLapse: { afterSeconds: 30, forSeconds: 25 } },
   },
   {
     name: 'deny-implicit',

@@ -17,7 +17,13 @@ import {
   ModifyVpcEndpointCommand,
   RevokeSecurityGroupEgressCommand,
 } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreatePolicyCommand,
+  CreateRoleCommand,
+  IAMClient,
+  PutRolePermissionsBoundaryCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Caller } from '../../emulator/core/identity.ts';
@@ -670,5 +676,42 @@ describe('path decision table, from inside a VPC', () => {
     expect(d.outcome).toBe('access-denied');
     expect(d.decidedBy).toBe('identity-policy');
     expect(d.error?.message).toMatch(/service control policy/);
+  });
+
+  it('a permissions boundary without Bedrock refuses the call after both policies allow it', async () => {
+    const w = await build();
+    const b = await w.iam.send(
+      new CreatePolicyCommand({
+        PolicyName: 'no-bedrock',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*' }],
+        }),
+      }),
+    );
+    await w.iam.send(
+      new PutRolePermissionsBoundaryCommand({ RoleName: 'probe-role', PermissionsBoundary: b.Policy!.Arn! }),
+    );
+    const err = await failure(invoke(w.runtime));
+    expect(err.message).toBe(denied('because no permissions boundary allows the bedrock:InvokeModel action'));
+  });
+
+  it('another private-DNS endpoint for the same service in the same VPC is refused (one per VPC)', async () => {
+    const w = await build();
+    const second = await failure(
+      w.ec2.send(
+        new CreateVpcEndpointCommand({
+          VpcId: w.vpcId,
+          VpcEndpointType: 'Interface',
+          ServiceName: `com.amazonaws.${REGION}.bedrock-runtime`,
+          SubnetIds: [w.subnetA],
+          SecurityGroupIds: [w.endpointSg],
+          PrivateDnsEnabled: true,
+        }),
+      ),
+    );
+    expect(second.name).toBe('InvalidParameter');
+    // The run's endpoint still answers the name, and its policy still decides.
+    expect((await w.explain()).vpcEndpointId).toBe(w.vpceId);
   });
 });
