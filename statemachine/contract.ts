@@ -284,7 +284,7 @@ export const OBLIGATION_CLAIMS: Record<ObligationId, string> = {
   'reached-through-this-endpoint':
     "Bedrock was reached through this run's endpoint: the probe's calls went to the private IPs of the endpoint's own network interfaces",
   'no-other-way-out':
-    "Only through the endpoint: the probe role's own credentials are refused from outside the VPC, and no route leaves the run's VPC",
+    "The probe role's own credentials are refused from outside the VPC, and no route leaves the run's VPC: the endpoint is the only way in",
   'policy-in-force-is-policy-written':
     'The endpoint policy in force is the one the run wrote, read back before the allow phase, after the flip and at the end of the deny window',
   'own-deny-refuses-stably':
@@ -318,6 +318,8 @@ export const ObligationSchema = z.object({
   result: ObligationResultSchema,
   /** The observations, in plain words: the ones that decided the result first. */
   observation: z.string(),
+  /** Only the observations that decided the result: what a failure line or the summary quotes. */
+  reason: z.string().default(''),
   evidence: z.array(z.string()),
   warnings: z.array(z.string()).default([]),
 });
@@ -483,6 +485,7 @@ export function unobservedObligations(why: string): Obligation[] {
     claim: OBLIGATION_CLAIMS[id],
     result: 'could-not-verify' as const,
     observation: `not observed: ${why}`,
+    reason: `not observed: ${why}`,
     evidence: [],
     warnings: [],
   }));

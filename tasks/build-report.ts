@@ -81,6 +81,7 @@ export function obligationsOf(s: RunState): Obligation[] {
         claim: OBLIGATION_CLAIMS[id],
         result: 'could-not-verify',
         observation: notObservedBecause(s, id),
+        reason: notObservedBecause(s, id),
         evidence: mine.flatMap((o) => o.evidence),
         warnings,
       };
@@ -92,6 +93,10 @@ export function obligationsOf(s: RunState): Obligation[] {
       claim: OBLIGATION_CLAIMS[id],
       result,
       observation: sorted.map((o) => o.observed).join('; '),
+      reason: sorted
+        .filter((o) => o.result === result)
+        .map((o) => o.observed)
+        .join('; '),
       evidence: mine.flatMap((o) => o.evidence),
       warnings,
     };
@@ -121,7 +126,7 @@ export function decideVerdict(s: RunState): {
   if (failed.length > 0) {
     return {
       verdict: 'fail',
-      summary: `Failed: ${failed.map((o) => o.observation).join(' — ')}.${proven}`,
+      summary: `Failed: ${failed.map((o) => o.reason).join(' — ')}.${proven}`,
       obligations,
       ...failure,
     };
@@ -129,7 +134,7 @@ export function decideVerdict(s: RunState): {
   if (s.failure || unverified.length > 0) {
     const why = s.failure
       ? `the ${stage} stage failed${s.failure.Error ? ` with ${s.failure.Error}` : ''}${cause ? `: ${cause}` : ''}`
-      : unverified.map((o) => `${o.id}: ${o.observation}`).join(' — ');
+      : unverified.map((o) => `${o.id}: ${o.reason}`).join(' — ');
     return {
       verdict: 'error',
       summary: `Could not verify: ${why}.${proven}`,

@@ -59,7 +59,8 @@ export function throughTheseEnis(phase: string, r: ProbeResult, reading: Endpoin
   return {
     obligation: 'reached-through-this-endpoint',
     result: 'passed',
-    observed: `${phase}: the call went only to ${reading.vpcEndpointId}'s own ENI addresses (zones ${[...new Set(zones)].join(', ')})`,
+    // Which zone's ENI carried the call is the client's pick among these: per-zone calls are not made yet.
+    observed: `${phase}: the call went only to ${reading.vpcEndpointId}'s own ENI addresses (DNS answered with its ENIs in ${[...new Set(zones)].join(', ')})`,
     evidence,
   };
 }

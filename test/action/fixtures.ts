@@ -54,6 +54,9 @@ export function fixtureReport(verdict: Report['verdict'], over: Partial<Report> 
         observation: failed
           ? 'the endpoint policy Deny was not enforced: InvokeModel kept succeeding after the flip'
           : `observed ${id}`,
+        reason: failed
+          ? 'the endpoint policy Deny was not enforced: InvokeModel kept succeeding after the flip'
+          : `observed ${id}`,
         evidence: failed ? ['flip +5.0 s: allowed (HTTP 200) via 10.42.0.37'] : [`evidence of ${id}`],
         warnings: [],
       };

@@ -218,7 +218,7 @@ export function describeFailure(report: Report): string {
   const broken = obligations.filter((o) => o.result === 'failed');
   const unverified = obligations.filter((o) => o.result === 'could-not-verify');
   const describe = (rows: Obligation[]) =>
-    rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.observation)}`).join(' ');
+    rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.reason || o.observation)}`).join(' ');
   if (broken.length > 0) return describe(broken);
   // A stage that stopped the run says more than the rows it left unobserved.
   const stopped = report.failure && report.failure.error !== 'CouldNotVerify';
