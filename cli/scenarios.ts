@@ -200,10 +200,11 @@ const list: Scenario[] = [
   },
   {
     name: 'deny-lapses',
-    // The lapse comes well after the first refusal the probe can see (polls are ~10 s apart), and
-    // inside the settle window: a lapse the product never observed would not contradict its claim.
+    // The lapse comes well after the first refusal the probe can see (polls are 10 s or more apart,
+    // far more on a loaded machine at the instant scale) and inside the settle window: a lapse the
+    // product never observed would not contradict its claim.
     description:
-      'the Deny takes effect, then 30 s later traffic is under the previous (allow) policy again; settle window 60 s',
+      'the Deny takes effect, then 150 s later traffic is under the previous (allow) policy again; settle window 300 s',
     kind: 'tampered',
     expect: {
       verdict: 'fail',
@@ -211,13 +212,13 @@ const list: Scenario[] = [
       result: 'failed',
       reason: /Deny not stable: .*succeeded again/,
     },
-    input: { options: { denySettleSeconds: 60 } },
-    world: { denyLapse: { afterSeconds: 30 } },
+    input: { options: { denySettleSeconds: 300 } },
+    world: { denyLapse: { afterSeconds: 150 } },
   },
   {
     name: 'deny-flaps',
     description:
-      'the Deny takes effect, lapses for 25 s after 30 s, then holds again (a flap); settle window 75 s',
+      'the Deny takes effect, lapses for 120 s after 150 s, then holds again (a flap); settle window 300 s',
     kind: 'tampered',
     expect: {
       verdict: 'fail',
@@ -225,8 +226,8 @@ const list: Scenario[] = [
       result: 'failed',
       reason: /Deny not stable/,
     },
-    input: { options: { denySettleSeconds: 75 } },
-    world: { denyLapse: { afterSeconds: 30, forSeconds: 25 } },
+    input: { options: { denySettleSeconds: 300 } },
+    world: { denyLapse: { afterSeconds: 150, forSeconds: 120 } },
   },
   {
     name: 'deny-implicit',

@@ -176,7 +176,10 @@ export const ProbeResultSchema = z.object({
   outcome: OutcomeSchema,
   hostname: z.string(),
   resolvedAddresses: z.array(z.string()),
-  /** True when every resolved address is private (RFC 1918): traffic goes to the endpoint. */
+  /**
+   * True when every resolved address is RFC 1918. Informational only: a 100.64.0.0/10 VPC is valid
+   * and another endpoint's ENIs are private too, so the verdict compares with this run's ENI IPs.
+   */
   resolvedPrivate: z.boolean(),
   httpStatus: z.number().optional(),
   errorCode: z.string().optional(),
@@ -242,6 +245,11 @@ export const EndpointOutputSchema = z.object({
   privateDnsEnabled: z.boolean(),
   dnsNames: z.array(z.string()),
   waitedSeconds: z.number().optional(),
+  /**
+   * The policy document the endpoint was created with, when it is the policy under test (not a
+   * deny-all placeholder): what VerifyAllow's read-back compares with.
+   */
+  endpointPolicy: z.string().optional(),
 });
 export type EndpointOutput = z.infer<typeof EndpointOutputSchema>;
 

@@ -34,7 +34,11 @@ export async function handler(
     `the endpoint ${endpoint.vpcEndpointId}`,
     () => readEndpoint(input.region, endpoint.vpcEndpointId),
   );
-  const writtenAllow = state.policies?.endpointPolicy ?? allowProbeEndpointPolicy(probe.roleArn, arns);
+  // Whichever task wrote the allow policy recorded it; the builder is the fallback for older states.
+  const writtenAllow =
+    state.policies?.endpointPolicy ??
+    endpoint.endpointPolicy ??
+    allowProbeEndpointPolicy(probe.roleArn, arns);
   if ('value' in reading)
     observations.push(policyReadback('before the allow phase', reading.value, writtenAllow));
   else
