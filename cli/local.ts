@@ -21,13 +21,14 @@ import {
   SCHEMA_VERSION,
   STATE_NAMES,
   TAG_KEYS,
+  unobservedObligations,
 } from '../statemachine/contract.ts';
 import { startOrAttach, type WatchResult, watchExecution } from '../workflows-src/action/execution.ts';
 import { deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { stderrLog } from './run.ts';
 import { deploySafetyNet, runSafetyNet, type SafetyNetResult } from './safety-net.ts';
-import { SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
+import { applyScenario, SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
 
 export const LOCAL_HELP = `Usage: privatelink-verify local [options]
 
@@ -157,7 +158,14 @@ const DEFAULT_INSTANT_SCALE = 0.01;
 export function withScenario(input: ExecutionInputArgs, scenario: string): ExecutionInputArgs {
   const s = SCENARIOS[scenario];
   if (!s) throw new UsageError(`unknown scenario "${scenario}": use one of ${SCENARIO_NAMES.join(', ')}`);
-  return { ...input, ...(s.input?.options ? { options: { ...input.options, ...s.input.options } } : {}) };
+  const i = s.input ?? {};
+  return {
+    ...input,
+    ...(i.vpcCidr ? { vpcCidr: i.vpcCidr } : {}),
+    ...(i.modelId ? { modelId: i.modelId } : {}),
+    ...(i.deadlines ? { deadlines: { ...input.deadlines, ...i.deadlines } } : {}),
+    ...(i.options ? { options: { ...input.options, ...i.options } } : {}),
+  };
 }
 
 /** Run one local verification end to end. Progress goes to `progress`; nothing is printed otherwise. */
@@ -185,11 +193,16 @@ export async function runLocal(
   try {
     progress(`emulator listening on ${emu.url} (profile ${profile.name}, time scale ${timeScale})`);
     // The probe boundary allows the run's model, as a user's CDK configuration would.
-    const deployed = await deployProduct(emu, { region: o.input.region, allowedModels: [o.input.modelId] });
+    const scenario = SCENARIOS[o.scenario]!;
+    const deployed = await deployProduct(emu, {
+      region: o.input.region,
+      allowedModels: [input.modelId],
+      ...(scenario.deploy?.vpcCidrPool ? { vpcCidrPool: scenario.deploy.vpcCidrPool } : {}),
+    });
     progress(
       `deployed ${Object.keys(deployed.functionArns).length} functions and the state machine in ${(deployed.deployMs / 1000).toFixed(1)} s`,
     );
-    SCENARIOS[o.scenario]!.prepare?.(emu, input);
+    await applyScenario(emu, scenario);
 
     const sfn = new SFNClient(emu.clientConfig(o.input.region));
     const virtualStart = emu.ctx.now();
@@ -291,6 +304,7 @@ export function reportWithout(
     verdict: 'error',
     outcome: 'error',
     summary: `Could not verify: the execution ended ${watch.status} without a report (${watch.error ?? 'no error'}).`,
+    obligations: unobservedObligations(`the execution ended ${watch.status} without a report`),
     checks: [],
     failure: {
       stage: 'cleanup',

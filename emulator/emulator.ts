@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { Authorizer } from './auth/authorize.ts';
 import { authenticate } from './auth/credentials.ts';
+import { Automations } from './core/automations.ts';
 import { EmulatorContext, type EmulatorOptions } from './core/context.ts';
 import { AwsError } from './core/errors.ts';
 import type { FaultRule } from './core/faults.ts';
@@ -79,7 +80,20 @@ export class Emulator {
     this.authorizer = new Authorizer(this.ctx, this.services);
     this.ctx.authorizeAsRole = (roleArn, service, action, arn, region) =>
       this.authorizer.asRole(roleArn, service, action, arn, region);
+    this.automations = new Automations(
+      () => this.ctx.world.automations,
+      () => ({ ec2: this.ec2.api, iam: this.iam.api as QueryApi }),
+      (region) => ({
+        caller: this.ctx.identities.admin(),
+        region,
+        requestId: 'world-automation',
+        headers: {},
+      }),
+    );
   }
+
+  /** The account's automations (world.automations): another principal acting on new resources. */
+  private readonly automations: Automations;
 
   static async start(opts: StartOptions = {}): Promise<Emulator> {
     const emu = new Emulator(opts);
@@ -304,7 +318,10 @@ export class Emulator {
     await this.authorizer.authorize(service, operation, input, call);
     const delay = this.ctx.faults.beforeOperation(service, operation);
     if (delay > 0) await this.ctx.clock.sleep(delay);
-    return await fn!();
+    const result = await fn!();
+    if (api)
+      await this.automations.after(service, operation, input as Record<string, any>, result, call.region);
+    return result;
   }
 
   private async handleAdmin(

@@ -41,6 +41,7 @@ export const EC2_DESCRIBE = {
   ],
   endpoint: ['ec2:DescribeVpcEndpoints', 'ec2:DescribeVpcs'],
   probe: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
+  verify: ['ec2:DescribeVpcEndpoints', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeRouteTables'],
   cleanup: [
     'ec2:DescribeVpcs',
     'ec2:DescribeSubnets',
@@ -307,7 +308,23 @@ export class TaskRoles extends Construct {
           s('DescribeProbeVpcConfig', { actions: [...EC2_DESCRIBE.probe], resources: ['*'] }),
         ];
       case 'verify':
-        return [s('InvokeProbe', { actions: ['lambda:InvokeFunction'], resources: [this.probeFunctionArn] })];
+        return [
+          s('InvokeProbe', { actions: ['lambda:InvokeFunction'], resources: [this.probeFunctionArn] }),
+          // Read-backs for the proof obligations: the endpoint's policy and ENIs, the VPC's routes.
+          s('ReadBackEndpointAndRoutes', { actions: [...EC2_DESCRIBE.verify], resources: ['*'] }),
+          // The probe role's policies and boundary, read back before the allow phase.
+          // The outside caller: the probe role's credentials, used from outside the VPC.
+          s('AssumeProbeRoleFromOutside', { actions: ['sts:AssumeRole'], resources: [this.probeRoleArn] }),
+          s('ReadBackProbeRole', {
+            actions: [
+              'iam:GetRole',
+              'iam:ListRolePolicies',
+              'iam:GetRolePolicy',
+              'iam:ListAttachedRolePolicies',
+            ],
+            resources: [this.probeRoleArn],
+          }),
+        ];
       case 'cleanup':
         return [
           s('DeleteProbeFunction', {

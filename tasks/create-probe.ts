@@ -28,8 +28,8 @@ import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
 import {
   IDENTITY_POLICY_NAME,
   identityPolicy,
-  LAMBDA_TRUST_POLICY,
   LAMBDA_VPC_MANAGED_POLICY,
+  probeTrustPolicy,
 } from './lib/policies.ts';
 import { parseRunState, probeName, probeRoleArn, required } from './lib/run-state.ts';
 import { runTags, tagList, tagMap } from './lib/tags.ts';
@@ -73,7 +73,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
           new CreateRoleCommand({
             RoleName: name,
             Path: PROBE_ROLE_PATH,
-            AssumeRolePolicyDocument: LAMBDA_TRUST_POLICY,
+            AssumeRolePolicyDocument: probeTrustPolicy(process.env[TASK_ENV.outsideCallerRoleArn]),
             Description: `privatelink-verify probe for run ${input.runId}`,
             ...(boundary ? { PermissionsBoundary: boundary } : {}),
             Tags: tagList(tags),

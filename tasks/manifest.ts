@@ -143,4 +143,9 @@ export const TASK_ENV = {
   probePermissionsBoundaryArn: 'PROBE_PERMISSIONS_BOUNDARY_ARN',
   /** Comma-separated CIDR blocks a run's VPC must fall inside (the stack's configured pool). */
   vpcCidrPool: 'PRIVATELINK_VERIFY_VPC_CIDR_POOL',
+  /**
+   * ARN of the verify tasks' role: the probe role trusts it too, so the verify task can call
+   * Bedrock with the probe role's credentials from outside the VPC and show it is refused.
+   */
+  outsideCallerRoleArn: 'PRIVATELINK_VERIFY_OUTSIDE_CALLER_ROLE_ARN',
 } as const;

@@ -82,5 +82,25 @@ export const LAMBDA_TRUST_POLICY = JSON.stringify({
   Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
 });
 
+/**
+ * The probe role's trust: Lambda, and (when the deployment names it) the verify tasks' role, which
+ * calls Bedrock with the probe role's credentials from outside the VPC to show it is refused there.
+ */
+export function probeTrustPolicy(outsideCallerRoleArn?: string): string {
+  if (!outsideCallerRoleArn) return LAMBDA_TRUST_POLICY;
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      {
+        Sid: 'OutsideCallerForTheProof',
+        Effect: 'Allow',
+        Principal: { AWS: outsideCallerRoleArn },
+        Action: 'sts:AssumeRole',
+      },
+    ],
+  });
+}
+
 export const LAMBDA_VPC_MANAGED_POLICY =
   'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole';

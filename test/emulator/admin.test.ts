@@ -88,6 +88,8 @@ describe('admin routes', () => {
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: [],
       serviceControlPolicies: [],
+      automations: [],
+      denyEnforcedAs: 'explicit',
     });
     expect(res.body.faults).toEqual([]);
   });
@@ -113,6 +115,8 @@ describe('admin routes', () => {
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: ['amazon.titan-text-lite-v1'],
       serviceControlPolicies: [],
+      automations: [],
+      denyEnforcedAs: 'explicit',
     });
     expect(res.body.faults).toEqual([fault]);
     expect(emu.ctx.quotas.vpcsPerRegion).toBe(2);

@@ -113,8 +113,8 @@ describe('the policies under test are in force from creation', () => {
     const allowed = await pollProbe({
       input,
       functionName: probe.functionName,
-      expected: 'allowed',
-      accept: (r) => r.resolvedPrivate,
+      what: 'the probe allowed through the endpoint',
+      done: (r) => r.outcome === 'allowed' && r.resolvedPrivate,
       timeoutMs: 60_000,
       log: createLogger('test'),
     });
