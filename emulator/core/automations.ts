@@ -152,9 +152,10 @@ export class Automations {
         return;
       }
       case 'strip-boundary-on-new-roles': {
-        // After the run's last write to the role (its identity policy): earlier, the run's own
-        // boundary-conditioned calls would be refused and the run would stop, proving nothing.
-        if (service !== 'iam' || operation !== 'PutRolePolicy') return;
+        // After the run's last write to the role (CreateProbe attaches the Lambda VPC managed policy
+        // after putting the identity policy): earlier, the run's own boundary-conditioned calls
+        // would be refused and the run would stop, proving nothing.
+        if (service !== 'iam' || operation !== 'AttachRolePolicy') return;
         const role = iam('GetRole', { RoleName: input.RoleName }).Role as {
           Path: string;
           PermissionsBoundary?: unknown;
