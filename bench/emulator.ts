@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DescribeAvailabilityZonesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { Emulator } from '../emulator/emulator.ts';
 
@@ -62,6 +63,43 @@ export async function main(): Promise<Record<string, number>> {
     await ec2.send(new DescribeAvailabilityZonesCommand({}));
     ec2Ms.push(performance.now() - t0);
   }
+  // The administrator is the account root: with no SCPs its calls need no simulation. A role
+  // session's calls go through iam-simulate (identity policy + boundary), the cost that counts.
+  const iam = new IAMClient(emu.clientConfig());
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: 'bench-reader',
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+    }),
+  );
+  await iam.send(
+    new PutRolePolicyCommand({
+      RoleName: 'bench-reader',
+      PolicyName: 'describe',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeAvailabilityZones', Resource: '*' }],
+      }),
+    }),
+  );
+  const res = await fetch(`${emu.url}/_emulator/sessions`, {
+    method: 'POST',
+    body: JSON.stringify({ roleName: 'bench-reader', sessionName: 'bench' }),
+  });
+  const keys = (await res.json()) as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  const roleEc2 = new EC2Client({ ...emu.clientConfig(), credentials: keys });
+  for (let i = 0; i < 50; i++) await roleEc2.send(new DescribeAvailabilityZonesCommand({}));
+  const roleMs: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const t0 = performance.now();
+    await roleEc2.send(new DescribeAvailabilityZonesCommand({}));
+    roleMs.push(performance.now() - t0);
+  }
   await emu.close();
 
   const figures = {
@@ -69,8 +107,9 @@ export async function main(): Promise<Record<string, number>> {
     'Emulator.start in-process, median of 5 (ms)': median(inProcess),
     'STS GetCallerIdentity round-trip, median of 500 (ms)': median(stsMs),
     'EC2 DescribeAvailabilityZones round-trip, median of 500 (ms)': median(ec2Ms),
+    'EC2 DescribeAvailabilityZones as a role session (IAM simulated), median of 500 (ms)': median(roleMs),
   };
-  for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(64)} ${v.toFixed(2)}`);
+  for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(84)} ${v.toFixed(2)}`);
   return figures;
 }
 

@@ -8,7 +8,9 @@ import { main as queue } from './queue.ts';
 
 console.log('== emulator: start-up and round-trip');
 await emulator();
-console.log('\n== verification: critical-path ratio and sequential baseline (realistic profile)');
+console.log(
+  '\n== verification: time to verdict ÷ physical floor, old critical-path ratio, blog-order baseline, VPC held after the verdict (realistic profile)',
+);
 await criticalPath();
 console.log('\n== infrastructure: task bundle sizes and synth time');
 await infra();

@@ -66,7 +66,7 @@ export function buildBundles(): Promise<Map<string, Uint8Array>> {
 /** `allowedModels`: the probe boundary's models, as users set them in the CDK context (default: the stack's). */
 export async function deployProduct(
   emu: Emulator,
-  opts: { region?: string; allowedModels?: string[] } = {},
+  opts: { region?: string; allowedModels?: string[]; vpcCidrPool?: string[] } = {},
 ): Promise<DeployedProduct> {
   const started = performance.now();
   const region = opts.region ?? 'us-east-1';
@@ -78,7 +78,13 @@ export async function deployProduct(
   const bundles = await buildBundles();
 
   // The roles, policies and boundary the CDK stack synthesizes, tokens resolved to this emulator.
-  const synth = synthesizedProduct(emu.ctx.accountId, region, STATE_MACHINE_NAME, opts.allowedModels);
+  const synth = synthesizedProduct(
+    emu.ctx.accountId,
+    region,
+    STATE_MACHINE_NAME,
+    opts.allowedModels,
+    opts.vpcCidrPool,
+  );
   await installIam(iam, synth);
   const functionArns: Record<string, string> = {};
   const all: TaskDefinition[] = [...TASKS, SWEEPER_FUNCTION];

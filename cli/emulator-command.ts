@@ -9,8 +9,8 @@ import { EXIT, UsageError } from './exit-codes.ts';
 
 export const EMULATOR_HELP = `Usage: privatelink-verify emulator [--port N] [--profile instant|realistic] [--time-scale N] [--deploy] [--log]
 
-Start the local AWS emulator on 127.0.0.1 (EC2, IAM, STS, Lambda, Bedrock, Step Functions) and
-print its endpoint URL. Point any AWS SDK or the AWS CLI at it:
+Start the local AWS emulator on 127.0.0.1 (EC2, IAM, STS, Lambda, Bedrock, Step Functions, IAM
+Access Analyzer ValidatePolicy) and print its endpoint URL. Point any AWS SDK or the AWS CLI at it:
 
   export AWS_ENDPOINT_URL=<url> AWS_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID=${EMULATOR_ADMIN_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${EMULATOR_ADMIN_CREDENTIALS.secretAccessKey}

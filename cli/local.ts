@@ -21,13 +21,14 @@ import {
   SCHEMA_VERSION,
   STATE_NAMES,
   TAG_KEYS,
+  unobservedObligations,
 } from '../statemachine/contract.ts';
 import { startOrAttach, type WatchResult, watchExecution } from '../workflows-src/action/execution.ts';
 import { deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { stderrLog } from './run.ts';
 import { deploySafetyNet, runSafetyNet, type SafetyNetResult } from './safety-net.ts';
-import { SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
+import { applyScenario, SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
 
 export const LOCAL_HELP = `Usage: privatelink-verify local [options]
 
@@ -76,6 +77,8 @@ export interface LocalResult {
     peakRssMb: number;
     /** Simulated seconds from the verdict being known to the end of the execution (teardown). */
     verdictToEndSeconds?: number;
+    /** Simulated seconds from StartExecution to the verdict being known (time to verdict). */
+    verdictSeconds?: number;
   };
 }
 
@@ -148,7 +151,14 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
 export function withScenario(input: ExecutionInputArgs, scenario: string): ExecutionInputArgs {
   const s = SCENARIOS[scenario];
   if (!s) throw new UsageError(`unknown scenario "${scenario}": use one of ${SCENARIO_NAMES.join(', ')}`);
-  return { ...input, ...(s.input?.options ? { options: { ...input.options, ...s.input.options } } : {}) };
+  const i = s.input ?? {};
+  return {
+    ...input,
+    ...(i.vpcCidr ? { vpcCidr: i.vpcCidr } : {}),
+    ...(i.modelId ? { modelId: i.modelId } : {}),
+    ...(i.deadlines ? { deadlines: { ...input.deadlines, ...i.deadlines } } : {}),
+    ...(i.options ? { options: { ...input.options, ...i.options } } : {}),
+  };
 }
 
 /** Run one local verification end to end. Progress goes to `progress`; nothing is printed otherwise. */
@@ -179,11 +189,16 @@ export async function runLocal(
       `emulator listening on ${emu.url} (profile ${profile.name}, ${timeScale > 0 ? `time capped at scale ${timeScale}` : 'event clock, uncapped'})`,
     );
     // The probe boundary allows the run's model, as a user's CDK configuration would.
-    const deployed = await deployProduct(emu, { region: o.input.region, allowedModels: [o.input.modelId] });
+    const scenario = SCENARIOS[o.scenario]!;
+    const deployed = await deployProduct(emu, {
+      region: o.input.region,
+      allowedModels: [input.modelId],
+      ...(scenario.deploy?.vpcCidrPool ? { vpcCidrPool: scenario.deploy.vpcCidrPool } : {}),
+    });
     progress(
       `deployed ${Object.keys(deployed.functionArns).length} functions and the state machine in ${(deployed.deployMs / 1000).toFixed(1)} s`,
     );
-    SCENARIOS[o.scenario]!.prepare?.(emu, input);
+    await applyScenario(emu, scenario);
 
     const sfn = new SFNClient(emu.clientConfig(o.input.region));
     const virtualStart = emu.ctx.now();
@@ -246,6 +261,7 @@ export async function runLocal(
       ...(verdictAt !== undefined && endedAt !== undefined
         ? { verdictToEndSeconds: (endedAt - verdictAt) / 1000 }
         : {}),
+      ...(verdictAt !== undefined ? { verdictSeconds: (verdictAt - virtualStart) / 1000 } : {}),
     };
     let exitCode: number = EXIT.ok;
     if (isInputRefusal(report)) exitCode = EXIT.badInput;
@@ -269,7 +285,7 @@ export async function runLocal(
 const SAFETY_NET_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'];
 
 /** An execution that ended without a report (a Lambda Invoke that failed past every Catch): say so as an error. */
-function reportWithout(
+export function reportWithout(
   input: ExecutionInputArgs,
   watch: WatchResult,
   net: SafetyNetResult | undefined,
@@ -284,6 +300,7 @@ function reportWithout(
     verdict: 'error',
     outcome: 'error',
     summary: `Could not verify: the execution ended ${watch.status} without a report (${watch.error ?? 'no error'}).`,
+    obligations: unobservedObligations(`the execution ended ${watch.status} without a report`),
     checks: [],
     failure: {
       stage: 'cleanup',

@@ -69,9 +69,12 @@ export function synthesizedProduct(
   region: string,
   stateMachineName: string,
   allowedModels?: string[],
+  vpcCidrPool?: string[],
 ): SynthProduct {
   const models = allowedModels?.length ? allowedModels : undefined;
-  const digest = models ? `-${createHash('sha256').update(models.join(',')).digest('hex').slice(0, 8)}` : '';
+  const pool = vpcCidrPool?.length ? vpcCidrPool : undefined;
+  const keyed = [models?.join(','), pool ? `pool=${pool.join(',')}` : undefined].filter(Boolean).join(';');
+  const digest = keyed ? `-${createHash('sha256').update(keyed).digest('hex').slice(0, 8)}` : '';
   const key = `${accountId}-${region}-${stateMachineName}${digest}`;
   const hit = cache.get(key);
   if (hit) return { ...hit, synthMs: 0 };
@@ -81,7 +84,7 @@ export function synthesizedProduct(
     cache.set(key, stored);
     return { ...stored, synthMs: 0 };
   }
-  const product = synthesize(accountId, region, stateMachineName, models);
+  const product = synthesize(accountId, region, stateMachineName, models, pool);
   cache.set(key, product);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(product));
@@ -93,12 +96,13 @@ function synthesize(
   region: string,
   stateMachineName: string,
   allowedModels: string[] | undefined,
+  vpcCidrPool?: string[],
 ): SynthProduct {
   const started = performance.now();
   const app = new App();
   const stack = new PrivateLinkVerifyStack(app, 'PrivateLinkVerify', {
     env: { account: accountId, region },
-    config: { region, ...(allowedModels ? { allowedModels } : {}) },
+    config: { region, ...(allowedModels ? { allowedModels } : {}), ...(vpcCidrPool ? { vpcCidrPool } : {}) },
     taskCode: 'placeholder-for-tests',
   });
   const resources = Template.fromStack(stack).toJSON().Resources as Cfn;

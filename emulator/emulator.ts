@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { Authorizer } from './auth/authorize.ts';
 import { authenticate } from './auth/credentials.ts';
+import { Automations } from './core/automations.ts';
 import { SLOT } from './core/clock.ts';
 import { EmulatorContext, type EmulatorOptions } from './core/context.ts';
 import { AwsError } from './core/errors.ts';
@@ -22,6 +23,7 @@ import type {
   RestResult,
   ServiceName,
 } from './core/service.ts';
+import { AccessAnalyzerService } from './services/access-analyzer.ts';
 import { BedrockService } from './services/bedrock.ts';
 import { Ec2Service } from './services/ec2.ts';
 import { IamService } from './services/iam.ts';
@@ -47,6 +49,7 @@ export class Emulator {
   readonly lambda: LambdaService;
   readonly bedrock: BedrockService;
   readonly states: StepFunctionsService;
+  readonly accessAnalyzer: AccessAnalyzerService;
   private readonly services: Record<ServiceName, EmulatedService>;
   /** IAM authorization of every call, between the router and the services. */
   readonly authorizer: Authorizer;
@@ -63,6 +66,7 @@ export class Emulator {
     this.lambda = new LambdaService(this.ctx);
     this.bedrock = new BedrockService(this.ctx);
     this.states = new StepFunctionsService(this.ctx);
+    this.accessAnalyzer = new AccessAnalyzerService();
     this.ctx.ec2 = this.ec2;
     this.ctx.iam = this.iam;
     this.ctx.lambda = this.lambda;
@@ -73,11 +77,25 @@ export class Emulator {
       lambda: this.lambda,
       bedrock: this.bedrock,
       states: this.states,
+      'access-analyzer': this.accessAnalyzer,
     };
     this.authorizer = new Authorizer(this.ctx, this.services);
     this.ctx.authorizeAsRole = (roleArn, service, action, arn, region) =>
       this.authorizer.asRole(roleArn, service, action, arn, region);
+    this.automations = new Automations(
+      () => this.ctx.world.automations,
+      () => ({ ec2: this.ec2.api, iam: this.iam.api as QueryApi }),
+      (region) => ({
+        caller: this.ctx.identities.admin(),
+        region,
+        requestId: 'world-automation',
+        headers: {},
+      }),
+    );
   }
+
+  /** The account's automations (world.automations): another principal acting on new resources. */
+  private readonly automations: Automations;
 
   static async start(opts: StartOptions = {}): Promise<Emulator> {
     const emu = new Emulator(opts);
@@ -335,7 +353,10 @@ export class Emulator {
     await this.authorizer.authorize(service, operation, input, call);
     const delay = this.ctx.faults.beforeOperation(service, operation);
     if (delay > 0) await this.ctx.clock.sleep(delay);
-    return await fn!();
+    const result = await fn!();
+    if (api)
+      await this.automations.after(service, operation, input as Record<string, any>, result, call.region);
+    return result;
   }
 
   private async handleAdmin(
@@ -457,12 +478,14 @@ function routeService(
     case 'lambda':
     case 'bedrock':
     case 'states':
+    case 'access-analyzer':
       return signed;
   }
   const target = String(req.headers['x-amz-target'] ?? '');
   if (target.startsWith('AWSStepFunctions.')) return 'states';
   if (url.pathname.startsWith('/2015-03-31/') || url.pathname.startsWith('/2017-03-31/')) return 'lambda';
   if (url.pathname.startsWith('/model/') || url.pathname.startsWith('/foundation-models')) return 'bedrock';
+  if (url.pathname === '/policy/validation') return 'access-analyzer';
   const version =
     new URLSearchParams(body.toString('utf8')).get('Version') ?? url.searchParams.get('Version');
   if (version === '2016-11-15') return 'ec2';

@@ -105,7 +105,11 @@ export class PrivateLinkVerifyStack extends Stack {
       tasks: [...TASKS, SWEEPER_FUNCTION],
       roles: this.taskRoles.roles,
       environment: { [TASK_ENV.probePermissionsBoundaryArn]: this.probeBoundary.policy.managedPolicyArn },
-      taskEnvironment: { Preflight: { [VPC_CIDR_POOL_ENV]: config.vpcCidrPool.join(',') } },
+      taskEnvironment: {
+        Preflight: { [VPC_CIDR_POOL_ENV]: config.vpcCidrPool.join(',') },
+        // The outside caller of obligation 2: the probe role trusts the verify role.
+        CreateProbe: { [TASK_ENV.outsideCallerRoleArn]: this.taskRoles.roles.verify.roleArn },
+      },
       logRetention,
       codeMode: props.taskCode ?? 'esbuild',
     });

@@ -41,6 +41,7 @@ export const EC2_DESCRIBE = {
   ],
   endpoint: ['ec2:DescribeVpcEndpoints', 'ec2:DescribeVpcs'],
   probe: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
+  verify: ['ec2:DescribeVpcEndpoints', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeRouteTables'],
   cleanup: [
     'ec2:DescribeVpcs',
     'ec2:DescribeSubnets',
@@ -238,12 +239,6 @@ export class TaskRoles extends Construct {
             ],
           }),
           s('DescribeEndpoints', { actions: [...EC2_DESCRIBE.endpoint], resources: ['*'] }),
-          s('PutProbeIdentityPolicy', {
-            actions: ['iam:PutRolePolicy'],
-            resources: [this.probeRoleArn],
-            conditions: { StringEquals: { 'iam:PermissionsBoundary': this.probeBoundary.managedPolicyArn } },
-          }),
-          s('ReadProbeIdentityPolicy', { actions: ['iam:GetRolePolicy'], resources: [this.probeRoleArn] }),
         ];
       case 'probe':
         return [
@@ -259,6 +254,12 @@ export class TaskRoles extends Construct {
             actions: ['iam:TagRole'],
             resources: [this.probeRoleArn],
             conditions: this.createTagConditions(),
+          }),
+          s('PutProbeIdentityPolicy', {
+            // CreateProbe binds the new role to the run's endpoint (aws:SourceVpce) as it creates it.
+            actions: ['iam:PutRolePolicy'],
+            resources: [this.probeRoleArn],
+            conditions: { StringEquals: { 'iam:PermissionsBoundary': this.probeBoundary.managedPolicyArn } },
           }),
           s('AttachOnlyLambdaVpcAccess', {
             actions: ['iam:AttachRolePolicy'],
@@ -307,12 +308,35 @@ export class TaskRoles extends Construct {
           s('DescribeProbeVpcConfig', { actions: [...EC2_DESCRIBE.probe], resources: ['*'] }),
         ];
       case 'verify':
-        return [s('InvokeProbe', { actions: ['lambda:InvokeFunction'], resources: [this.probeFunctionArn] })];
+        return [
+          s('InvokeProbe', { actions: ['lambda:InvokeFunction'], resources: [this.probeFunctionArn] }),
+          // Read-backs for the proof obligations: the endpoint's policy and ENIs, the VPC's routes.
+          s('ReadBackEndpointAndRoutes', { actions: [...EC2_DESCRIBE.verify], resources: ['*'] }),
+          // The probe role's policies and boundary, read back before the allow phase.
+          // The outside caller: the probe role's credentials, used from outside the VPC.
+          s('AssumeProbeRoleFromOutside', { actions: ['sts:AssumeRole'], resources: [this.probeRoleArn] }),
+          s('ReadBackProbeRole', {
+            actions: [
+              'iam:GetRole',
+              'iam:ListRolePolicies',
+              'iam:GetRolePolicy',
+              'iam:ListAttachedRolePolicies',
+            ],
+            resources: [this.probeRoleArn],
+          }),
+        ];
       case 'cleanup':
         return [
           s('DeleteProbeFunction', {
             actions: ['lambda:DeleteFunction', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration'],
             resources: [this.probeFunctionArn],
+          }),
+          s('DetachProbeFromVpc', {
+            // Teardown detaches the probe (empty VpcConfig) before deleting it, so Lambda starts
+            // releasing its ENIs. No subnet or group may be named: this role can only detach.
+            actions: ['lambda:UpdateFunctionConfiguration'],
+            resources: [this.probeFunctionArn],
+            conditions: { Null: { 'lambda:SubnetIds': 'true', 'lambda:SecurityGroupIds': 'true' } },
           }),
           s('DeleteRunEndpoint', {
             actions: ['ec2:DeleteVpcEndpoints'],

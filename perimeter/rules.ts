@@ -24,4 +24,12 @@ export const STATIC_RULES: Record<string, string> = {
   'row-will-fail': 'The policies as written must give the outcome a row expects.',
   'row-proves-nothing':
     'A row expecting an endpoint-policy refusal must be one only the endpoint policy refuses.',
+  // check --access-analyzer: IAM Access Analyzer ValidatePolicy, by finding type.
+  'access-analyzer-error':
+    'IAM Access Analyzer ValidatePolicy must find no ERROR in a policy the run deploys.',
+  'access-analyzer-security-warning':
+    'IAM Access Analyzer ValidatePolicy security warnings: access it considers overly permissive.',
+  'access-analyzer-warning': 'IAM Access Analyzer ValidatePolicy warnings: policy-writing best practices.',
+  'access-analyzer-suggestion':
+    'IAM Access Analyzer ValidatePolicy suggestions: style that does not change access.',
 };

@@ -106,6 +106,11 @@ export const OptionsSchema = z.object({
   endpointAllows443: z.boolean().default(true),
   /** Seconds between probe invocations while verifying. */
   probeIntervalSeconds: z.number().min(1).max(60).default(5),
+  /**
+   * After the first refusal by the run's Deny, keep calling this long: any success or other kind
+   * of refusal in the window means the Deny is not stable. Default: four polls at the default interval.
+   */
+  denySettleSeconds: z.number().min(0).max(300).default(20),
 });
 
 export const ExecutionInputSchema = z.object({
@@ -150,7 +155,10 @@ export type ExecutionInput = z.output<typeof ExecutionInputSchema>;
 /** How a probe call ended, in the domain's words. One mapping (tasks/lib/outcomes.ts) produces these. */
 export const OutcomeSchema = z.enum([
   'allowed',
+  /** An explicit Deny in a VPC endpoint policy ("with an explicit deny in a VPC endpoint policy"). */
   'denied-by-endpoint-policy',
+  /** The endpoint policy has no Allow for the call ("because no VPC endpoint policy allows"): not the run's Deny. */
+  'not-allowed-by-endpoint-policy',
   'denied-by-identity-policy',
   'denied-other',
   'model-access-missing',
@@ -168,7 +176,10 @@ export const ProbeResultSchema = z.object({
   outcome: OutcomeSchema,
   hostname: z.string(),
   resolvedAddresses: z.array(z.string()),
-  /** True when every resolved address is private (RFC 1918): traffic goes to the endpoint. */
+  /**
+   * True when every resolved address is RFC 1918. Informational only: a 100.64.0.0/10 VPC is valid
+   * and another endpoint's ENIs are private too, so the verdict compares with this run's ENI IPs.
+   */
   resolvedPrivate: z.boolean(),
   httpStatus: z.number().optional(),
   errorCode: z.string().optional(),
@@ -234,6 +245,11 @@ export const EndpointOutputSchema = z.object({
   privateDnsEnabled: z.boolean(),
   dnsNames: z.array(z.string()),
   waitedSeconds: z.number().optional(),
+  /**
+   * The policy document the endpoint was created with, when it is the policy under test (not a
+   * deny-all placeholder): what VerifyAllow's read-back compares with.
+   */
+  endpointPolicy: z.string().optional(),
 });
 export type EndpointOutput = z.infer<typeof EndpointOutputSchema>;
 
@@ -243,18 +259,74 @@ export const ProbeFunctionOutputSchema = z.object({
   roleName: z.string(),
   roleArn: z.string(),
   state: z.string(),
+  /** The inline identity policy CreateProbe put on the role when it created it (bound to aws:SourceVpce). */
+  identityPolicyName: z.string().optional(),
   waitedSeconds: z.number().optional(),
 });
 export type ProbeFunctionOutput = z.infer<typeof ProbeFunctionOutputSchema>;
 
-export const PoliciesOutputSchema = z.object({
-  endpointPolicy: z.string(),
-  identityPolicyName: z.string(),
-  appliedAt: z.string(),
-});
-export type PoliciesOutput = z.infer<typeof PoliciesOutputSchema>;
+export const CheckStatusSchema = z.enum(['passed', 'failed', 'skipped', 'could-not-verify']);
 
-export const CheckStatusSchema = z.enum(['passed', 'failed', 'skipped']);
+// ---- proof obligations ---------------------------------------------------------------------
+
+/**
+ * The claims a pass makes. Each is proven by an observation that would have come out differently
+ * were the claim false; "could not observe" is never evidence.
+ */
+export const ObligationIdSchema = z.enum([
+  'reached-through-this-endpoint',
+  'no-other-way-out',
+  'policy-in-force-is-policy-written',
+  'own-deny-refuses-stably',
+  'probe-role-as-written',
+]);
+export type ObligationId = z.infer<typeof ObligationIdSchema>;
+
+/** The claim of each obligation, in plain words: the report's first column and the summary's material. */
+export const OBLIGATION_CLAIMS: Record<ObligationId, string> = {
+  'reached-through-this-endpoint':
+    "Bedrock was reached through this run's endpoint: the probe's calls went to the private IPs of the endpoint's own network interfaces",
+  'no-other-way-out':
+    "The probe role's own credentials are refused from outside the VPC, and no route leaves the run's VPC: the endpoint is the only way in",
+  'policy-in-force-is-policy-written':
+    'The endpoint policy in force is the one the run wrote, read back before the allow phase, after the flip and at the end of the deny window',
+  'own-deny-refuses-stably':
+    "The run's own explicit Deny refused the call, and kept refusing for the whole settle window",
+  'probe-role-as-written': 'The probe role has only the policies and boundary the run gave it',
+};
+
+/** Order of the rows in the report. */
+export const OBLIGATION_ORDER: readonly ObligationId[] = ObligationIdSchema.options;
+
+export const ObligationResultSchema = z.enum(['passed', 'failed', 'could-not-verify']);
+export type ObligationResult = z.infer<typeof ObligationResultSchema>;
+
+/** One observation a task made toward an obligation; the report folds them into one row per obligation. */
+export const ObservationSchema = z.object({
+  obligation: ObligationIdSchema,
+  result: ObligationResultSchema,
+  /** What was observed, in plain words. */
+  observed: z.string(),
+  /** Raw evidence: addresses, ENI ids, error codes and messages, timelines. */
+  evidence: z.array(z.string()).default([]),
+  /** A finding that does not fail the obligation on its own (shown as a warning, with what it names). */
+  warning: z.boolean().optional(),
+});
+export type Observation = z.infer<typeof ObservationSchema>;
+
+/** A row of the report: claim · observation · result · evidence. */
+export const ObligationSchema = z.object({
+  id: ObligationIdSchema,
+  claim: z.string(),
+  result: ObligationResultSchema,
+  /** The observations, in plain words: the ones that decided the result first. */
+  observation: z.string(),
+  /** Only the observations that decided the result: what a failure line or the summary quotes. */
+  reason: z.string().default(''),
+  evidence: z.array(z.string()),
+  warnings: z.array(z.string()).default([]),
+});
+export type Obligation = z.infer<typeof ObligationSchema>;
 
 export const CheckSchema = z.object({
   name: z.enum(['allow', 'deny']),
@@ -270,6 +342,8 @@ export const CheckSchema = z.object({
   evidence: ProbeResultSchema.optional(),
   /** Outcomes seen while polling, in order, de-duplicated consecutive runs: evidence of the path taken. */
   outcomesSeen: z.array(OutcomeSchema),
+  /** What this check observed toward each proof obligation. */
+  observations: z.array(ObservationSchema).default([]),
 });
 export type Check = z.infer<typeof CheckSchema>;
 
@@ -279,6 +353,8 @@ export type FlipOutput = z.infer<typeof FlipOutputSchema>;
 export const VerifyDenyOutputSchema = CheckSchema.extend({
   /** Seconds from the policy flip to the first refusal by the endpoint policy. */
   propagationSeconds: z.number().optional(),
+  /** Seconds from the flip to the refusal after which every call in the window was refused ("refused everywhere from then on"). */
+  stableAfterSeconds: z.number().optional(),
 });
 export type VerifyDenyOutput = z.infer<typeof VerifyDenyOutputSchema>;
 
@@ -331,7 +407,6 @@ export const RunStateSchema = z.object({
   provisioned: z
     .object({ endpoint: EndpointOutputSchema.optional(), probe: ProbeFunctionOutputSchema.optional() })
     .optional(),
-  policies: PoliciesOutputSchema.optional(),
   allow: CheckSchema.optional(),
   flip: FlipOutputSchema.optional(),
   deny: VerifyDenyOutputSchema.optional(),
@@ -349,11 +424,19 @@ export const ReportSchema = z.object({
   region: z.string(),
   modelId: z.string(),
   accountId: z.string().optional(),
-  /** pass: both checks passed; fail: a check failed; error: the run could not verify (infrastructure). */
+  /**
+   * pass: every obligation passed; fail: an observation contradicts a claim; error: the run could
+   * not verify (an obligation could not be observed: throttling, 5xx, API timeouts, outages).
+   */
   verdict: VerdictSchema,
+  /** Built only from obligations that passed (and, otherwise, the one that did not). */
   summary: z.string(),
+  /** The proof obligations, one row each: the verdict is decided from these alone. */
+  obligations: z.array(ObligationSchema).default([]),
   checks: z.array(CheckSchema),
   propagationSeconds: z.number().optional(),
+  /** Seconds from the flip until every call was refused from then on. */
+  stableAfterSeconds: z.number().optional(),
   /** Seconds the run queued for a VPC slot (region at its VPC quota). */
   quotaWaitSeconds: z.number().optional(),
   failure: z.object({ stage: StageNameSchema, error: z.string(), cause: z.string().optional() }).optional(),
@@ -395,6 +478,19 @@ export function hasLeftovers(report: Report): boolean {
 export function runOutcomeOf(report: Report): RunOutcome {
   if (report.outcome) return report.outcome;
   return report.verdict === 'pass' && hasLeftovers(report) ? 'pass-with-leftovers' : report.verdict;
+}
+
+/** Every obligation as could-not-verify, for a report written without observations (the run ended without one). */
+export function unobservedObligations(why: string): Obligation[] {
+  return OBLIGATION_ORDER.map((id) => ({
+    id,
+    claim: OBLIGATION_CLAIMS[id],
+    result: 'could-not-verify' as const,
+    observation: `not observed: ${why}`,
+    reason: `not observed: ${why}`,
+    evidence: [],
+    warnings: [],
+  }));
 }
 
 /** What the Report task returns: the document, and its JSON for the Fail state's Cause. */

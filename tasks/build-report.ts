@@ -6,6 +6,12 @@ import {
   type Check,
   hasLeftovers,
   type Leftover,
+  OBLIGATION_CLAIMS,
+  OBLIGATION_ORDER,
+  type Obligation,
+  type ObligationId,
+  type ObligationResult,
+  type Observation,
   type Report,
   type ReportOutput,
   type ResourceRef,
@@ -29,7 +35,6 @@ function firstMissingStage(s: RunState): StageName {
   if (!s.network) return 'network';
   if (!s.provisioned?.endpoint) return 'endpoint';
   if (!s.provisioned?.probe) return 'probe';
-  if (!s.policies) return 'policies';
   if (!s.allow) return 'verify-allow';
   if (!s.flip) return 'flip';
   if (!s.deny) return 'verify-deny';
@@ -47,34 +52,104 @@ function readableCause(cause: string | undefined): string | undefined {
   }
 }
 
+/** Why an obligation has no observation: the stage that would have made it did not run. */
+function notObservedBecause(s: RunState, id: ObligationId): string {
+  const needsDeny = id === 'own-deny-refuses-stably';
+  if (needsDeny && s.allow && s.allow.status !== 'passed')
+    return 'not observed: the deny phase was skipped because the allow phase did not pass (a deny without a working allow proves nothing)';
+  const stage = firstMissingStage(s);
+  return `not observed: the run stopped before it (at the ${stage} stage${s.failure ? `, ${s.failure.Error}` : ''})`;
+}
+
+const RESULT_RANK: Record<ObligationResult, number> = { failed: 0, 'could-not-verify': 1, passed: 2 };
+
+/**
+ * One row per obligation, from every observation the tasks made toward it. A failed observation
+ * fails the row (an observation contradicted the claim); otherwise one that could not be made
+ * leaves it could-not-verify; only a row whose every observation passed has passed.
+ */
+export function obligationsOf(s: RunState): Obligation[] {
+  const observations: Observation[] = [...(s.allow?.observations ?? []), ...(s.deny?.observations ?? [])];
+  return OBLIGATION_ORDER.map((id) => {
+    const mine = observations.filter((o) => o.obligation === id);
+    const deciding = mine.filter((o) => !o.warning);
+    const warnings = mine.filter((o) => o.warning).map((o) => o.observed);
+    if (deciding.length === 0) {
+      return {
+        id,
+        claim: OBLIGATION_CLAIMS[id],
+        result: 'could-not-verify',
+        observation: notObservedBecause(s, id),
+        reason: notObservedBecause(s, id),
+        evidence: mine.flatMap((o) => o.evidence),
+        warnings,
+      };
+    }
+    const sorted = [...deciding].sort((a, b) => RESULT_RANK[a.result] - RESULT_RANK[b.result]);
+    const result = sorted[0]!.result;
+    return {
+      id,
+      claim: OBLIGATION_CLAIMS[id],
+      result,
+      observation: sorted.map((o) => o.observed).join('; '),
+      reason: sorted
+        .filter((o) => o.result === result)
+        .map((o) => o.observed)
+        .join('; '),
+      evidence: mine.flatMap((o) => o.evidence),
+      warnings,
+    };
+  });
+}
+
+/** A claim as a clause of the summary: the claim with its first letter lowered. */
+const clause = (o: Obligation) => o.claim.charAt(0).toLowerCase() + o.claim.slice(1);
+
 export function decideVerdict(s: RunState): {
   verdict: Verdict;
   summary: string;
+  obligations: Obligation[];
   failure?: Report['failure'];
 } {
-  const endpointId = s.provisioned?.endpoint?.vpcEndpointId ?? 'the endpoint';
-  if (s.allow?.status === 'failed') {
-    return { verdict: 'fail', summary: `Allow check failed: ${s.allow.reason}.` };
-  }
-  if (s.allow?.status === 'passed' && s.deny) {
-    if (s.deny.status === 'passed') {
-      const took =
-        s.deny.propagationSeconds !== undefined
-          ? ` The Deny took effect ${s.deny.propagationSeconds} s after the policy change.`
-          : '';
-      return {
-        verdict: 'pass',
-        summary: `Bedrock was reached only through ${endpointId}, and its policy decided: the allowed call succeeded and, after the flip to Deny, the endpoint policy refused it.${took}`,
-      };
-    }
-    return { verdict: 'fail', summary: `Deny check failed: ${s.deny.reason}.` };
-  }
+  const obligations = obligationsOf(s);
+  const passed = obligations.filter((o) => o.result === 'passed');
+  const failed = obligations.filter((o) => o.result === 'failed');
+  const unverified = obligations.filter((o) => o.result === 'could-not-verify');
+  const proven = passed.length ? ` Proven: ${passed.map(clause).join('; ')}.` : ' Nothing was proven.';
   const stage = firstMissingStage(s);
   const cause = readableCause(s.failure?.Cause);
+  const failure = s.failure
+    ? { failure: { stage, error: s.failure.Error ?? 'Unknown', ...(cause ? { cause } : {}) } }
+    : {};
+  // An observation that contradicts a claim is a perimeter failure, whatever else happened.
+  if (failed.length > 0) {
+    return {
+      verdict: 'fail',
+      summary: `Failed: ${failed.map((o) => o.reason).join(' — ')}.${proven}`,
+      obligations,
+      ...failure,
+    };
+  }
+  if (s.failure || unverified.length > 0) {
+    const why = s.failure
+      ? `the ${stage} stage failed${s.failure.Error ? ` with ${s.failure.Error}` : ''}${cause ? `: ${cause}` : ''}`
+      : unverified.map((o) => `${o.id}: ${o.reason}`).join(' — ');
+    return {
+      verdict: 'error',
+      summary: `Could not verify: ${why}.${proven}`,
+      obligations,
+      failure: { stage, error: s.failure?.Error ?? 'CouldNotVerify', ...(cause ? { cause } : {}) },
+    };
+  }
+  const took =
+    s.deny?.propagationSeconds !== undefined
+      ? ` The Deny took effect ${s.deny.propagationSeconds} s after the policy change.`
+      : '';
+  const endpointId = s.provisioned?.endpoint?.vpcEndpointId ?? 'the endpoint';
   return {
-    verdict: 'error',
-    summary: `Could not verify: the ${stage} stage failed${s.failure ? ` with ${s.failure.Error}` : ''}${cause ? `: ${cause}` : ''}.`,
-    failure: { stage, error: s.failure?.Error ?? 'Unknown', ...(cause ? { cause } : {}) },
+    verdict: 'pass',
+    summary: `Verified for ${endpointId}:${proven.replace(' Proven:', '')}${took}`,
+    obligations,
   };
 }
 
@@ -111,13 +186,13 @@ function costOf(s: RunState, finishedAt: Date): Report['cost'] {
 }
 
 export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date = new Date()): Report {
-  const { verdict, summary, failure } = decideVerdict(s);
+  const { verdict, summary, failure, obligations } = decideVerdict(s);
   const checks: Check[] = [];
   if (s.allow) checks.push(s.allow);
   if (s.deny) {
-    const { propagationSeconds: _p, ...deny } = s.deny;
+    const { propagationSeconds: _p, stableAfterSeconds: _s, ...deny } = s.deny;
     checks.push(deny);
-  } else if (s.allow?.status === 'failed') {
+  } else if (s.allow && s.allow.status !== 'passed') {
     checks.push({
       name: 'deny',
       status: 'skipped',
@@ -126,6 +201,7 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
       attempts: 0,
       elapsedSeconds: 0,
       outcomesSeen: [],
+      observations: [],
     });
   }
   const startedAt = s.preflight?.startedAt ?? now.toISOString();
@@ -139,8 +215,10 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
     ...(s.preflight ? { accountId: s.preflight.accountId } : {}),
     verdict,
     summary,
+    obligations,
     checks,
     ...(s.deny?.propagationSeconds !== undefined ? { propagationSeconds: s.deny.propagationSeconds } : {}),
+    ...(s.deny?.stableAfterSeconds !== undefined ? { stableAfterSeconds: s.deny.stableAfterSeconds } : {}),
     ...(s.network?.quotaWaitSeconds ? { quotaWaitSeconds: s.network.quotaWaitSeconds } : {}),
     ...(failure ? { failure } : {}),
     ...(s.provisioned?.endpoint ? { vpcEndpointId: s.provisioned.endpoint.vpcEndpointId } : {}),

@@ -5,6 +5,8 @@
  * the safety-net state machine) calls it again after a Wait while status is `pending`, until the
  * cleanup deadline. The result always carries the final inventory: what is left and why.
  */
+
+import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
   type CleanupOutput,
   EXECUTION_ERRORS,
@@ -13,7 +15,8 @@ import {
   RUN_ID_PATTERN,
   RunStateSchema,
 } from '../statemachine/contract.ts';
-import { createLogger } from './lib/log.ts';
+import { client } from './lib/clients.ts';
+import { createLogger, type Logger } from './lib/log.ts';
 import { errorCode } from './lib/outcomes.ts';
 import { type KnownIds, knownIdsOf, listLeftovers, type TeardownPass, teardownPass } from './lib/teardown.ts';
 import { budgetMs, waitUntil } from './lib/waiter.ts';
@@ -100,17 +103,48 @@ function inFlightUntil(
 ): string | undefined {
   if (!state.failure) return undefined;
   const timedOut = ['States.Timeout', 'Sandbox.Timedout'].includes(state.failure.Error ?? '');
-  const parallelFailed = Boolean(state.network) && !(state.provisioned?.endpoint && state.provisioned?.probe);
+  // The Parallel starts once CreateEndpoint has recorded the endpoint; it failed if the probe is missing.
+  const parallelFailed = Boolean(state.network && state.provisioned?.endpoint) && !state.provisioned?.probe;
   const seconds = parallelFailed ? PARALLEL_TASK_TIMEOUT_SECONDS : timedOut ? SETTLE_MARGIN_SECONDS : 0;
   return seconds ? new Date(now.getTime() + seconds * 1000).toISOString() : undefined;
 }
 
-/** The longest a Parallel branch's task runs on after its sibling failed. */
+/** The longest a Parallel branch's creating task (CreateProbe) runs on after its sibling failed. */
 const PARALLEL_TASK_TIMEOUT_SECONDS = Math.max(
-  ...TASKS.filter((t) => t.name === 'CreateEndpoint' || t.name === 'CreateProbe').map(
-    (t) => t.timeoutSeconds,
-  ),
+  ...TASKS.filter((t) => t.name === 'CreateProbe').map((t) => t.timeoutSeconds),
 );
+
+/**
+ * While the probe's hyperplane ENIs are still attached nothing else can go (they hold the subnets,
+ * the workload group and so the VPC), and they detach minutes after the probe lets go of them.
+ * Watch just them, with one cheap Describe every few seconds, so the pass that deletes them and
+ * the network runs moments after they detach instead of at the end of a long backoff.
+ */
+const ENI_WATCH_INTERVAL_MS = 5_000;
+
+async function untilDetached(region: string, eniIds: string[], untilMs: number, log: Logger): Promise<void> {
+  const ec2Api = client(EC2Client, region);
+  const result = await waitUntil({
+    what: 'Lambda ENIs detached',
+    poll: async () =>
+      (
+        await ec2Api.send(
+          new DescribeNetworkInterfacesCommand({
+            // A filter, not NetworkInterfaceIds: an ENI Lambda already deleted is simply absent.
+            Filters: [{ Name: 'network-interface-id', Values: eniIds }],
+          }),
+        )
+      ).NetworkInterfaces ?? [],
+    done: (enis) => enis.every((n) => n.Status === 'available'),
+    timeoutMs: Math.max(0, untilMs - Date.now()),
+    minDelayMs: ENI_WATCH_INTERVAL_MS,
+    maxDelayMs: ENI_WATCH_INTERVAL_MS,
+    random: () => 1,
+    // The pass that follows reports whatever this watch could not see.
+    retryOn: () => true,
+  });
+  log.info('Lambda ENIs watched', { eniIds, detached: result.satisfied, polls: result.attempts });
+}
 
 /** One invocation never works longer than this: the state machine's Wait loop carries on. */
 const PER_INVOCATION_SECONDS = 600;
@@ -143,15 +177,28 @@ export async function handler(
   const deleted = [...(t.previous?.deleted ?? [])];
 
   let last: TeardownPass = { deleted: [], remaining: [], unlisted: [] };
+  const timeoutMs = Math.max(
+    0,
+    Math.min(deadlineMs - now.getTime(), budgetMs(PER_INVOCATION_SECONDS, context)),
+  );
+  const untilMs = now.getTime() + timeoutMs;
   await waitUntil({
     what: 'teardown complete',
     poll: async () => {
       last = await teardownPass(t.runId, t.region, log, t.known);
       deleted.push(...last.deleted);
+      // Only the probe's attached ENIs hold the rest: watch them, then delete them and the network at once.
+      const enis = last.attachedLambdaEnis ?? [];
+      const onlyEnisHold = enis.length > 0 && !last.lastError && last.unlisted.length === 0;
+      if (onlyEnisHold && Date.now() < untilMs) {
+        await untilDetached(t.region, enis, untilMs, log);
+        last = await teardownPass(t.runId, t.region, log, t.known);
+        deleted.push(...last.deleted);
+      }
       return last;
     },
     done: (p) => p.remaining.length === 0 && p.unlisted.length === 0,
-    timeoutMs: Math.max(0, Math.min(deadlineMs - now.getTime(), budgetMs(PER_INVOCATION_SECONDS, context))),
+    timeoutMs,
     minDelayMs: 5_000,
     maxDelayMs: 30_000,
     // Whatever the error: a refusal now may be a permission fixed or a throttle gone later.

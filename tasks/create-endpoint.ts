@@ -1,15 +1,18 @@
 /**
  * The interface endpoint for bedrock-runtime, in both subnets, behind the endpoint security
- * group, with private DNS, and created refusing everything: nothing passes before the policy
- * under test is attached. ClientToken plus a tag lookup make a retry find the same endpoint.
+ * group, with private DNS, created with the policy under test (only the run's probe role, named by
+ * the ARN it will have, may invoke the run's model): the allow is in force from the first moment
+ * the endpoint carries traffic, so no policy propagation waits on the critical path. Runs before
+ * CreateProbe, which binds the role's identity policy to this endpoint's id. ClientToken plus a
+ * tag lookup make a retry find the same endpoint.
  */
 import { CreateVpcEndpointCommand, DescribeVpcEndpointsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { EndpointOutput } from '../statemachine/contract.ts';
 import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { aws } from './lib/outcomes.ts';
-import { denyAllEndpointPolicy } from './lib/policies.ts';
-import { parseRunState, required } from './lib/run-state.ts';
+import { allowProbeEndpointPolicy } from './lib/policies.ts';
+import { parseRunState, probeRoleArn, required } from './lib/run-state.ts';
 import { runIdFilter, runTags, tagSpecifications } from './lib/tags.ts';
 
 export async function handler(event: unknown): Promise<EndpointOutput> {
@@ -19,6 +22,10 @@ export async function handler(event: unknown): Promise<EndpointOutput> {
   const network = required(state.network, 'network');
   const log = createLogger('CreateEndpoint', { runId: input.runId });
   const ec2Api = client(EC2Client, input.region);
+  const endpointPolicy = allowProbeEndpointPolicy(
+    probeRoleArn(preflight.accountId, input.runId),
+    preflight.modelResourceArns,
+  );
 
   const found = await aws('DescribeVpcEndpoints', () =>
     ec2Api.send(
@@ -44,7 +51,7 @@ export async function handler(event: unknown): Promise<EndpointOutput> {
           SubnetIds: network.subnetIds,
           SecurityGroupIds: [network.endpointSecurityGroupId],
           PrivateDnsEnabled: input.options.privateDnsEnabled,
-          PolicyDocument: denyAllEndpointPolicy(),
+          PolicyDocument: endpointPolicy,
           ClientToken: `plv-endpoint-${input.runId}`.slice(0, 64),
           TagSpecifications: tagSpecifications(
             'vpc-endpoint',
@@ -67,5 +74,6 @@ export async function handler(event: unknown): Promise<EndpointOutput> {
     state: String(endpoint.State ?? 'pending'),
     privateDnsEnabled: endpoint.PrivateDnsEnabled ?? input.options.privateDnsEnabled,
     dnsNames: (endpoint.DnsEntries ?? []).map((d) => d.DnsName!).filter(Boolean),
+    endpointPolicy,
   };
 }

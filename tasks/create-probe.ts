@@ -1,13 +1,16 @@
 /**
- * The probe: a role that Lambda assumes, and a function created inside the run's VPC from the
- * start (changing VpcConfig later takes minutes). The function's code is the probe bundle,
- * embedded in this task at build time. Idempotent by name.
+ * The probe: a role that Lambda assumes, created with its identity policy (Bedrock only through
+ * this run's endpoint, aws:SourceVpce), and a function created inside the run's VPC from the start
+ * (changing VpcConfig later takes minutes). Runs after CreateEndpoint, whose policy already names
+ * this role's ARN. The function's code is the probe bundle, embedded in this task at build time.
+ * Idempotent by name.
  */
 import {
   AttachRolePolicyCommand,
   CreateRoleCommand,
   GetRoleCommand,
   IAMClient,
+  PutRolePolicyCommand,
   type Role,
 } from '@aws-sdk/client-iam';
 import {
@@ -19,11 +22,16 @@ import {
 import { strToU8, zipSync } from 'fflate';
 import { PROBE_ROLE_PATH, type ProbeFunctionOutput } from '../statemachine/contract.ts';
 import { client } from './lib/clients.ts';
-import { timedOut } from './lib/errors.ts';
+import { resourceFailed, timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
-import { LAMBDA_TRUST_POLICY, LAMBDA_VPC_MANAGED_POLICY } from './lib/policies.ts';
-import { parseRunState, probeName, required } from './lib/run-state.ts';
+import {
+  IDENTITY_POLICY_NAME,
+  identityPolicy,
+  LAMBDA_VPC_MANAGED_POLICY,
+  probeTrustPolicy,
+} from './lib/policies.ts';
+import { parseRunState, probeName, probeRoleArn, required } from './lib/run-state.ts';
 import { runTags, tagList, tagMap } from './lib/tags.ts';
 import { waitUntil } from './lib/waiter.ts';
 import { PROBE_FUNCTION, TASK_ENV } from './manifest.ts';
@@ -44,6 +52,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
   const { input } = state;
   const preflight = required(state.preflight, 'preflight');
   const network = required(state.network, 'network');
+  const endpoint = required(state.provisioned?.endpoint, 'endpoint');
   const name = probeName(input.runId);
   const log = createLogger('CreateProbe', { runId: input.runId, functionName: name });
   const tags = runTags(input, preflight.expiresAt);
@@ -64,7 +73,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
           new CreateRoleCommand({
             RoleName: name,
             Path: PROBE_ROLE_PATH,
-            AssumeRolePolicyDocument: LAMBDA_TRUST_POLICY,
+            AssumeRolePolicyDocument: probeTrustPolicy(process.env[TASK_ENV.outsideCallerRoleArn]),
             Description: `privatelink-verify probe for run ${input.runId}`,
             ...(boundary ? { PermissionsBoundary: boundary } : {}),
             Tags: tagList(tags),
@@ -74,6 +83,22 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     ).Role!;
     log.info('probe role created', { roleArn: role.Arn });
   }
+  // The endpoint policy was written naming this ARN before the role existed: they must agree.
+  const expectedArn = probeRoleArn(preflight.accountId, input.runId);
+  if (role.Arn !== expectedArn)
+    throw resourceFailed(
+      `the probe role is ${role.Arn}, but the endpoint policy names ${expectedArn}: the allow check could not pass`,
+    );
+  // With the role, before anything can assume it: the role may call Bedrock only through this endpoint.
+  await aws('PutRolePolicy', () =>
+    client(IAMClient, input.region).send(
+      new PutRolePolicyCommand({
+        RoleName: name,
+        PolicyName: IDENTITY_POLICY_NAME,
+        PolicyDocument: identityPolicy(endpoint.vpcEndpointId, preflight.modelResourceArns),
+      }),
+    ),
+  );
   await aws('AttachRolePolicy', () =>
     client(IAMClient, input.region).send(
       new AttachRolePolicyCommand({ RoleName: name, PolicyArn: LAMBDA_VPC_MANAGED_POLICY }),
@@ -130,5 +155,6 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     roleName: name,
     roleArn: role.Arn!,
     state: String(fn.State ?? 'Pending'),
+    identityPolicyName: IDENTITY_POLICY_NAME,
   };
 }

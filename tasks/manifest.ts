@@ -39,7 +39,8 @@ export const TASKS: readonly TaskDefinition[] = [
     timeoutSeconds: 120,
     memoryMb: 256,
     permissions: 'endpoint',
-    description: 'Interface endpoint for bedrock-runtime with private DNS and a deny-all policy',
+    description:
+      'Interface endpoint for bedrock-runtime with private DNS, created with the allow policy under test',
   },
   {
     name: 'WaitForEndpoint',
@@ -55,7 +56,7 @@ export const TASKS: readonly TaskDefinition[] = [
     timeoutSeconds: 300,
     memoryMb: 256,
     permissions: 'probe',
-    description: 'Probe role and the probe function inside the VPC',
+    description: 'Probe role with its aws:SourceVpce identity policy, and the probe function inside the VPC',
   },
   {
     name: 'WaitForProbe',
@@ -64,14 +65,6 @@ export const TASKS: readonly TaskDefinition[] = [
     memoryMb: 256,
     permissions: 'read',
     description: 'Poll the probe function until it is Active',
-  },
-  {
-    name: 'ApplyPolicies',
-    entry: 'tasks/apply-policies.ts',
-    timeoutSeconds: 120,
-    memoryMb: 256,
-    permissions: 'endpoint',
-    description: 'Endpoint policy allowing the probe role; identity policy bound to aws:SourceVpce',
   },
   {
     name: 'VerifyAllow',
@@ -150,4 +143,9 @@ export const TASK_ENV = {
   probePermissionsBoundaryArn: 'PROBE_PERMISSIONS_BOUNDARY_ARN',
   /** Comma-separated CIDR blocks a run's VPC must fall inside (the stack's configured pool). */
   vpcCidrPool: 'PRIVATELINK_VERIFY_VPC_CIDR_POOL',
+  /**
+   * ARN of the verify tasks' role: the probe role trusts it too, so the verify task can call
+   * Bedrock with the probe role's credentials from outside the VPC and show it is refused.
+   */
+  outsideCallerRoleArn: 'PRIVATELINK_VERIFY_OUTSIDE_CALLER_ROLE_ARN',
 } as const;

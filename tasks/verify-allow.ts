@@ -1,12 +1,18 @@
 /**
- * Verify allow: the probe's InvokeModel succeeds through the endpoint. An endpoint is usable some
- * seconds after it says `available`, so poll until success or the deadline.
+ * Verify allow: before the first call, read back what the run built (the endpoint's policy and
+ * ENIs, the VPC's route tables, the probe role); then invoke the probe until InvokeModel succeeds
+ * or the deadline passes. The success counts only if it went to this run's endpoint ENIs.
  */
-import type { Check } from '../statemachine/contract.ts';
+import type { Check, Observation } from '../statemachine/contract.ts';
 import { createLogger } from './lib/log.ts';
-import { checkFrom, explainOutcome, pollProbe } from './lib/probe-runs.ts';
+import { noEgressRoutes, policyReadback, roleAsWritten, throughTheseEnis } from './lib/observations.ts';
+import { callFromOutside } from './lib/outside-caller.ts';
+import { allowProbeEndpointPolicy, identityPolicy } from './lib/policies.ts';
+import { checkFrom, endedUnobserved, explainOutcome, pollProbe, timelineLines } from './lib/probe-runs.ts';
+import { readEgressRoutes, readEndpoint, readOr, readRole } from './lib/readback.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { budgetMs } from './lib/waiter.ts';
+import { TASK_ENV } from './manifest.ts';
 
 export async function handler(
   event: unknown,
@@ -14,30 +20,125 @@ export async function handler(
 ): Promise<Check> {
   const state = parseRunState(event);
   const { input } = state;
+  const preflight = required(state.preflight, 'preflight');
+  const network = required(state.network, 'network');
+  const endpoint = required(state.provisioned?.endpoint, 'endpoint');
   const probe = required(state.provisioned?.probe, 'probe');
   const log = createLogger('VerifyAllow', { runId: input.runId });
+  const observations: Observation[] = [];
+  const arns = preflight.modelResourceArns;
+
+  // Read-backs before the allow phase (obligations 2, 3, 5).
+  const reading = await readOr(
+    'policy-in-force-is-policy-written',
+    `the endpoint ${endpoint.vpcEndpointId}`,
+    () => readEndpoint(input.region, endpoint.vpcEndpointId),
+  );
+  // CreateEndpoint records the allow policy it created the endpoint with; the builder is the
+  // fallback for a state written before it did.
+  const writtenAllow = endpoint.endpointPolicy ?? allowProbeEndpointPolicy(probe.roleArn, arns);
+  if ('value' in reading)
+    observations.push(policyReadback('before the allow phase', reading.value, writtenAllow));
+  else
+    observations.push(reading.unobserved, {
+      ...reading.unobserved,
+      obligation: 'reached-through-this-endpoint',
+    });
+
+  const routes = await readOr('no-other-way-out', `the route tables of ${network.vpcId}`, () =>
+    readEgressRoutes(input.region, network.vpcId),
+  );
+  observations.push(
+    'value' in routes
+      ? noEgressRoutes(network.vpcId, routes.value.routeTableIds, routes.value.egress)
+      : routes.unobserved,
+  );
+
+  const role = await readOr('probe-role-as-written', `the probe role ${probe.roleName}`, () =>
+    readRole(input.region, probe.roleName),
+  );
+  const boundaryArn = process.env[TASK_ENV.probePermissionsBoundaryArn] || undefined;
+  observations.push(
+    'value' in role
+      ? roleAsWritten(probe.roleName, role.value, {
+          identityPolicy: identityPolicy(endpoint.vpcEndpointId, arns),
+          ...(boundaryArn ? { boundaryArn } : {}),
+        })
+      : role.unobserved,
+  );
+
   const p = await pollProbe({
     input,
     functionName: probe.functionName,
-    expected: 'allowed',
-    // Success over the public internet would prove nothing about the endpoint.
-    accept: (r) => r.resolvedPrivate,
+    what: 'probe allowed',
+    done: (r) => r.outcome === 'allowed',
     timeoutMs: budgetMs(input.deadlines.verifyAllowSeconds, context),
     log,
   });
-  const check = checkFrom(
-    'allow',
-    'allowed',
-    p,
-    `InvokeModel succeeded from inside the VPC through the endpoint (${p.last?.resolvedAddresses.join(', ')})`,
-    (last) => {
-      if (!last)
-        return `the probe could not be invoked within ${input.deadlines.verifyAllowSeconds} s${p.lastError ? ` (${p.lastError})` : ''}`;
-      if (last.outcome === 'allowed')
-        return 'InvokeModel succeeded but the host name resolved to public addresses: the call did not use the endpoint';
-      return `InvokeModel did not succeed within ${input.deadlines.verifyAllowSeconds} s: ${explainOutcome(last.outcome)}`;
-    },
-  );
+  const startedMs = p.timeline[0]?.atMs ?? Date.now();
+  const timeline = timelineLines(p.timeline, startedMs, 'allow');
+  let status: Check['status'];
+  let reason: string;
+  if (p.firstMatch) {
+    if ('value' in reading) {
+      const through = throughTheseEnis('allowed call', p.firstMatch, reading.value);
+      observations.push({ ...through, evidence: [...through.evidence, ...timeline] });
+      status = through.result;
+      reason =
+        through.result === 'passed'
+          ? `InvokeModel succeeded from inside the VPC through ${endpoint.vpcEndpointId}'s own network interfaces (${p.firstMatch.resolvedAddresses.join(', ')})`
+          : `InvokeModel succeeded, but not through this run's endpoint: ${through.observed}`;
+    } else {
+      status = 'could-not-verify';
+      reason = `InvokeModel succeeded, but the endpoint's network interfaces could not be read to show it went through them`;
+    }
+  } else if (endedUnobserved(p)) {
+    status = 'could-not-verify';
+    const last = p.timeline[p.timeline.length - 1];
+    reason = `the allow phase could not be observed within ${input.deadlines.verifyAllowSeconds} s: ${
+      last?.invokeError
+        ? `the probe could not be invoked (${last.invokeError})`
+        : last
+          ? `${explainOutcome(last.outcome!)} (${last.result?.errorCode ?? ''} HTTP ${last.result?.httpStatus ?? '?'})`
+          : 'no call was made'
+    }`;
+    observations.push({
+      obligation: 'reached-through-this-endpoint',
+      result: 'could-not-verify',
+      observed: reason,
+      evidence: timeline,
+    });
+  } else {
+    status = 'failed';
+    const last = p.last!;
+    reason = `InvokeModel did not succeed within ${input.deadlines.verifyAllowSeconds} s: ${explainOutcome(last.outcome)}`;
+    observations.push({
+      obligation: 'reached-through-this-endpoint',
+      result: 'failed',
+      observed: `the allowed call never succeeded: ${explainOutcome(last.outcome)}`,
+      evidence: timeline,
+    });
+  }
+  // Obligation 2's outside caller: only worth making once the inside call is known to work.
+  if (status === 'passed') {
+    observations.push(
+      await callFromOutside({
+        region: input.region,
+        roleArn: probe.roleArn,
+        modelId: input.modelId,
+        runId: input.runId,
+      }),
+    );
+  } else {
+    observations.push({
+      obligation: 'no-other-way-out',
+      result: 'could-not-verify',
+      observed:
+        'the outside call was not made: the allow phase did not pass, so a refusal outside would prove nothing',
+      evidence: [],
+    });
+  }
+  const check = checkFrom('allow', 'allowed', p, status, reason, observations, p.firstMatch ?? p.last);
   log.info('allow check finished', { status: check.status, reason: check.reason });
   return check;
 }

@@ -51,6 +51,7 @@ export async function handler(
     state: String(e.State),
     privateDnsEnabled: e.PrivateDnsEnabled ?? created.privateDnsEnabled,
     dnsNames: (e.DnsEntries ?? []).map((d) => d.DnsName!).filter(Boolean),
+    ...(created.endpointPolicy ? { endpointPolicy: created.endpointPolicy } : {}),
     waitedSeconds: Math.round(result.elapsedMs / 100) / 10,
   };
 }

@@ -30,8 +30,9 @@ export async function handler(
       return c.State === 'Active' && (c.LastUpdateStatus ?? 'Successful') === 'Successful';
     },
     timeoutMs: budgetMs(input.deadlines.probeActiveSeconds, context),
+    // The probe is the long pole when the endpoint is quick: notice Active within a few seconds.
     minDelayMs: 2_000,
-    maxDelayMs: 10_000,
+    maxDelayMs: 5_000,
     retryOn: isNotFound,
     onAttempt: (c, attempt) => log.info('probe state', { attempt, state: c?.State }),
   });

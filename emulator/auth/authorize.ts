@@ -23,6 +23,7 @@ import type { Caller } from '../core/identity.ts';
 import type { Tags } from '../core/models.ts';
 import type { EmulatedService, OperationCall, RestRequest, ServiceName } from '../core/service.ts';
 import { accessDeniedMessage, evaluatePolicies, type PolicyDecision } from '../network/policy.ts';
+import { accessAnalyzerChecks } from './context-access-analyzer.ts';
 import { ec2Checks } from './context-ec2.ts';
 import { iamChecks, stsChecks } from './context-iam.ts';
 import { lambdaChecks } from './context-lambda.ts';
@@ -59,6 +60,7 @@ const MODULES: Partial<Record<ServiceName, ContextModule>> = {
   sts: stsChecks,
   lambda: lambdaChecks,
   states: statesChecks,
+  'access-analyzer': accessAnalyzerChecks,
 };
 
 /** `aws:RequestTag/*` and `aws:TagKeys` for the tags a request sets. */
@@ -125,7 +127,12 @@ export class Authorizer {
    * request: a cold load costs hundreds of milliseconds, enough to miss a lifecycle window.
    */
   async warmUp(): Promise<void> {
-    const actions = new Set<string>(['iam:PassRole', 'ec2:CreateTags', 'lambda:InvokeFunction']);
+    const actions = new Set<string>([
+      'iam:PassRole',
+      'ec2:CreateTags',
+      'lambda:InvokeFunction',
+      'route53:AssociateVPCWithHostedZone',
+    ]);
     for (const [name, svc] of Object.entries(this.services)) {
       if (!MODULES[name as ServiceName]) continue;
       const api = svc.api;

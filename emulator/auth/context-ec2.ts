@@ -88,6 +88,7 @@ export function ec2Checks(operation: string, input: Record<string, any>, view: R
     if (operation === 'CreateVpcEndpoint' && input.ServiceName)
       context['ec2:VpceServiceName'] = String(input.ServiceName);
     const checks: Check[] = [{ action, arns: idArns(view, parents), context }];
+    if (operation === 'CreateVpcEndpoint' && turnsOnPrivateDns(input, true)) checks.push(PRIVATE_DNS_CHECK);
     if (Object.keys(tags).length) {
       checks.push({
         action: 'ec2:CreateTags',
@@ -110,5 +111,28 @@ export function ec2Checks(operation: string, input: Record<string, any>, view: R
     const keys = listOf<Record<string, any>>(input.Tag).map((t) => String(t.Key));
     if (keys.length) context['aws:TagKeys'] = keys;
   }
-  return [{ action, arns: idArns(view, ids), context }];
+  const checks: Check[] = [{ action, arns: idArns(view, ids), context }];
+  if (operation === 'ModifyVpcEndpoint' && turnsOnPrivateDns(input, false)) checks.push(PRIVATE_DNS_CHECK);
+  return checks;
+}
+
+/**
+ * Private DNS on an interface endpoint associates the VPC with a private hosted zone AWS owns, so
+ * the caller also needs route53:AssociateVPCWithHostedZone (hasura/ddn-docs#1075: "required to
+ * enable Private DNS on VPC endpoints"; the refusal text is IAM's, as quoted in
+ * mattclay/aws-terminator#261). The zone is AWS's and unnamed before the call: `hostedzone/*`.
+ * CreateVpcEndpoint defaults PrivateDnsEnabled to true for interface endpoints of AWS services
+ * (EC2 API reference, CreateVpcEndpoint); gateway endpoints have no private DNS.
+ */
+const PRIVATE_DNS_CHECK: Check = {
+  action: 'route53:AssociateVPCWithHostedZone',
+  arns: { hostedzone: ['arn:aws:route53:::hostedzone/*'] },
+};
+
+function turnsOnPrivateDns(input: Record<string, any>, creating: boolean): boolean {
+  // CreateVpcEndpoint's VpcEndpointType defaults to Gateway; only Modify names an existing endpoint.
+  if (creating && String(input.VpcEndpointType ?? 'Gateway') !== 'Interface') return false;
+  const v = input.PrivateDnsEnabled;
+  if (v === undefined) return creating;
+  return String(v).toLowerCase() === 'true';
 }

@@ -10,6 +10,8 @@
  * - Lambda unknown key: `UnrecognizedClientException`, HTTP 403 (iann0036/iamlive#58).
  * - awsJson services (Step Functions): `UnrecognizedClientException`, HTTP 400
  *   (aws-azure-login/aws-azure-login#37, ArranJacques/laravel-aws-cognito-auth#25).
+ * - IAM Access Analyzer (REST-JSON) is answered like Lambda, `UnrecognizedClientException` 403: no
+ *   public response of its own was found (botocore lists no authentication errors for it).
  * - Wrong secret: `SignatureDoesNotMatch` on query services, EC2 included (aws/aws-cli#135);
  *   `InvalidSignatureException` on JSON/REST services (aws/aws-sdk-js#168).
  */

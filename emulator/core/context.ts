@@ -1,3 +1,4 @@
+import type { Automation } from './automations.ts';
 import { Clock, Rng } from './clock.ts';
 import { Faults } from './faults.ts';
 import { IdentityRegistry } from './identity.ts';
@@ -41,6 +42,21 @@ export interface World {
    * OU first. Empty: the account is in no organization. They bind the root user too.
    */
   serviceControlPolicies: PolicyDocument[];
+  /** Another principal acting on new resources (core/automations.ts): how tampered worlds are built. */
+  automations: Automation[];
+  /**
+   * A Deny endpoint policy that takes effect and then stops being enforced for traffic (the
+   * previous policy is back in force) `afterSeconds` later; with `forSeconds`, only for that long
+   * (a flap). Describe keeps showing the Deny. No AWS source: a fault to prove the settle window.
+   */
+  denyLapse?: { afterSeconds: number; forSeconds?: number };
+  /**
+   * `no-allow`: traffic enforces a policy with a Deny as if it had no statements, so refusals are
+   * implicit ("no VPC endpoint policy allows"), not the explicit Deny the run wrote. A fault.
+   */
+  denyEnforcedAs: 'explicit' | 'no-allow';
+  /** Fixed endpoint-policy propagation in seconds, instead of the latency profile's draw. */
+  endpointPolicyPropagationSeconds?: number;
 }
 
 export interface EmulatorOptions {
@@ -100,7 +116,7 @@ export class EmulatorContext {
     });
     this.seed = opts.seed ?? 20261124;
     this.globalRng = new Rng(this.seed);
-    this.faults = new Faults(this.globalRng);
+    this.faults = new Faults(this.globalRng, () => this.clock.now());
     this.identities = new IdentityRegistry(this.accountId);
     this.quotas = {
       vpcsPerRegion: 5,
@@ -113,6 +129,8 @@ export class EmulatorContext {
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: [],
       serviceControlPolicies: [],
+      automations: [],
+      denyEnforcedAs: 'explicit',
       ...opts.world,
     };
   }

@@ -25,6 +25,14 @@ export interface FaultRule {
   times?: number;
   /** Chance per matching call, 0..1 (default 1). Draws use the emulator's seeded RNG. */
   probability?: number;
+  /**
+   * A window in simulated time, milliseconds after the rules were set: the rule fires only from
+   * `fromMs` (default 0) until `untilMs` (default: for ever). An outage of a whole check window.
+   */
+  fromMs?: number;
+  untilMs?: number;
+  /** The first this-many matching calls pass untouched (the rule arms itself after them). */
+  afterCalls?: number;
   /** For `delay`: virtual milliseconds added before the operation runs. */
   delayMs?: number;
   /** For `error`: the error to raise. */
@@ -40,6 +48,7 @@ const THROTTLE: Record<ServiceName, [string, number, string]> = {
   lambda: ['TooManyRequestsException', 429, 'Rate exceeded'],
   bedrock: ['ThrottlingException', 429, 'Too many requests, please wait before trying again.'],
   states: ['ThrottlingException', 400, 'Rate exceeded'],
+  'access-analyzer': ['ThrottlingException', 429, 'Rate exceeded'], // botocore: ThrottlingException 429
 };
 
 const SERVER_ERROR: Record<ServiceName, [string, number]> = {
@@ -49,22 +58,31 @@ const SERVER_ERROR: Record<ServiceName, [string, number]> = {
   lambda: ['ServiceException', 500],
   bedrock: ['InternalServerException', 500],
   states: ['InternalFailure', 500],
+  'access-analyzer': ['InternalServerException', 500], // botocore: InternalServerException 500
 };
 
 export class Faults {
-  private rules: (FaultRule & { fired: number })[] = [];
+  private rules: (FaultRule & { fired: number; seen: number })[] = [];
   private readonly rng: Rng;
+  private readonly now: () => number;
+  private setAt = 0;
 
-  constructor(rng: Rng) {
+  constructor(rng: Rng, now: () => number = () => 0) {
     this.rng = rng;
+    this.now = now;
   }
 
   set(rules: FaultRule[]): void {
-    this.rules = rules.map((r) => ({ ...r, fired: 0 }));
+    for (const r of rules) {
+      if (r.fromMs !== undefined && r.untilMs !== undefined && r.untilMs < r.fromMs)
+        throw new Error(`fault window ends (${r.untilMs} ms) before it starts (${r.fromMs} ms)`);
+    }
+    this.rules = rules.map((r) => ({ ...r, fired: 0, seen: 0 }));
+    this.setAt = this.now();
   }
 
   list(): FaultRule[] {
-    return this.rules.map(({ fired: _f, ...r }) => r);
+    return this.rules.map(({ fired: _f, seen: _s, ...r }) => r);
   }
 
   /** True (and counted) when a rule of this kind matches the call. */
@@ -73,6 +91,11 @@ export class Faults {
       if (r.kind !== kind) continue;
       if (r.service && r.service !== service) continue;
       if (r.operation && r.operation !== operation) continue;
+      const t = this.now() - this.setAt;
+      if (r.fromMs !== undefined && t < r.fromMs) continue;
+      if (r.untilMs !== undefined && t >= r.untilMs) continue;
+      r.seen++;
+      if (r.afterCalls !== undefined && r.seen <= r.afterCalls) continue;
       if (r.times !== undefined && r.fired >= r.times) continue;
       if (r.probability !== undefined && this.rng.next() >= r.probability) continue;
       r.fired++;

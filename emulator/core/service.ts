@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Caller } from './identity.ts';
 
-export type ServiceName = 'ec2' | 'iam' | 'sts' | 'lambda' | 'bedrock' | 'states';
+export type ServiceName = 'ec2' | 'iam' | 'sts' | 'lambda' | 'bedrock' | 'states' | 'access-analyzer';
 
 /** What every operation gets besides its input. */
 export interface OperationCall {

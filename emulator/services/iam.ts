@@ -427,7 +427,8 @@ export class IamService implements EmulatedService, IamModel {
   private putRolePolicy(input: Record<string, any>): Record<string, never> {
     const role = this.mustGetRole(input.RoleName);
     const name = String(input.PolicyName ?? '');
-    if (name.length < 1 || name.length > 128 || !NAME_PATTERN.test(name)) {
+    checkLength(name, 'policyName', 1, 128);
+    if (!NAME_PATTERN.test(name)) {
       throw validationError(
         name,
         'policyName',
@@ -533,7 +534,8 @@ export class IamService implements EmulatedService, IamModel {
 
   private createPolicy(input: Record<string, any>): ManagedPolicy {
     const name = String(input.PolicyName ?? '');
-    if (name.length < 1 || name.length > 128 || !NAME_PATTERN.test(name)) {
+    checkLength(name, 'policyName', 1, 128);
+    if (!NAME_PATTERN.test(name)) {
       throw validationError(
         name,
         'policyName',
@@ -675,6 +677,19 @@ function validationError(value: string, member: string, constraint: string): Aws
   );
 }
 
+/**
+ * The length constraint of a member, in AWS's words: below the minimum is "greater than or equal
+ * to", above the maximum "less than or equal to" (IAM API reference: RoleName 1–64, PolicyName
+ * 1–128, Tag Key 1–128; the message form is the awsQuery ValidationError seen from real accounts,
+ * NixOS/nixops#328 quotes the full XML ValidationError for a 65+ character roleName).
+ */
+function checkLength(value: string, member: string, min: number, max: number): void {
+  if (value.length < min)
+    throw validationError(value, member, `Member must have length greater than or equal to ${min}`);
+  if (value.length > max)
+    throw validationError(value, member, `Member must have length less than or equal to ${max}`);
+}
+
 function noSuchRole(name: string): AwsError {
   return new AwsError('NoSuchEntity', `The role with name ${name} cannot be found.`, 404);
 }
@@ -686,9 +701,7 @@ function noSuchRolePolicy(name: string): AwsError {
 function validRoleName(v: unknown): string {
   if (v === undefined || v === null) throw validationError('null', 'roleName', 'Member must not be null');
   const s = String(v);
-  if (s.length < 1 || s.length > 64) {
-    throw validationError(s, 'roleName', 'Member must have length less than or equal to 64');
-  }
+  checkLength(s, 'roleName', 1, 64);
   if (!NAME_PATTERN.test(s)) {
     throw validationError(s, 'roleName', 'Member must satisfy regular expression pattern: [\\w+=,.@-]+');
   }
@@ -754,7 +767,8 @@ function validTags(v: unknown): Tag[] {
   }));
   const seen = new Set<string>();
   for (const t of tags) {
-    if (t.Key.length < 1 || t.Key.length > 128 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u.test(t.Key)) {
+    checkLength(t.Key, 'tags.member.key', 1, 128);
+    if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u.test(t.Key)) {
       throw validationError(
         t.Key,
         'tags.member.key',

@@ -4,16 +4,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize, sep } from 'node:path';
 import { unzipSync } from 'fflate';
+import { baseContext, decide } from '../auth/policies.ts';
+import { trustAllows } from '../auth/trust.ts';
 import type { EmulatorContext } from '../core/context.ts';
 import { AwsError } from '../core/errors.ts';
-import type { CallerNetwork } from '../core/identity.ts';
-import type {
-  LambdaInvokeResult,
-  LambdaModel,
-  NetworkModel,
-  PolicyDocument,
-  PolicyStatement,
-} from '../core/models.ts';
+import type { Caller, CallerNetwork } from '../core/identity.ts';
+import type { LambdaInvokeResult, LambdaModel, NetworkModel } from '../core/models.ts';
 import type {
   EmulatedService,
   InventoryItem,
@@ -155,44 +151,9 @@ function parseJsonBody(body: Buffer): Record<string, any> {
   }
 }
 
-function asList(v: string | string[] | undefined): string[] {
+function _asList(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? v : [v];
-}
-
-/** `*` and `?` wildcards, case-insensitive, as IAM matches actions. */
-function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-    'i',
-  );
-  return re.test(action);
-}
-
-function statementCovers(s: PolicyStatement, action: string): boolean {
-  if (s.Action !== undefined) return asList(s.Action).some((a) => actionMatches(a, action));
-  if (s.NotAction !== undefined) return !asList(s.NotAction).some((a) => actionMatches(a, action));
-  return false;
-}
-
-/** Does any identity policy allow the action (ignoring conditions), with no explicit deny? */
-function policiesAllow(policies: PolicyDocument[], action: string): boolean {
-  const statements = policies.flatMap((p) => (Array.isArray(p.Statement) ? p.Statement : [p.Statement]));
-  if (statements.some((s) => s.Effect === 'Deny' && statementCovers(s, action))) return false;
-  return statements.some((s) => s.Effect === 'Allow' && statementCovers(s, action));
-}
-
-function trustsLambda(doc: PolicyDocument): boolean {
-  const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
-  return statements.some((s) => {
-    if (s.Effect !== 'Allow' || !statementCovers(s, 'sts:AssumeRole')) return false;
-    const principal = s.Principal as { Service?: string | string[] } | string | undefined;
-    if (principal === '*') return true;
-    return typeof principal === 'object' && asList(principal.Service).includes('lambda.amazonaws.com');
-  });
 }
 
 /**
@@ -363,7 +324,12 @@ export class LambdaService implements EmulatedService, LambdaModel {
     if (this.functions.has(`${region}/${name}`)) {
       throw lambdaError('ResourceConflictException', `Function already exist: ${name}`, 409);
     }
-    const vpc = this.validateVpc(input.VpcConfig, base.role, region, undefined);
+    const vpc = this.validateVpc(input.VpcConfig, region, undefined);
+    await this.checkRoleAssumable(
+      base.role,
+      `arn:aws:lambda:${region}:${this.ctx.accountId}:function:${name}`,
+    );
+    if (vpc) await this.checkEniPermission(base.role, region);
     const code = await this.storeCode(input.Code);
     if (this.functions.has(`${region}/${name}`)) {
       this.dropCode(code.root);
@@ -452,7 +418,6 @@ export class LambdaService implements EmulatedService, LambdaModel {
         'Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+',
       );
     }
-    if (input.Role !== undefined || !current) this.checkRoleAssumable(role);
     return {
       runtime,
       handler,
@@ -465,18 +430,52 @@ export class LambdaService implements EmulatedService, LambdaModel {
     };
   }
 
-  /** Lambda assumes the execution role at create time: it must exist, trust Lambda, and have propagated. */
-  private checkRoleAssumable(roleArn: string): void {
+  /**
+   * Lambda assumes the execution role at create time (and when an update names a role): it must
+   * exist, its trust policy must let lambda.amazonaws.com assume it (decided by iam-simulate, as
+   * STS and Step Functions decide trust), and it must have propagated. AWS's message: "The role
+   * defined for the function cannot be assumed by Lambda." (Lambda API reference, CreateFunction
+   * errors: InvalidParameterValueException).
+   */
+  private async checkRoleAssumable(roleArn: string, functionArn: string): Promise<void> {
     const role = this.ctx.iam.role(roleArn);
     const cannot = invalidParameter('The role defined for the function cannot be assumed by Lambda.');
-    if (!role || role.arn !== roleArn || !trustsLambda(role.assumeRolePolicyDocument)) throw cannot;
+    if (!role || role.arn !== roleArn) throw cannot;
+    if (!(await trustAllows(this.ctx, role, { service: 'lambda.amazonaws.com', sourceArn: functionArn })))
+      throw cannot;
     if (this.ctx.now() < this.ctx.iam.assumableByLambdaAt(role.roleName)) throw cannot;
+  }
+
+  /**
+   * A function in a VPC needs its execution role to allow ec2:CreateNetworkInterface (Lambda
+   * Developer Guide, "Giving Lambda functions access to resources in an Amazon VPC": the execution
+   * role needs the AWSLambdaVPCAccessExecutionRole permissions). Decided as the role's session, by
+   * the same policies, boundary and SCPs that decide every other call.
+   */
+  private async checkEniPermission(roleArn: string, region: string): Promise<void> {
+    const role = this.ctx.iam.role(roleArn);
+    const refused = invalidParameter(
+      'The provided execution role does not have permissions to call CreateNetworkInterface on EC2',
+    );
+    if (!role) throw refused;
+    const caller: Caller = {
+      accessKeyId: 'lambda-service',
+      principalArn: role.arn,
+      sessionArn: `arn:aws:sts::${this.ctx.accountId}:assumed-role/${role.roleName}/lambda-vpc-check`,
+      roleName: role.roleName,
+      isAdmin: false,
+    };
+    const d = await decide(this.ctx, caller, {
+      action: 'ec2:CreateNetworkInterface',
+      resourceArn: `arn:aws:ec2:${region}:${this.ctx.accountId}:network-interface/resource-being-created`,
+      context: baseContext(this.ctx, caller, region),
+    });
+    if (!d.allowed) throw refused;
   }
 
   /** `undefined` input keeps `current`; empty lists take the function out of its VPC. */
   private validateVpc(
     input: Record<string, any> | undefined,
-    roleArn: string,
     region: string,
     current: VpcSetting | undefined,
   ): VpcSetting | undefined {
@@ -520,12 +519,6 @@ export class LambdaService implements EmulatedService, LambdaModel {
       vpcIds.add(group.vpcId);
     }
     if (vpcIds.size !== 1) throw invalidParameter('Security groups and subnets must be in the same VPC.');
-    const role = this.ctx.iam.role(roleArn);
-    if (!role || !policiesAllow(this.ctx.iam.identityPolicies(role.roleName), 'ec2:CreateNetworkInterface')) {
-      throw invalidParameter(
-        'The provided execution role does not have permissions to call CreateNetworkInterface on EC2',
-      );
-    }
     return { vpcId: [...vpcIds][0]!, subnetIds: [...subnetIds], securityGroupIds: [...securityGroupIds] };
   }
 
@@ -594,13 +587,17 @@ export class LambdaService implements EmulatedService, LambdaModel {
     }
   }
 
-  private updateConfiguration(req: RestRequest, call: OperationCall): RestResult {
+  private async updateConfiguration(req: RestRequest, call: OperationCall): Promise<RestResult> {
     const f = this.lookup(req, call);
     const input = parseJsonBody(req.body);
     this.assertUpdatable(f, input.RevisionId);
     const current = f.latest;
     const base = this.validateSettings(input, current);
-    const vpc = this.validateVpc(input.VpcConfig, base.role, f.region, current.vpc);
+    const vpc = this.validateVpc(input.VpcConfig, f.region, current.vpc);
+    if (input.Role !== undefined) await this.checkRoleAssumable(base.role, f.arn);
+    if (vpc && (input.VpcConfig !== undefined || input.Role !== undefined))
+      await this.checkEniPermission(base.role, f.region);
+    this.assertUpdatable(f, input.RevisionId);
     const vpcChanged = JSON.stringify(vpc ?? null) !== JSON.stringify(current.vpc ?? null);
     const next: FunctionSettings = {
       ...base,

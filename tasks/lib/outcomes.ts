@@ -47,7 +47,9 @@ export function classifyInvokeError(err: unknown): Outcome {
   const status = httpStatus(err);
   const message = String((err as AwsLikeError)?.message ?? '');
   if (code === 'AccessDeniedException' || status === 403) {
-    if (/VPC endpoint policy/i.test(message)) return 'denied-by-endpoint-policy';
+    // IAM's two templates (AWS-FACTS, "Errors"): only the explicit one is a Deny the run wrote.
+    if (/explicit deny in a VPC endpoint policy/i.test(message)) return 'denied-by-endpoint-policy';
+    if (/VPC endpoint policy/i.test(message)) return 'not-allowed-by-endpoint-policy';
     if (/identity-based policy/i.test(message)) return 'denied-by-identity-policy';
     if (/access to the model/i.test(message)) return 'model-access-missing';
     return 'denied-other';
@@ -67,7 +69,9 @@ export function explainOutcome(outcome: Outcome): string {
     case 'allowed':
       return 'InvokeModel succeeded';
     case 'denied-by-endpoint-policy':
-      return 'the VPC endpoint policy refused the call';
+      return 'an explicit Deny in the VPC endpoint policy refused the call';
+    case 'not-allowed-by-endpoint-policy':
+      return 'the VPC endpoint policy has no Allow for the call (an implicit refusal, not an explicit Deny)';
     case 'denied-by-identity-policy':
       return "the probe role's identity policy refused the call (is aws:SourceVpce set to this endpoint?)";
     case 'denied-other':
@@ -87,6 +91,20 @@ export function explainOutcome(outcome: Outcome): string {
     case 'unknown-error':
       return 'the call failed with an unexpected error';
   }
+}
+
+/**
+ * Outcomes that observe nothing about the perimeter: the service did not answer the question
+ * (throttled, 5xx). A verdict may never rest on them (obligation 6: could not verify).
+ */
+export function isUnobservedOutcome(outcome: Outcome, httpStatusCode?: number): boolean {
+  if (outcome === 'throttled') return true;
+  return outcome === 'unknown-error' && httpStatusCode !== undefined && httpStatusCode >= 500;
+}
+
+/** The resource a refusal names (`... on resource: <arn> ...`), from IAM's message template. */
+export function refusedResource(message: string | undefined): string | undefined {
+  return /on resource: (\S+)/.exec(message ?? '')?.[1];
 }
 
 /** Control-plane errors worth retrying: throttling, 5xx, and network blips. */

@@ -18,16 +18,22 @@ export function modelResourceArns(region: string, accountId: string, modelId: st
   ];
 }
 
-/** The endpoint is created refusing everything: nothing may pass before the policy under test is in place. */
-export function denyAllEndpointPolicy(): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Sid: 'DenyAllUntilConfigured', Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' },
-    ],
-  });
-}
-
+/**
+ * The endpoint policy under test, attached when the endpoint is created: only the run's probe role
+ * may invoke the run's model(s) through this endpoint.
+ *
+ * The role is named in a condition (`Principal: "*"` narrowed by `ArnEquals aws:PrincipalArn`), not
+ * in `Principal`, so the endpoint can be created before the role exists and the allow policy is in
+ * force from the first moment the endpoint carries traffic (no policy propagation on the critical
+ * path). A role ARN in `Principal` must name a role that exists when the policy is saved, and IAM
+ * then stores the role's unique id instead (IAM User Guide, "AWS JSON policy elements: Principal",
+ * IAM role principals); a condition value is a plain string compared with the caller's ARN (IAM
+ * User Guide, "AWS global condition context keys", aws:PrincipalArn). Endpoint policies are IAM
+ * policy language with a required Principal element (PrivateLink guide, "Control access to VPC
+ * endpoints using endpoint policies"). The role name is deterministic from the run id.
+ * Creating the role first instead would put it before the endpoint, the long pole, and the role's
+ * identity policy needs the endpoint's id (aws:SourceVpce): so the endpoint goes first.
+ */
 export function allowProbeEndpointPolicy(roleArn: string, resources: string[]): string {
   return JSON.stringify({
     Version: '2012-10-17',
@@ -35,9 +41,10 @@ export function allowProbeEndpointPolicy(roleArn: string, resources: string[]): 
       {
         Sid: 'AllowProbeRoleToInvokeTheModel',
         Effect: 'Allow',
-        Principal: { AWS: roleArn },
+        Principal: '*',
         Action: INVOKE_ACTIONS,
         Resource: resources,
+        Condition: { ArnEquals: { 'aws:PrincipalArn': roleArn } },
       },
     ],
   });
@@ -74,6 +81,26 @@ export const LAMBDA_TRUST_POLICY = JSON.stringify({
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
 });
+
+/**
+ * The probe role's trust: Lambda, and (when the deployment names it) the verify tasks' role, which
+ * calls Bedrock with the probe role's credentials from outside the VPC to show it is refused there.
+ */
+export function probeTrustPolicy(outsideCallerRoleArn?: string): string {
+  if (!outsideCallerRoleArn) return LAMBDA_TRUST_POLICY;
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      {
+        Sid: 'OutsideCallerForTheProof',
+        Effect: 'Allow',
+        Principal: { AWS: outsideCallerRoleArn },
+        Action: 'sts:AssumeRole',
+      },
+    ],
+  });
+}
 
 export const LAMBDA_VPC_MANAGED_POLICY =
   'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole';

@@ -6,6 +6,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   type Check,
   type ExecutionInput,
+  type Observation,
   type Outcome,
   type ProbeEvent,
   type ProbeResult,
@@ -13,7 +14,7 @@ import {
 } from '../../statemachine/contract.ts';
 import { client } from './clients.ts';
 import type { Logger } from './log.ts';
-import { errorCode, explainOutcome, isTransient } from './outcomes.ts';
+import { errorCode, explainOutcome, isTransient, isUnobservedOutcome } from './outcomes.ts';
 import { waitUntil } from './waiter.ts';
 
 export async function invokeProbe(
@@ -40,11 +41,22 @@ const retryableInvoke = (err: unknown) =>
 export interface PollProbeOptions {
   input: ExecutionInput;
   functionName: string;
-  expected: Outcome;
-  /** A passing observation must also satisfy this (e.g. the host resolved to the endpoint's private IPs). */
-  accept?: (r: ProbeResult) => boolean;
+  /** When a call is the observation the poll waits for. */
+  done: (r: ProbeResult) => boolean;
+  /** What the poll waits for, for the log. */
+  what: string;
   timeoutMs: number;
   log: Logger;
+  /** Keep polling when `done` never matches (the settle window): default stop at the first match. */
+  neverDone?: boolean;
+}
+
+/** One poll, for the timeline: what came back (or the invoke error), and when. */
+export interface TimelineEntry {
+  atMs: number;
+  outcome?: Outcome;
+  result?: ProbeResult;
+  invokeError?: string;
 }
 
 export interface PollProbeResult {
@@ -53,24 +65,31 @@ export interface PollProbeResult {
   elapsedMs: number;
   last?: ProbeResult;
   firstMatchAt?: number;
+  firstMatch?: ProbeResult;
   outcomesSeen: Outcome[];
+  timeline: TimelineEntry[];
   lastError?: string;
 }
 
 export async function pollProbe(o: PollProbeOptions): Promise<PollProbeResult> {
   const seen: Outcome[] = [];
+  const timeline: TimelineEntry[] = [];
   let firstMatchAt: number | undefined;
-  const accept = o.accept ?? (() => true);
+  let firstMatch: ProbeResult | undefined;
   const interval = o.input.options.probeIntervalSeconds * 1000;
   const result = await waitUntil({
-    what: `probe ${o.expected}`,
+    what: o.what,
     poll: () =>
       invokeProbe(o.input.region, o.functionName, { region: o.input.region, modelId: o.input.modelId }),
     done: (r) => {
       if (seen[seen.length - 1] !== r.outcome) seen.push(r.outcome);
-      const ok = r.outcome === o.expected && accept(r);
-      if (ok) firstMatchAt = Date.now();
-      return ok;
+      timeline.push({ atMs: Date.now(), outcome: r.outcome, result: r });
+      const ok = o.done(r);
+      if (ok && firstMatchAt === undefined) {
+        firstMatchAt = Date.now();
+        firstMatch = r;
+      }
+      return ok && !o.neverDone;
     },
     timeoutMs: o.timeoutMs,
     // Steady polling: the point is to notice the change soon after it happens.
@@ -78,44 +97,69 @@ export async function pollProbe(o: PollProbeOptions): Promise<PollProbeResult> {
     maxDelayMs: interval,
     random: () => 1,
     retryOn: retryableInvoke,
-    onAttempt: (r, attempt, err) =>
+    onAttempt: (r, attempt, err) => {
+      if (err)
+        timeline.push({ atMs: Date.now(), invokeError: `${errorCode(err)}: ${(err as Error).message}` });
       o.log.info('probe observed', {
         attempt,
         outcome: r?.outcome,
         resolved: r?.resolvedAddresses,
         error: err ? errorCode(err) : undefined,
-      }),
+      });
+    },
   });
   return {
-    satisfied: result.satisfied,
+    satisfied: firstMatchAt !== undefined,
     attempts: result.attempts,
     elapsedMs: result.elapsedMs,
     last: result.value,
-    firstMatchAt,
+    ...(firstMatchAt !== undefined ? { firstMatchAt, firstMatch } : {}),
     outcomesSeen: seen,
+    timeline,
     lastError: result.lastError
       ? `${errorCode(result.lastError)}: ${(result.lastError as Error).message}`
       : undefined,
   };
 }
 
+/** True when the last thing the poll saw answered nothing about the perimeter (throttled, 5xx, invoke errors). */
+export function endedUnobserved(p: PollProbeResult): boolean {
+  const last = p.timeline[p.timeline.length - 1];
+  if (!last) return true;
+  if (last.invokeError) return true;
+  return isUnobservedOutcome(last.outcome!, last.result?.httpStatus);
+}
+
+/** The timeline in words, seconds from `fromMs`: evidence behind the fold. */
+export function timelineLines(t: TimelineEntry[], fromMs: number, label: string): string[] {
+  return t.map((e) => {
+    const at = `${label} +${(Math.round((e.atMs - fromMs) / 100) / 10).toFixed(1)} s`;
+    if (e.invokeError) return `${at}: probe not invoked (${e.invokeError})`;
+    const r = e.result!;
+    return `${at}: ${e.outcome}${r.httpStatus !== undefined ? ` (HTTP ${r.httpStatus})` : ''} via ${r.resolvedAddresses.join(', ') || 'no address'}${r.errorMessage ? ` — ${r.errorCode ?? ''} ${r.errorMessage}` : ''}`;
+  });
+}
+
 export function checkFrom(
   name: Check['name'],
   expected: Outcome,
   p: PollProbeResult,
-  passReason: string,
-  missReason: (last?: ProbeResult) => string,
+  status: Check['status'],
+  reason: string,
+  observations: Observation[],
+  evidence: ProbeResult | undefined = p.last,
 ): Check {
   return {
     name,
-    status: p.satisfied ? 'passed' : 'failed',
+    status,
     expected,
-    observed: p.last?.outcome,
-    reason: p.satisfied ? passReason : missReason(p.last),
+    observed: evidence?.outcome,
+    reason,
     attempts: p.attempts,
     elapsedSeconds: Math.round(p.elapsedMs / 100) / 10,
-    evidence: p.last,
+    ...(evidence ? { evidence } : {}),
     outcomesSeen: p.outcomesSeen,
+    observations,
   };
 }
 

@@ -4,6 +4,7 @@ import {
   type ExecutionInput,
   ExecutionInputSchema,
   PROBE_NAME_PREFIX,
+  PROBE_ROLE_PATH,
   type RunState,
   RunStateSchema,
 } from '../../statemachine/contract.ts';
@@ -30,6 +31,13 @@ export function required<T>(value: T | undefined, what: string): T {
 
 /** The probe function and its role share one name, derived from the run id. */
 export const probeName = (runId: string) => `${PROBE_NAME_PREFIX}${runId}`;
+
+/**
+ * The probe role's ARN, known before the role exists: CreateEndpoint writes it into the endpoint
+ * policy while CreateProbe is still to create the role (CreateProbe checks the role it gets matches).
+ */
+export const probeRoleArn = (accountId: string, runId: string) =>
+  `arn:aws:iam::${accountId}:role${PROBE_ROLE_PATH}${probeName(runId)}`;
 
 export const serviceNameFor = (region: string) => `com.amazonaws.${region}.bedrock-runtime`;
 export const bedrockRuntimeHost = (region: string) => `bedrock-runtime.${region}.amazonaws.com`;

@@ -1,8 +1,8 @@
 /**
  * Teardown of one run, shared by Cleanup (inside the state machine and for ABORTED / TIMED_OUT /
- * FAILED executions) and the sweeper. Order matters on AWS: probe function → its Lambda ENIs (only
- * once detached) → endpoint → security groups → subnets → VPC → probe role last (Lambda uses the
- * function's role to release its ENIs). Resources are found three ways — the ids the execution
+ * FAILED executions) and the sweeper. Order matters on AWS: probe function (detached from the VPC,
+ * then deleted) → its Lambda ENIs (only once detached) → endpoint → security groups → subnets →
+ * VPC → probe role last (Lambda uses the function's role to release its ENIs). Resources are found three ways — the ids the execution
  * state recorded, the run tag, and membership of the run's VPCs — and every list call and every
  * delete stands alone: one refusal is recorded against its resource (or as an unanswered list) and
  * never stops the others. NotFound is success.
@@ -32,7 +32,12 @@ import {
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
-import { DeleteFunctionCommand, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  DeleteFunctionCommand,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
 import type { Leftover, ResourceRef, RunState } from '../../statemachine/contract.ts';
 import { client } from './clients.ts';
 import type { Logger } from './log.ts';
@@ -65,6 +70,8 @@ export interface TeardownPass {
   lastError?: string;
   /** Lambda ENIs still attached or not yet deleted: the role must outlive them. */
   lambdaEnisRemain?: boolean;
+  /** Lambda ENIs this pass found still attached (`in-use`): Cleanup watches them until they detach. */
+  attachedLambdaEnis?: string[];
 }
 
 const describeError = (err: unknown) => `${errorCode(err)}: ${(err as Error)?.message ?? String(err)}`;
@@ -254,6 +261,7 @@ async function teardownEc2(
     if (n.status !== 'available') {
       pass.remaining.push({ ...ref, reason: `Lambda network interface still ${n.status ?? 'attached'}` });
       pass.lambdaEnisRemain = true;
+      pass.attachedLambdaEnis = [...(pass.attachedLambdaEnis ?? []), n.id];
       continue;
     }
     const gone = await del(ref, pass, () =>
@@ -298,6 +306,34 @@ function ignoreNotFound(err: unknown): void {
   if (!isNotFound(err)) throw err;
 }
 
+/**
+ * Disconnect the probe from the run's VPC before deleting it: an UpdateFunctionConfiguration with
+ * empty subnet and security-group lists is how Lambda detaches a function (Lambda developer guide,
+ * "Configuring a Lambda function to access resources in a VPC"). Lambda then releases the
+ * hyperplane ENIs itself, "up to 20 minutes" later and with the function's execution role (same
+ * guide, "Deleting ENIs"): we delete each one ourselves as soon as it shows `available`, and keep
+ * the role until they are gone. Best effort: the function may be gone, still Pending or updating
+ * (ResourceConflictException), or the call refused; the DeleteFunction that follows releases the
+ * ENIs as well.
+ */
+async function detachFromVpc(lambdaApi: LambdaClient, name: string, log: Logger): Promise<void> {
+  try {
+    // No lookup first: on a function that is not in a VPC the update changes nothing, and the
+    // release starts one round trip sooner.
+    await lambdaApi.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: name,
+        VpcConfig: { SubnetIds: [], SecurityGroupIds: [] },
+      }),
+    );
+    log.info('probe detached from the VPC', { functionName: name });
+  } catch (err) {
+    // Gone already, or still Pending / updating (ResourceConflictException): DeleteFunction follows.
+    if (!isNotFound(err) && errorCode(err) !== 'ResourceConflictException')
+      log.warn('detaching the probe from the VPC failed', { error: errorCode(err) });
+  }
+}
+
 /** One pass over everything the run may have created. Safe to repeat; never throws. */
 export async function teardownPass(
   runId: string,
@@ -308,8 +344,10 @@ export async function teardownPass(
   const pass: TeardownPass = { deleted: [], remaining: [], unlisted: [] };
   const name = probeName(runId);
 
+  const lambdaApi = client(LambdaClient, region);
+  await detachFromVpc(lambdaApi, name, log);
   await del({ type: 'lambda-function', id: name }, pass, () =>
-    client(LambdaClient, region).send(new DeleteFunctionCommand({ FunctionName: name })),
+    lambdaApi.send(new DeleteFunctionCommand({ FunctionName: name })),
   );
   await teardownEc2(client(EC2Client, region), runId, known, pass, log);
   if (pass.lambdaEnisRemain) {

@@ -11,7 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { Emulator } from '../../emulator/emulator.ts';
-import { EXECUTION_ERRORS, type Report, SCHEMA_VERSION, STATE_NAMES } from '../../statemachine/contract.ts';
+import {
+  EXECUTION_ERRORS,
+  OBLIGATION_CLAIMS,
+  OBLIGATION_ORDER,
+  type Report,
+  SCHEMA_VERSION,
+  STATE_NAMES,
+} from '../../statemachine/contract.ts';
 import { REPO_ROOT } from '../../workflows-src/build.ts';
 import { ensureServiceRole } from '../helpers/emulator.ts';
 
@@ -38,6 +45,22 @@ export function fixtureReport(verdict: Report['verdict'], over: Partial<Report> 
       verdict === 'pass'
         ? 'Bedrock answered through the endpoint, and the endpoint policy refused it after the flip.'
         : 'The endpoint policy did not refuse the call after the flip.',
+    obligations: OBLIGATION_ORDER.map((id) => {
+      const failed = verdict !== 'pass' && id === 'own-deny-refuses-stably';
+      return {
+        id,
+        claim: OBLIGATION_CLAIMS[id],
+        result: failed ? (verdict === 'fail' ? 'failed' : 'could-not-verify') : 'passed',
+        observation: failed
+          ? 'the endpoint policy Deny was not enforced: InvokeModel kept succeeding after the flip'
+          : `observed ${id}`,
+        reason: failed
+          ? 'the endpoint policy Deny was not enforced: InvokeModel kept succeeding after the flip'
+          : `observed ${id}`,
+        evidence: failed ? ['flip +5.0 s: allowed (HTTP 200) via 10.42.0.37'] : [`evidence of ${id}`],
+        warnings: [],
+      };
+    }),
     checks: [
       {
         name: 'allow',
@@ -49,6 +72,7 @@ export function fixtureReport(verdict: Report['verdict'], over: Partial<Report> 
         elapsedSeconds: 7,
         evidence: { ...probe, outcome: 'allowed', httpStatus: 200 },
         outcomesSeen: ['network-unreachable', 'allowed'],
+        observations: [],
       },
       verdict === 'pass'
         ? {
@@ -66,6 +90,7 @@ export function fixtureReport(verdict: Report['verdict'], over: Partial<Report> 
               errorCode: 'AccessDeniedException',
             },
             outcomesSeen: ['allowed', 'denied-by-endpoint-policy'],
+            observations: [],
           }
         : {
             name: 'deny',
@@ -77,6 +102,7 @@ export function fixtureReport(verdict: Report['verdict'], over: Partial<Report> 
             elapsedSeconds: 600,
             evidence: { ...probe, outcome: 'allowed', httpStatus: 200 },
             outcomesSeen: ['allowed'],
+            observations: [],
           },
     ],
     ...(verdict === 'pass' ? { propagationSeconds: 31 } : {}),

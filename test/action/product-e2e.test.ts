@@ -74,10 +74,8 @@ describe('the bundled action with the product deployed', () => {
       const result = await run('6102');
       expect(result.code, result.stdout).toBe(1);
       expect(result.outputs.verdict).toBe('fail');
-      // The endpoint keeps its creation-time deny-all policy, so a check fails: the message names it and says why.
-      expect(result.stdout).toMatch(
-        /::error::Verification failed: check "(allow|deny)" failed: expected [a-z-]+, observed [a-z-]+\. \S/,
-      );
+      // The flip to Deny never applies (the creation-time allow stays), so an obligation fails: the message names it and says why.
+      expect(result.stdout).toMatch(/::error::Verification failed: obligation "[a-z-]+" failed: \S/);
       expect(gh.comments[0]!.body).toContain('PrivateLink verification failed');
     } finally {
       emu.ctx.world = { ...emu.ctx.world, endpointPolicyUpdatesApply: true };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OBLIGATION_ORDER } from '../../statemachine/contract.ts';
 import {
   BODY_LIMIT,
   COMMENT_MARKER,
@@ -43,7 +44,7 @@ describe('report rendering', () => {
     expect(md).toMatch(/\| Allow through the endpoint \| ✅ passed \| `allowed` \| `allowed` \| 2 \|/);
     expect(md).toMatch(/\| Deny after the policy flip \| ✅ passed \| `denied-by-endpoint-policy` \|/);
     expect(md).toContain('Outcomes seen, in order: `network-unreachable` → `allowed`');
-    expect(md).toContain('resolved to `10.42.0.37` (private: through the endpoint)');
+    expect(md).toContain('resolved to `10.42.0.37`');
     expect(md).toContain('refused the call 31 s after the policy flip');
     expect(md).toContain('vpc-endpoint `vpce-0fixture`');
     expect(md).toContain('Estimated cost: **$0.0204**');
@@ -57,9 +58,27 @@ describe('report rendering', () => {
     expect(text).toContain(
       '[failed] Deny after the policy flip: expected denied-by-endpoint-policy, observed allowed after 120 attempt(s)',
     );
+    expect(text).toContain("[failed] The run's Deny refuses, stably");
+    expect(text).toContain('| flip +5.0 s: allowed (HTTP 200) via 10.42.0.37');
     expect(describeFailure(report)).toBe(
-      'check "deny" failed: expected denied-by-endpoint-policy, observed allowed. The call was still allowed 600 s after the endpoint policy was set to Deny.',
+      'obligation "own-deny-refuses-stably" failed: the endpoint policy Deny was not enforced: InvokeModel kept succeeding after the flip',
     );
+  });
+
+  it('Markdown shows one row per obligation: claim, observation, result, with the raw evidence folded', () => {
+    const md = renderReportMarkdown(fixtureReport('fail'));
+    expect(md).toContain('| Claim | Observation | Result | Evidence |');
+    expect(md).toMatch(
+      /\| \*\*The run's Deny refuses, stably\*\*: The run's own explicit Deny .* \| the endpoint policy Deny was not enforced.* \| ❌ failed \| <details><summary>1 line\(s\)<\/summary>flip \+5.0 s: allowed/,
+    );
+    expect(md).toMatch(/\| \*\*Probe role as written\*\*: .* \| ✅ passed \|/);
+    expect((md.match(/^\| \*\*/gm) ?? []).length).toBe(OBLIGATION_ORDER.length);
+  });
+
+  it('a could-not-verify obligation is described as such, never as a failed check', () => {
+    const base = fixtureReport('error');
+    expect(describeFailure(base)).toMatch(/^obligation "own-deny-refuses-stably" could-not-verify: /);
+    expect(renderReportText(base)).toContain("[could-not-verify] The run's Deny refuses, stably");
   });
 
   it('text from the run cannot open an HTML comment that would hide or fake the marker', () => {

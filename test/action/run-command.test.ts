@@ -101,7 +101,7 @@ describe('privatelink-verify run', () => {
       'cli-fail-1',
     ]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('Verification failed: check "deny" failed');
+    expect(r.stdout).toContain('Verification failed: obligation "own-deny-refuses-stably" failed');
   });
 
   it('prints the report as JSON with --json', async () => {

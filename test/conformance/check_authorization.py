@@ -79,6 +79,36 @@ class TagConditions(Check):
         self.assertIn("ec2:CreateVpc on resource: arn:aws:ec2:us-east-1:123456789012:vpc/*", message)
 
 
+class PrivateDns(Check):
+    # Private DNS on an interface endpoint also needs route53:AssociateVPCWithHostedZone
+    # (hasura/ddn-docs#1075); the refusal names that action (mattclay/aws-terminator#261 quotes
+    # "is not authorized to perform: route53:AssociateVPCWithHostedZone on resource: ...hostedzone/...").
+    def test_private_dns_needs_route53_association_and_without_it_the_endpoint_is_allowed(self):
+        ec2 = client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
+        _, keys = session(["ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"])
+        mine = client("ec2", *keys)
+        service = "com.amazonaws.us-east-1.bedrock-runtime"
+        code, message, status = error_of(
+            mine.create_vpc_endpoint, VpcId=vpc, ServiceName=service, VpcEndpointType="Interface", SubnetIds=[subnet]
+        )
+        self.assertEqual((code, status), ("UnauthorizedOperation", 403))
+        self.assertIn("route53:AssociateVPCWithHostedZone", message)
+        self.assertEqual(ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"], [])
+        made = mine.create_vpc_endpoint(
+            VpcId=vpc,
+            ServiceName=service,
+            VpcEndpointType="Interface",
+            SubnetIds=[subnet],
+            PrivateDnsEnabled=False,
+        )["VpcEndpoint"]
+        self.assertFalse(made["PrivateDnsEnabled"])
+        mine.delete_vpc_endpoints(VpcEndpointIds=[made["VpcEndpointId"]])
+
+
 class Boundary(Check):
     # The effective permissions are the intersection of identity policy and permissions boundary
     # (IAM User Guide, "Permissions boundaries for IAM entities").

@@ -73,82 +73,15 @@ describe('local verification on the emulator', () => {
     expect(result.exitCode).toBe(0);
   });
 
-  it('a cross-region inference profile passes: both the profile and the foundation-model ARNs are allowed', async () => {
-    let live: InventoryItem[] = [];
-    const result = await runLocal(
-      {
-        scenario: 'correct',
-        input: { runId: 'e2e-profile', region: 'us-east-1', modelId: `us.${MODEL}` },
-        profile: 'instant',
-        json: false,
-        quiet: true,
-      },
-      () => {},
-      { onFinished: (emu) => (live = emu.leftovers(TAG_KEYS.runId, 'e2e-profile')) },
-    );
-    expect(result.report.verdict).toBe('pass');
-    expect(result.report.checks.find((c) => c.name === 'deny')?.evidence?.errorMessage).toMatch(
-      /inference-profile|foundation-model/,
-    );
-    expect(live).toEqual([]);
-  });
-
-  it('policy-not-enforced: a Deny that never takes effect fails the deny check (not a pass, not a crash)', async () => {
-    const { result, live } = await run('policy-not-enforced', 'e2e-not-enforced');
-    expect(result.report.verdict).toBe('fail');
-    expect(result.executionStatus).toBe('FAILED');
-    const deny = result.report.checks.find((c) => c.name === 'deny')!;
-    expect(deny.status).toBe('failed');
-    // After the flip the call kept succeeding and was never refused by the endpoint policy.
-    expect(deny.outcomesSeen).toContain('allowed');
-    expect(deny.outcomesSeen).not.toContain('denied-by-endpoint-policy');
-    expect(deny.reason).toMatch(/not enforced/);
-    expect(live).toEqual([]);
-    expect(result.exitCode).toBe(1);
-  });
-
-  for (const [scenario, runId] of [
-    ['private-dns-off', 'e2e-private-dns-off'],
-    ['sg-blocks-443', 'e2e-sg-blocks-443'],
-  ] as const) {
-    it(`${scenario}: allow fails with a network reason and is never counted as a passing deny`, async () => {
-      const { result, live } = await run(scenario, runId);
-      expect(result.report.verdict).toBe('fail');
-      const allow = result.report.checks.find((c) => c.name === 'allow')!;
-      expect(allow.status).toBe('failed');
-      expect(allow.observed).toBe('network-unreachable');
-      expect(allow.reason).toMatch(/never reached Bedrock|timed out/);
-      const deny = result.report.checks.find((c) => c.name === 'deny')!;
-      expect(deny.status).toBe('skipped');
-      expect(live).toEqual([]);
-    });
-  }
+  // The other worlds (inference profile, Deny not enforced, private DNS off, SG without 443,
+  // model access, a task failing midway) run in scenario-library.test.ts with their verdict,
+  // deciding obligation, reason, exit code and leftovers asserted there.
 
   it('private-dns-off: the probe saw public addresses, evidence that the endpoint was bypassed', async () => {
     const { result } = await run('private-dns-off', 'e2e-public-dns');
     const allow = result.report.checks.find((c) => c.name === 'allow')!;
     expect(allow.evidence?.resolvedPrivate).toBe(false);
     expect(allow.evidence?.resolvedAddresses.length).toBeGreaterThan(0);
-  });
-
-  it('model-access-missing: a 403 for model access is not counted as a passing deny', async () => {
-    const { result, live } = await run('model-access-missing', 'e2e-model-access');
-    expect(result.report.verdict).toBe('fail');
-    const allow = result.report.checks.find((c) => c.name === 'allow')!;
-    expect(allow.observed).toBe('model-access-missing');
-    expect(result.report.checks.find((c) => c.name === 'deny')!.status).not.toBe('passed');
-    expect(live).toEqual([]);
-  });
-
-  it('fail-midway: a task fails after the network exists; cleanup runs and leaves nothing', async () => {
-    const { result, live, sawVpc } = await run('fail-midway', 'e2e-fail-midway');
-    expect(sawVpc).toBe(true);
-    expect(result.report.verdict).toBe('error');
-    expect(result.report.failure?.stage).toBe('endpoint');
-    expect(result.report.failure?.cause).toMatch(/not authorized/);
-    expect(result.report.cleanup.status).toBe('complete');
-    expect(live).toEqual([]);
-    expect(result.exitCode).toBe(3);
   });
 
   it('survives throttling and 5xx from EC2 and IAM through retries, and still cleans up', async () => {

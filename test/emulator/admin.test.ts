@@ -88,6 +88,8 @@ describe('admin routes', () => {
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: [],
       serviceControlPolicies: [],
+      automations: [],
+      denyEnforcedAs: 'explicit',
     });
     expect(res.body.faults).toEqual([]);
   });
@@ -113,6 +115,8 @@ describe('admin routes', () => {
       ignoreDenyPolicyUpdates: false,
       modelsWithoutAccess: ['amazon.titan-text-lite-v1'],
       serviceControlPolicies: [],
+      automations: [],
+      denyEnforcedAs: 'explicit',
     });
     expect(res.body.faults).toEqual([fault]);
     expect(emu.ctx.quotas.vpcsPerRegion).toBe(2);
@@ -199,7 +203,10 @@ describe('router: unknown operations, per protocol', () => {
   });
 
   /** Whatever protocol a service speaks, its unknown-operation error has that protocol's shape. */
-  function expectUnknownOperation(service: ServiceName, res: Awaited<ReturnType<typeof raw>>) {
+  function expectUnknownOperation(
+    service: Exclude<ServiceName, 'access-analyzer'>,
+    res: Awaited<ReturnType<typeof raw>>,
+  ) {
     const protocol = (emu[service] as EmulatedService).api.protocol;
     switch (protocol) {
       case 'query':

@@ -5,7 +5,7 @@ import {
   DescribeNetworkInterfacesCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreatePolicyCommand, CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
@@ -138,6 +138,43 @@ describe('Lambda functions inside a VPC', () => {
       message: 'The provided execution role does not have permissions to call CreateNetworkInterface on EC2',
     });
     expect(await lambdaEnis('vpc-noperm')).toEqual([]);
+  });
+
+  // The ENI permission is decided like any call of the role: a permissions boundary that leaves
+  // ec2:CreateNetworkInterface out refuses it even though the identity policy allows it (IAM User
+  // Guide, "Permissions boundaries for IAM entities": effective permissions are the intersection).
+  it('refuses a VPC function whose role is allowed ENIs by its policy but not by its boundary', async () => {
+    const iam = new IAMClient(adminClientConfig(emu));
+    const boundary = await iam.send(
+      new CreatePolicyCommand({
+        PolicyName: 'logs-only-boundary',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'logs:*', Resource: '*' }],
+        }),
+      }),
+    );
+    const bounded = await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'vpc-fn-bounded',
+        AssumeRolePolicyDocument: LAMBDA_TRUST_POLICY,
+        PermissionsBoundary: boundary.Policy!.Arn!,
+      }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({ RoleName: 'vpc-fn-bounded', PolicyName: 'eni', PolicyDocument: ENI_POLICY }),
+    );
+    await expect(
+      createVpcFunction(
+        'vpc-bounded',
+        { SubnetIds: [net.subnetA], SecurityGroupIds: [net.sg] },
+        bounded.Role!.Arn!,
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidParameterValueException',
+      message: 'The provided execution role does not have permissions to call CreateNetworkInterface on EC2',
+    });
+    expect(await lambdaEnis('vpc-bounded')).toEqual([]);
   });
 
   it('refuses subnets or security groups that do not exist, or that sit in different VPCs', async () => {

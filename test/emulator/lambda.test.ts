@@ -130,6 +130,40 @@ describe('Lambda functions: lifecycle', () => {
     await expect(createFunction('life-ec2role', { Role: other.Role!.Arn! })).rejects.toMatchObject({
       name: 'InvalidParameterValueException',
     });
+    // A trust policy that names Lambda but only for another account's functions (aws:SourceAccount,
+    // the confused-deputy guard of IAM User Guide "The confused deputy problem") does not let this
+    // account's function assume the role; an explicit Deny for Lambda overrides an Allow for "*".
+    const otherAccount = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'lambda.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'aws:SourceAccount': '210987654321' } },
+        },
+      ],
+    });
+    const foreign = await iam.send(
+      new CreateRoleCommand({ RoleName: 'lambda-foreign', AssumeRolePolicyDocument: otherAccount }),
+    );
+    await expect(createFunction('life-foreign', { Role: foreign.Role!.Arn! })).rejects.toMatchObject({
+      name: 'InvalidParameterValueException',
+      message: 'The role defined for the function cannot be assumed by Lambda.',
+    });
+    const denied = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole' },
+        { Effect: 'Deny', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ],
+    });
+    const deny = await iam.send(
+      new CreateRoleCommand({ RoleName: 'lambda-denied', AssumeRolePolicyDocument: denied }),
+    );
+    await expect(createFunction('life-denied', { Role: deny.Role!.Arn! })).rejects.toMatchObject({
+      name: 'InvalidParameterValueException',
+    });
   });
 
   it('refuses reserved environment keys and unknown runtimes', async () => {

@@ -17,7 +17,13 @@ import {
   ModifyVpcEndpointCommand,
   RevokeSecurityGroupEgressCommand,
 } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreatePolicyCommand,
+  CreateRoleCommand,
+  IAMClient,
+  PutRolePermissionsBoundaryCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Caller } from '../../emulator/core/identity.ts';
@@ -614,5 +620,98 @@ describe('path decision table, from inside a VPC', () => {
     expect(d.error?.message).toBe(
       `User: arn:aws:iam::${ACCOUNT}:root is not authorized to perform: bedrock:InvokeModel on resource: ${MODEL_ARN} with an explicit deny in a VPC endpoint policy`,
     );
+  });
+
+  const DENY_ALL = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+  });
+
+  it('a Deny that flaps (world.denyLapse with forSeconds): refused, then allowed again, then refused', async () => {
+    const w = await build(
+      {},
+      {
+        timeScale: 0.01,
+        world: { endpointPolicyPropagationSeconds: 40, denyLapse: { afterSeconds: 80, forSeconds: 120 } },
+      },
+    );
+    await w.ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: w.vpceId, PolicyDocument: DENY_ALL }));
+    const at = async (s: number) => {
+      await w.emu.ctx.clock.sleep(s * 1000);
+      return (await w.explain()).outcome;
+    };
+    expect(await at(20)).toBe('allowed'); // +20 s: not yet propagated
+    expect(await at(40)).toBe('access-denied'); // +60 s: the Deny holds
+    expect(await at(100)).toBe('allowed'); // +160 s: lapsed (the previous policy is back for traffic)
+    expect(await at(140)).toBe('access-denied'); // +300 s: holds again
+    // Describe shows the Deny throughout: only traffic lapses.
+    const d = await w.ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [w.vpceId] }));
+    expect(JSON.parse(d.VpcEndpoints![0]!.PolicyDocument!)).toEqual(JSON.parse(DENY_ALL));
+  });
+
+  it('a Deny enforced as "no allow" (world.denyEnforcedAs): the refusal is implicit, not the explicit Deny', async () => {
+    const w = await build({}, { world: { endpointPolicyPropagationSeconds: 1, denyEnforcedAs: 'no-allow' } });
+    await w.ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: w.vpceId, PolicyDocument: DENY_ALL }));
+    await w.emu.ctx.clock.sleep(5_000);
+    const err = await failure(invoke(w.runtime));
+    expect(err.message).toBe(denied('because no VPC endpoint policy allows the bedrock:InvokeModel action'));
+  });
+
+  it('a service control policy denying Bedrock refuses the call after both policies allow it', async () => {
+    const w = await build(
+      {},
+      {
+        world: {
+          serviceControlPolicies: [
+            { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+            {
+              Version: '2012-10-17',
+              Statement: [{ Effect: 'Deny', Action: 'bedrock:InvokeModel', Resource: '*' }],
+            },
+          ],
+        },
+      },
+    );
+    const d = await w.explain();
+    expect(d.outcome).toBe('access-denied');
+    expect(d.decidedBy).toBe('identity-policy');
+    expect(d.error?.message).toMatch(/service control policy/);
+  });
+
+  it('a permissions boundary without Bedrock refuses the call after both policies allow it', async () => {
+    const w = await build();
+    const b = await w.iam.send(
+      new CreatePolicyCommand({
+        PolicyName: 'no-bedrock',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*' }],
+        }),
+      }),
+    );
+    await w.iam.send(
+      new PutRolePermissionsBoundaryCommand({ RoleName: 'probe-role', PermissionsBoundary: b.Policy!.Arn! }),
+    );
+    const err = await failure(invoke(w.runtime));
+    expect(err.message).toBe(denied('because no permissions boundary allows the bedrock:InvokeModel action'));
+  });
+
+  it('another private-DNS endpoint for the same service in the same VPC is refused (one per VPC)', async () => {
+    const w = await build();
+    const second = await failure(
+      w.ec2.send(
+        new CreateVpcEndpointCommand({
+          VpcId: w.vpcId,
+          VpcEndpointType: 'Interface',
+          ServiceName: `com.amazonaws.${REGION}.bedrock-runtime`,
+          SubnetIds: [w.subnetA],
+          SecurityGroupIds: [w.endpointSg],
+          PrivateDnsEnabled: true,
+        }),
+      ),
+    );
+    expect(second.name).toBe('InvalidParameter');
+    // The run's endpoint still answers the name, and its policy still decides.
+    expect((await w.explain()).vpcEndpointId).toBe(w.vpceId);
   });
 });

@@ -11,6 +11,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { deployProduct } from '../../cli/deploy.ts';
+import { reportWithout } from '../../cli/local.ts';
 import { deploySafetyNet, runSafetyNet, type SafetyNetResult } from '../../cli/safety-net.ts';
 import type { FaultRule } from '../../emulator/core/faults.ts';
 import { profileNamed } from '../../emulator/core/latency.ts';
@@ -37,6 +38,18 @@ export async function startFaultWorld(): Promise<FaultWorld> {
   const deployed = await deployProduct(emu, { region: 'us-east-1' });
   const safetyNetArn = await deploySafetyNet(emu, sfn, deployed);
   const failedOps = new Set<string>();
+  // Injected faults also reach calls that never cross HTTP (Step Functions invoking its task
+  // Lambdas): count an operation as failed whenever the fault hook throws for it.
+  const faults = emu.ctx.faults;
+  const before = faults.beforeOperation.bind(faults);
+  faults.beforeOperation = (service, operation) => {
+    try {
+      return before(service, operation);
+    } catch (err) {
+      failedOps.add(operation);
+      throw err;
+    }
+  };
   const original = emu.ctx.log;
   (emu.ctx as { log: typeof original }).log = (line) => {
     if (typeof line.status === 'number' && line.status >= 400) failedOps.add(String(line.operation));
@@ -68,8 +81,8 @@ export interface FaultCase {
 
 export interface CaseResult {
   watch: WatchResult;
-  report?: Report;
-  outcome?: ReturnType<typeof runOutcomeOf>;
+  report: Report;
+  outcome: ReturnType<typeof runOutcomeOf>;
   safetyNet?: SafetyNetResult;
   /** The run's resources the emulator still holds after the run and its safety net. */
   live: InventoryItem[];
@@ -120,7 +133,11 @@ export async function runCase(w: FaultWorld, c: FaultCase): Promise<CaseResult> 
     const failedOps = new Set(w.failedOps);
     return {
       watch,
-      ...(watch.report ? { report: watch.report, outcome: runOutcomeOf(watch.report) } : {}),
+      // What `local` and `run` report for an execution that ended without a report of its own.
+      ...(() => {
+        const report = watch.report ?? reportWithout(input, watch, safetyNet);
+        return { report, outcome: runOutcomeOf(report) };
+      })(),
       ...(safetyNet ? { safetyNet } : {}),
       live,
       failedOps,

@@ -33,6 +33,7 @@ export const OPERATIONS: Record<string, ServiceName> = {
   AttachRolePolicy: 'iam',
   CreateFunction: 'lambda',
   GetFunctionConfiguration: 'lambda',
+  UpdateFunctionConfiguration: 'lambda',
   Invoke: 'lambda',
   InvokeModel: 'bedrock',
   DeleteFunction: 'lambda',
@@ -70,9 +71,10 @@ export const TEARDOWN_ONLY = new Set([
 /**
  * Lookups whose refusal the product rides out on purpose: Preflight's model lookup is advisory (a
  * refused GetFoundationModel cannot tell a typo from a missing permission; the run goes on and the
- * allow check shows model access as it is).
+ * allow check shows model access as it is). Teardown's detach of the probe from the VPC
+ * (UpdateFunctionConfiguration) is best effort: the DeleteFunction after it releases the ENIs too.
  */
-export const ADVISORY = new Set(['GetFoundationModel']);
+export const ADVISORY = new Set(['GetFoundationModel', 'UpdateFunctionConfiguration']);
 
 const REFUSAL: Record<ServiceName, [string, number]> = {
   ec2: ['UnauthorizedOperation', 403],
@@ -81,6 +83,7 @@ const REFUSAL: Record<ServiceName, [string, number]> = {
   lambda: ['AccessDeniedException', 403],
   bedrock: ['AccessDeniedException', 403],
   states: ['AccessDeniedException', 400],
+  'access-analyzer': ['AccessDeniedException', 403],
 };
 
 /** Where the emulator consults `not-found-after-create` (EC2 lookups by id, IAM GetRole) and `dependency-violation`. */
@@ -131,7 +134,6 @@ export const HUNG_TASKS: { task: string; operation: string; service: ServiceName
   { task: 'CreateNetwork', operation: 'CreateVpc', service: 'ec2', delayMs: 310_000 },
   { task: 'CreateEndpoint', operation: 'CreateVpcEndpoint', service: 'ec2', delayMs: 130_000 },
   { task: 'CreateProbe', operation: 'CreateRole', service: 'iam', delayMs: 310_000 },
-  { task: 'ApplyPolicies', operation: 'ModifyVpcEndpoint', service: 'ec2', delayMs: 130_000 },
   { task: 'VerifyAllow', operation: 'Invoke', service: 'lambda', delayMs: 910_000 },
   { task: 'Cleanup', operation: 'DeleteFunction', service: 'lambda', delayMs: 910_000 },
 ];
@@ -147,10 +149,10 @@ export function hungTaskCases(): (FaultCase & { task: string })[] {
 export const STOP_STATES = [
   'Preflight',
   'CreateNetwork',
+  'CreateEndpoint',
   'ProvisionEndpointAndProbe',
   'WaitForEndpoint',
   'WaitForProbe',
-  'ApplyPolicies',
   'VerifyAllow',
   'FlipEndpointPolicyToDeny',
   'VerifyDeny',

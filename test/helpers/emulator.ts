@@ -2,7 +2,11 @@ import { Emulator, type StartOptions } from '../../emulator/emulator.ts';
 
 /** Start an emulator on a free loopback port for one test file; close it after. */
 export async function startTestEmulator(opts: StartOptions = {}): Promise<Emulator> {
-  return Emulator.start({ port: 0, ...opts });
+  // An emulator crash is a bug in the emulator, never an AWS answer: show it beside the test.
+  const log = (line: Record<string, unknown>) => {
+    if (line.level === 'error') console.error(`emulator: ${String(line.msg)}: ${String(line.error ?? '')}`);
+  };
+  return Emulator.start({ port: 0, log, ...opts });
 }
 
 /** SDK v3 client settings for the account admin against this emulator. */

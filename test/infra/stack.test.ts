@@ -525,7 +525,24 @@ describe('least privilege: IAM and Lambda', () => {
     for (const s of none)
       for (const a of s.actions) expect(a).toMatch(/^(logs:CreateLogStream|logs:PutLogEvents|xray:)/);
     const verify = statementsOfRole(logicalId(stack.taskRoles.roles.verify)).flatMap((s) => s.actions);
-    expect(verify.filter((a) => !/^(logs|xray):/.test(a))).toEqual(['lambda:InvokeFunction']);
+    // Invoking the probe, and the read-backs of the proof obligations (endpoint, routes, probe role).
+    expect(verify.filter((a) => !/^(logs|xray):/.test(a)).sort()).toEqual([
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeRouteTables',
+      'ec2:DescribeVpcEndpoints',
+      'iam:GetRole',
+      'iam:GetRolePolicy',
+      'iam:ListAttachedRolePolicies',
+      'iam:ListRolePolicies',
+      'lambda:InvokeFunction',
+      'sts:AssumeRole',
+    ]);
+    const iamReads = statementsOfRole(logicalId(stack.taskRoles.roles.verify)).filter((s) =>
+      s.actions.some((a) => a.startsWith('iam:') || a.startsWith('sts:')),
+    );
+    // Only the probe roles, by path and prefix.
+    for (const s of iamReads)
+      expect(JSON.stringify(s.resources)).toMatch(/role\/privatelink-verify\/plv-probe-\*/);
   });
 });
 
@@ -539,6 +556,7 @@ describe('no wildcards beyond what AWS requires', () => {
     'ec2:DescribeSubnets': 'EC2 Describe*',
     'ec2:DescribeSecurityGroups': 'EC2 Describe*',
     'ec2:DescribeNetworkInterfaces': 'EC2 Describe*',
+    'ec2:DescribeRouteTables': 'EC2 Describe*',
     'sts:GetCallerIdentity': 'no resource type',
     'iam:ListRoles': 'no resource type (the sweeper passes PathPrefix /privatelink-verify/)',
     'xray:PutTraceSegments': 'X-Ray has no resource-level permissions for trace upload',

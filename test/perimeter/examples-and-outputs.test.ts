@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { blockingErrors, predictedFailures, runStaticChecks } from '../../perimeter/check.ts';
 import { sarifLog } from '../../perimeter/sarif.ts';
@@ -90,6 +91,43 @@ describe('privatelink-verify check', () => {
     expect(r.stdout).toMatch(
       /added endpoint policy statement "WorkloadInvokesTeamModels"\n {2}removed endpoint policy statement "AllowWorkloadRoleToInvokeListedModels"/,
     );
+  });
+
+  it('--junit writes one testcase per predicted cell, failing exactly the rows that will fail (parsed back)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plv-junit-'));
+    const file = join(dir, 'static.xml');
+    const r = cli([
+      '--spec',
+      'examples/deliberately-failing.yml',
+      '--allowed-models',
+      ALLOWED.join(','),
+      '--junit',
+      file,
+    ]);
+    expect(r.status).toBe(1);
+    const xml = new XMLParser({ ignoreAttributes: false, isArray: (n) => n === 'testcase' }).parse(
+      readFileSync(file, 'utf8'),
+    );
+    const suite = xml.testsuites.testsuite;
+    const cases = suite.testcase as { '@_name': string; failure?: { '@_message': string } }[];
+    expect(cases.length).toBe(Number(suite['@_tests']));
+    expect(cases.length).toBeGreaterThan(2);
+    const failed = cases.filter((c) => c.failure).map((c) => c['@_name'].split(':')[0]);
+    expect(failed).toEqual(['analytics-allowed', 'outside-allowed']);
+    expect(cases.find((c) => c.failure)!.failure!['@_message']).toMatch(/^expected allowed, got denied-by-/);
+  });
+
+  it('--junit for a spec that cannot run has one failing case naming the errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plv-junit-'));
+    const file = join(dir, 'static.xml');
+    const r = cli(['--spec', 'examples/team-perimeter.yml', '--junit', file]);
+    expect(r.status).toBe(2);
+    const xml = new XMLParser({ ignoreAttributes: false, isArray: (n) => n === 'testcase' }).parse(
+      readFileSync(file, 'utf8'),
+    );
+    const first = xml.testsuites.testsuite.testcase[0];
+    expect(first['@_name']).toBe('the spec is valid and can run');
+    expect(first.failure['@_message']).toMatch(/\[model-outside-boundary\]/);
   });
 
   it('a missing spec file is one line and exit 2, no stack trace', () => {

@@ -6,6 +6,7 @@ import {
   isNotFound,
   isNotYetVisible,
   isTransient,
+  refusedResource,
 } from '../../tasks/lib/outcomes.ts';
 
 const awsError = (name: string, message: string, status?: number) =>
@@ -15,18 +16,33 @@ const ARN = 'arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haik
 const USER = 'arn:aws:sts::123456789012:assumed-role/plv-probe-x/plv-probe-x';
 
 describe('classifyInvokeError', () => {
-  it('names the endpoint policy for both implicit and explicit endpoint-policy refusals', () => {
-    for (const tail of [
-      'because no VPC endpoint policy allows the bedrock:InvokeModel action',
-      'with an explicit deny in a VPC endpoint policy',
-    ]) {
-      const err = awsError(
-        'AccessDeniedException',
-        `User: ${USER} is not authorized to perform: bedrock:InvokeModel on resource: ${ARN} ${tail}`,
-        403,
-      );
-      expect(classifyInvokeError(err)).toBe('denied-by-endpoint-policy');
-    }
+  it('tells the explicit endpoint-policy Deny from an implicit endpoint-policy refusal', () => {
+    const msg = (tail: string) =>
+      `User: ${USER} is not authorized to perform: bedrock:InvokeModel on resource: ${ARN} ${tail}`;
+    expect(
+      classifyInvokeError(
+        awsError('AccessDeniedException', msg('with an explicit deny in a VPC endpoint policy'), 403),
+      ),
+    ).toBe('denied-by-endpoint-policy');
+    // "No Allow" is not the run's Deny: a run whose Deny never took effect but whose Allow lapsed must not pass.
+    expect(
+      classifyInvokeError(
+        awsError(
+          'AccessDeniedException',
+          msg('because no VPC endpoint policy allows the bedrock:InvokeModel action'),
+          403,
+        ),
+      ),
+    ).toBe('not-allowed-by-endpoint-policy');
+  });
+
+  it('reads the refused resource from the message', () => {
+    expect(
+      refusedResource(
+        `User: ${USER} is not authorized to perform: bedrock:InvokeModel on resource: ${ARN} with an explicit deny`,
+      ),
+    ).toBe(ARN);
+    expect(refusedResource('no resource here')).toBeUndefined();
   });
 
   it('names the identity policy for identity-based refusals', () => {

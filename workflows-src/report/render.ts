@@ -4,6 +4,8 @@
  */
 import {
   type Check,
+  type Obligation,
+  type ObligationResult,
   type ProbeResult,
   type Report,
   type ResourceRef,
@@ -29,7 +31,27 @@ const VERDICT_HEADLINE: Record<RunOutcome, string> = {
   error: '⚠️ PrivateLink verification could not complete',
 };
 
-const CHECK_ICON: Record<Check['status'], string> = { passed: '✅', failed: '❌', skipped: '⏭️' };
+const CHECK_ICON: Record<Check['status'], string> = {
+  passed: '✅',
+  failed: '❌',
+  skipped: '⏭️',
+  'could-not-verify': '❔',
+};
+
+const RESULT_ICON: Record<ObligationResult, string> = {
+  passed: '✅',
+  failed: '❌',
+  'could-not-verify': '❔',
+};
+
+/** Short names for the obligation rows (the claim follows in plain words). */
+const OBLIGATION_TITLE: Record<Obligation['id'], string> = {
+  'reached-through-this-endpoint': "Through this run's endpoint",
+  'no-other-way-out': 'Only through the endpoint',
+  'policy-in-force-is-policy-written': 'Policy in force = policy written',
+  'own-deny-refuses-stably': "The run's Deny refuses, stably",
+  'probe-role-as-written': 'Probe role as written',
+};
 
 const CHECK_TITLE: Record<Check['name'], string> = {
   allow: 'Allow through the endpoint',
@@ -68,6 +90,22 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
     );
   }
 
+  const obligations = report.obligations ?? [];
+  if (obligations.length > 0) {
+    out.push('| Claim | Observation | Result | Evidence |');
+    out.push('| --- | --- | --- | --- |');
+    for (const o of obligations) {
+      const evidence = o.evidence.length
+        ? `<details><summary>${o.evidence.length} line(s)</summary>${o.evidence.map((l) => tableCell(l)).join('<br>')}</details>`
+        : '—';
+      const warnings = o.warnings.length ? `<br>⚠️ ${o.warnings.map(tableCell).join('<br>⚠️ ')}` : '';
+      out.push(
+        `| **${OBLIGATION_TITLE[o.id]}**: ${tableCell(o.claim)} | ${tableCell(o.observation)}${warnings} | ${RESULT_ICON[o.result]} ${o.result} | ${evidence} |`,
+      );
+    }
+    out.push('');
+  }
+
   if (report.checks.length > 0) {
     out.push('| Check | Result | Expected | Observed | Attempts | Time | Why |');
     out.push('| --- | --- | --- | --- | ---: | ---: | --- |');
@@ -83,7 +121,11 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
 
   if (report.propagationSeconds !== undefined) {
     out.push(
-      `**Policy propagation**: the endpoint refused the call ${formatDuration(report.propagationSeconds)} after the policy flip.`,
+      `**Policy propagation**: the endpoint refused the call ${formatDuration(report.propagationSeconds)} after the policy flip${
+        report.stableAfterSeconds !== undefined
+          ? `, and refused every call from ${formatDuration(report.stableAfterSeconds)} on`
+          : ''
+      }.`,
       '',
     );
   }
@@ -130,6 +172,14 @@ export function renderReportText(report: Report): string {
     );
   }
   out.push('');
+  for (const o of report.obligations ?? []) {
+    out.push(`  [${o.result}] ${OBLIGATION_TITLE[o.id]}: ${o.claim}`);
+    out.push(`           observed: ${oneLine(o.observation)}`);
+    for (const w of o.warnings) out.push(`           warning: ${oneLine(w)}`);
+    // The raw evidence of a row that did not pass: what to look at first.
+    if (o.result !== 'passed') for (const l of o.evidence) out.push(`           | ${oneLine(l)}`);
+  }
+  if ((report.obligations ?? []).length) out.push('');
   for (const c of report.checks) {
     out.push(
       `  [${c.status}] ${CHECK_TITLE[c.name]}: expected ${c.expected}, observed ${c.observed ?? 'nothing'} after ${c.attempts} attempt(s), ${formatDuration(c.elapsedSeconds)}`,
@@ -140,7 +190,14 @@ export function renderReportText(report: Report): string {
       for (const l of evidenceLines(c.evidence)) out.push(`           ${l.replaceAll('`', '')}`);
   }
   if (report.propagationSeconds !== undefined) {
-    out.push('', `  policy propagation: refused ${formatDuration(report.propagationSeconds)} after the flip`);
+    out.push(
+      '',
+      `  policy propagation: first refused ${formatDuration(report.propagationSeconds)} after the flip${
+        report.stableAfterSeconds !== undefined
+          ? `; refused every call from ${formatDuration(report.stableAfterSeconds)} on`
+          : '; not refused every call from then on'
+      }`,
+    );
   }
   out.push('');
   for (const l of timingLines(report)) out.push(`  ${l.replaceAll('`', '')}`);
@@ -157,6 +214,15 @@ export function renderReportText(report: Report): string {
 
 /** One line that names the failing check and why: the message a failed step ends with. */
 export function describeFailure(report: Report): string {
+  const obligations = report.obligations ?? [];
+  const broken = obligations.filter((o) => o.result === 'failed');
+  const unverified = obligations.filter((o) => o.result === 'could-not-verify');
+  const describe = (rows: Obligation[]) =>
+    rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.reason || o.observation)}`).join(' ');
+  if (broken.length > 0) return describe(broken);
+  // A stage that stopped the run says more than the rows it left unobserved.
+  const stopped = report.failure && report.failure.error !== 'CouldNotVerify';
+  if (!stopped && report.verdict === 'error' && unverified.length > 0) return describe(unverified);
   const failed = report.checks.filter((c) => c.status === 'failed');
   if (failed.length > 0) {
     return failed
@@ -177,9 +243,8 @@ export function describeFailure(report: Report): string {
 function evidenceLines(e: ProbeResult): string[] {
   const lines = [
     `last call at ${e.at}: \`${e.outcome}\`${e.httpStatus !== undefined ? ` (HTTP ${e.httpStatus})` : ''} in ${Math.round(e.latencyMs)} ms`,
-    `\`${e.hostname}\` resolved to ${e.resolvedAddresses.length ? e.resolvedAddresses.map((a) => `\`${a}\``).join(', ') : 'nothing'} (${
-      e.resolvedPrivate ? 'private: through the endpoint' : 'not private: NOT through the endpoint'
-    })`,
+    // Whether these are this run's endpoint ENIs is the first obligation's row, not a guess from the range.
+    `\`${e.hostname}\` resolved to ${e.resolvedAddresses.length ? e.resolvedAddresses.map((a) => `\`${a}\``).join(', ') : 'nothing'}`,
   ];
   if (e.errorCode || e.errorMessage)
     lines.push(`error: ${e.errorCode ?? ''}${e.errorMessage ? ` ${oneLine(e.errorMessage)}` : ''}`.trim());

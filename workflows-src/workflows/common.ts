@@ -1,5 +1,12 @@
 /** Pieces the verification workflows share: the AWS login and the call of our own action. */
-import { CHECKOUT, CODEQL_UPLOAD_SARIF, CONFIGURE_AWS_CREDENTIALS, SETUP_NODE, uses } from './pins.ts';
+import {
+  CHECKOUT,
+  CODEQL_UPLOAD_SARIF,
+  CONFIGURE_AWS_CREDENTIALS,
+  SETUP_NODE,
+  UPLOAD_ARTIFACT,
+  uses,
+} from './pins.ts';
 import { SETTINGS_ENV } from './settings.ts';
 import { expr, type Job, type Step } from './types.ts';
 
@@ -70,6 +77,7 @@ export function verifyStep(w: {
 /** The perimeter spec at the root of the repository (see README, "Perimeter as code"). */
 export const SPEC_FILE = 'privatelink-verify.yml';
 const SARIF_FILE = 'privatelink-verify.sarif';
+const JUNIT_FILE = 'privatelink-verify-static.junit.xml';
 
 /**
  * The spec's static checks, before any AWS call: findings go to code scanning (SARIF) and the
@@ -95,7 +103,7 @@ export function staticCheckJob(uploadIf: string): Job {
         run: [
           'set +e',
           'git worktree add --detach "$RUNNER_TEMP/base" "origin/$GITHUB_BASE_REF" >/dev/null 2>&1',
-          `npx privatelink-verify check --spec ${SPEC_FILE} --base "$RUNNER_TEMP/base/${SPEC_FILE}" --sarif ${SARIF_FILE} > "$RUNNER_TEMP/check.txt"`,
+          `npx privatelink-verify check --spec ${SPEC_FILE} --base "$RUNNER_TEMP/base/${SPEC_FILE}" --sarif ${SARIF_FILE} --junit ${JUNIT_FILE} > "$RUNNER_TEMP/check.txt"`,
           'status=$?',
           'cat "$RUNNER_TEMP/check.txt"',
           `{ echo '### Perimeter spec: static checks'; echo '\`\`\`'; cat "$RUNNER_TEMP/check.txt"; echo '\`\`\`'; } >> "$GITHUB_STEP_SUMMARY"`,
@@ -107,6 +115,12 @@ export function staticCheckJob(uploadIf: string): Job {
         if: `always() && hashFiles('${SARIF_FILE}') != '' && ${uploadIf}`,
         uses: uses(CODEQL_UPLOAD_SARIF),
         with: { sarif_file: SARIF_FILE, category: 'privatelink-verify-static' },
+      },
+      {
+        name: 'Keep the JUnit report',
+        if: `always() && hashFiles('${JUNIT_FILE}') != ''`,
+        uses: uses(UPLOAD_ARTIFACT),
+        with: { name: 'privatelink-verify-static-junit', path: JUNIT_FILE, 'retention-days': 14 },
       },
       {
         name: 'Stop when the spec cannot run',

@@ -34,7 +34,20 @@ export const CODEQL_UPLOAD_SARIF: PinnedAction = {
   version: 'v4.36.2',
 };
 
-export const PINNED_ACTIONS = [CHECKOUT, SETUP_NODE, CONFIGURE_AWS_CREDENTIALS, CODEQL_UPLOAD_SARIF];
+/** Keeps the spec's JUnit report with the run, for test-report viewers. */
+export const UPLOAD_ARTIFACT: PinnedAction = {
+  repo: 'actions/upload-artifact',
+  sha: 'ea165f8d65b6e75b540449e92b4886f43607fa02',
+  version: 'v4.6.2',
+};
+
+export const PINNED_ACTIONS = [
+  CHECKOUT,
+  SETUP_NODE,
+  CONFIGURE_AWS_CREDENTIALS,
+  CODEQL_UPLOAD_SARIF,
+  UPLOAD_ARTIFACT,
+];
 
 export function uses(a: PinnedAction): string {
   return `${a.repo}@${a.sha}`;

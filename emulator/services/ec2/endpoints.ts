@@ -180,10 +180,22 @@ function modifyVpcEndpoint(s: Ec2Store, input: Record<string, any>, region: stri
     // and never in a world where policy updates (or just those with a Deny) do not apply.
     const applies =
       s.ctx.world.endpointPolicyUpdatesApply && !(s.ctx.world.ignoreDenyPolicyUpdates && hasDeny(doc));
-    const effectiveAt = applies
-      ? s.now() + s.ctx.delay('endpointPolicyPropagation')
-      : Number.POSITIVE_INFINITY;
-    e.versions.push({ document: doc, effectiveAt });
+    const w = s.ctx.world;
+    const propagation =
+      w.endpointPolicyPropagationSeconds !== undefined
+        ? w.endpointPolicyPropagationSeconds * 1000
+        : s.ctx.delay('endpointPolicyPropagation');
+    const effectiveAt = applies ? s.now() + propagation : Number.POSITIVE_INFINITY;
+    const previous = e.versions[e.versions.length - 1]?.document ?? FULL_ACCESS_POLICY;
+    // Fault worlds (context.ts World): what traffic enforces may differ from what Describe shows.
+    const enforced = hasDeny(doc) && w.denyEnforcedAs === 'no-allow' ? NO_STATEMENTS_POLICY : doc;
+    e.versions.push({ document: enforced, effectiveAt });
+    if (applies && hasDeny(doc) && w.denyLapse) {
+      const lapseAt = effectiveAt + w.denyLapse.afterSeconds * 1000;
+      e.versions.push({ document: previous, effectiveAt: lapseAt });
+      if (w.denyLapse.forSeconds !== undefined)
+        e.versions.push({ document: enforced, effectiveAt: lapseAt + w.denyLapse.forSeconds * 1000 });
+    }
   }
   e.groupIds = groupIds;
   for (const eniId of e.eniBySubnet.values()) {
@@ -202,6 +214,9 @@ function modifyVpcEndpoint(s: Ec2Store, input: Record<string, any>, region: stri
   if (dns !== undefined) e.privateDnsEnabled = dns;
   return { return: true };
 }
+
+/** What traffic sees in a `denyEnforcedAs: no-allow` world: a policy that allows nothing, denies nothing. */
+const NO_STATEMENTS_POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [] });
 
 function deleteVpcEndpoints(s: Ec2Store, input: Record<string, any>, region: string) {
   const ids = strings(input.VpcEndpointId);

@@ -45,7 +45,14 @@ export function attachLambdaEnis(
   return ids;
 }
 
-/** After DeleteFunction (or a VpcConfig change): ENIs stay in use, then detach, then Lambda deletes them. */
+/**
+ * After DeleteFunction or a VpcConfig change (an empty one detaches the function): ENIs stay in
+ * use, then detach, then Lambda deletes them. Both paths behave alike: "When you update a function
+ * to remove its VPC configuration, Lambda requires up to 20 minutes to delete the attached
+ * Hyperplane ENI" (Lambda developer guide, "Deleting ENIs"); detached after ~4 min in the field
+ * (AWS-FACTS). Not modelled: sharing one ENI between functions with the same subnet and groups
+ * (Lambda deletes it only once no function uses it).
+ */
 export function releaseLambdaEnis(s: Ec2Store, functionName: string): void {
   const now = s.now();
   for (const n of s.enis.values()) {

@@ -1,0 +1,90 @@
+/**
+ * The outside caller of obligation 2: the verify task (a function with no VpcConfig) assumes the
+ * probe role and calls InvokeModel with the same principal from outside the VPC. It must be
+ * refused by the identity policy (no aws:SourceVpce outside an endpoint): that refusal is what
+ * shows the in-VPC success came through the endpoint's condition and not from the role alone.
+ */
+import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type { Observation } from '../../statemachine/contract.ts';
+import { requestBody } from '../probe/handler.ts';
+import { client } from './clients.ts';
+import { classifyInvokeError, errorCode, httpStatus, isUnobservedOutcome } from './outcomes.ts';
+
+export async function callFromOutside(o: {
+  region: string;
+  roleArn: string;
+  modelId: string;
+  runId: string;
+}): Promise<Observation> {
+  const obligation = 'no-other-way-out' as const;
+  let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  try {
+    const r = await client(STSClient, o.region).send(
+      new AssumeRoleCommand({
+        RoleArn: o.roleArn,
+        RoleSessionName: `plv-outside-${o.runId}`.slice(0, 64),
+        DurationSeconds: 900,
+      }),
+    );
+    credentials = {
+      accessKeyId: r.Credentials!.AccessKeyId!,
+      secretAccessKey: r.Credentials!.SecretAccessKey!,
+      sessionToken: r.Credentials!.SessionToken!,
+    };
+  } catch (err) {
+    return {
+      obligation,
+      result: 'could-not-verify',
+      observed: `the probe role could not be assumed from outside the VPC, so the outside call was not made (${errorCode(err)})`,
+      evidence: [`AssumeRole ${o.roleArn}: ${errorCode(err)}: ${(err as Error).message}`],
+    };
+  }
+  const bedrock = new BedrockRuntimeClient({ region: o.region, credentials, maxAttempts: 3 });
+  try {
+    await bedrock.send(
+      new InvokeModelCommand({
+        modelId: o.modelId,
+        contentType: 'application/json',
+        accept: 'application/json',
+        body: requestBody(o.modelId),
+      }),
+    );
+    return {
+      obligation,
+      result: 'failed',
+      observed:
+        "the probe role's credentials reached Bedrock from outside the VPC: InvokeModel succeeded without the endpoint, so the endpoint is not the only way in",
+      evidence: [`outside the VPC as ${o.roleArn}: InvokeModel ${o.modelId} → 200`],
+    };
+  } catch (err) {
+    const outcome = classifyInvokeError(err);
+    const evidence = [
+      `outside the VPC as ${o.roleArn}: InvokeModel ${o.modelId} → ${outcome} (HTTP ${httpStatus(err) ?? '?'}) ${errorCode(err)}: ${(err as Error).message}`,
+    ];
+    if (outcome === 'denied-by-identity-policy')
+      return {
+        obligation,
+        result: 'passed',
+        observed:
+          'the same role, with the same credentials, was refused from outside the VPC by its identity policy',
+        evidence,
+      };
+    if (isUnobservedOutcome(outcome, httpStatus(err)) || outcome === 'network-unreachable')
+      return {
+        obligation,
+        result: 'could-not-verify',
+        observed: `the outside call was not answered (${outcome})`,
+        evidence,
+      };
+    // Refused, but by something else (an SCP, say): the role alone might still reach Bedrock elsewhere.
+    return {
+      obligation,
+      result: 'could-not-verify',
+      observed: `the outside call was refused, but not by the probe role's identity policy (${outcome}), so it does not show aws:SourceVpce decides`,
+      evidence,
+    };
+  } finally {
+    bedrock.destroy();
+  }
+}
