@@ -26,6 +26,7 @@ export async function main(sizes = [5, 10, 25]): Promise<void> {
     const outcomes: Record<string, number> = {};
     for (const run of r.runs) outcomes[run.outcome] = (outcomes[run.outcome] ?? 0) + 1;
     const makespan = (Math.max(...r.runs.map((x) => x.end)) - Math.min(...r.runs.map((x) => x.start))) / 1000;
+    for (const run of r.runs) if (run.why) console.log(`  ${run.runId}: ${run.why}`);
     console.log(
       `N=${n}: passed ${outcomes.pass ?? 0}/${n} ${JSON.stringify(outcomes)}, leftovers ${r.leftovers}, queued for a VPC ${r.runs.filter((x) => x.quotaWaitSeconds > 0).length}; makespan ${makespan.toFixed(0)} s simulated vs ideal ⌈${n}/${r.free}⌉ × ${hold.toFixed(0)} s = ${ideal.toFixed(0)} s (ratio ${(makespan / ideal).toFixed(2)}); wall ${r.wallS.toFixed(1)} s, peak RSS ${r.peakMb.toFixed(0)} MB`,
     );

@@ -26,6 +26,8 @@ export interface RunTimeline {
   vpcAt: number;
   entries: StateEntry[];
   quotaWaitSeconds: number;
+  /** For a run without a report: the execution's error and the last failure events of its history. */
+  why?: string;
 }
 
 const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
@@ -68,6 +70,17 @@ export async function runConcurrently(
           .filter((e) => e.type?.endsWith('StateEntered'))
           .map((e) => ({ name: e.stateEnteredEventDetails?.name ?? '?', at: t(e) - start })),
         quotaWaitSeconds: reportOk ? (report.quotaWaitSeconds ?? 0) : 0,
+        ...(reportOk
+          ? {}
+          : {
+              why: [
+                `${d.error ?? '?'}: ${String(d.cause ?? '').slice(0, 300)}`,
+                ...events
+                  .filter((e) => /Failed|TimedOut/.test(e.type ?? ''))
+                  .slice(-3)
+                  .map((e) => `${e.type} ${JSON.stringify(e).slice(0, 300)}`),
+              ].join(' | '),
+            }),
       };
     }),
   );

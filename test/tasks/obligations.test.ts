@@ -37,10 +37,11 @@ describe('comparing the policy read back with the policy written', () => {
       Version: '2012-10-17',
       Statement: [
         {
-          Effect: 'Allow',
-          Principal: { AWS: [ROLE] },
-          Action: [...doc.Statement[0].Action].reverse(),
           Resource: MODEL_ARN,
+          Action: [...doc.Statement[0].Action].reverse(),
+          Condition: { ArnEquals: { 'aws:PrincipalArn': ROLE } },
+          Principal: '*',
+          Effect: 'Allow',
         },
       ],
     };

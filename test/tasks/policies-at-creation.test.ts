@@ -166,7 +166,9 @@ describe('the policies under test are in force from creation', () => {
     await functionReady(lambda, name);
     const bystander = await invokeProbe(input.region, name, { region: input.region, modelId: input.modelId });
     expect(bystander.resolvedPrivate).toBe(true);
-    expect(bystander.outcome).toBe('denied-by-endpoint-policy');
+    // No statement names it: the endpoint policy refuses by not allowing (an implicit refusal, told
+    // apart from the run's explicit Deny since the proof obligations).
+    expect(bystander.outcome).toBe('not-allowed-by-endpoint-policy');
     expect(bystander.errorMessage).toMatch(/because no VPC endpoint policy allows/);
     // The named role, same VPC, same moment: still allowed.
     const probe = await invokeProbe(input.region, state.provisioned!.probe!.functionName, {
