@@ -8,7 +8,14 @@ import { createLogger } from './lib/log.ts';
 import { noEgressRoutes, policyReadback, roleAsWritten, throughTheseEnis } from './lib/observations.ts';
 import { callFromOutside } from './lib/outside-caller.ts';
 import { allowProbeEndpointPolicy, identityPolicy } from './lib/policies.ts';
-import { checkFrom, endedUnobserved, explainOutcome, pollProbe, timelineLines } from './lib/probe-runs.ts';
+import {
+  checkFrom,
+  endedUnobserved,
+  explainOutcome,
+  pollProbe,
+  timelineLines,
+  unobservedLast,
+} from './lib/probe-runs.ts';
 import { readEgressRoutes, readEndpoint, readOr, readRole } from './lib/readback.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { budgetMs } from './lib/waiter.ts';
@@ -95,13 +102,7 @@ export async function handler(
   } else if (endedUnobserved(p)) {
     status = 'could-not-verify';
     const last = p.timeline[p.timeline.length - 1];
-    reason = `the allow phase could not be observed within ${input.deadlines.verifyAllowSeconds} s: ${
-      last?.invokeError
-        ? `the probe could not be invoked (${last.invokeError})`
-        : last
-          ? `${explainOutcome(last.outcome!)} (${last.result?.errorCode ?? ''} HTTP ${last.result?.httpStatus ?? '?'})`
-          : 'no call was made'
-    }`;
+    reason = `the allow phase could not be observed within ${input.deadlines.verifyAllowSeconds} s: ${unobservedLast(last)}`;
     observations.push({
       obligation: 'reached-through-this-endpoint',
       result: 'could-not-verify',

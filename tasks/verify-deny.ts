@@ -19,6 +19,7 @@ import {
   pollProbe,
   type TimelineEntry,
   timelineLines,
+  unobservedLast,
 } from './lib/probe-runs.ts';
 import { type EndpointReading, readEndpoint, readOr } from './lib/readback.ts';
 import { parseRunState, required } from './lib/run-state.ts';
@@ -42,15 +43,22 @@ export async function handler(
   const flippedMs = Date.parse(flip.flippedAt);
   const arns = preflight.modelResourceArns;
 
-  const afterFlip = await readOr(
-    'policy-in-force-is-policy-written',
-    `the endpoint ${endpoint.vpcEndpointId}`,
-    () => readEndpoint(input.region, endpoint.vpcEndpointId),
-  );
-  if ('value' in afterFlip)
-    observations.push(policyReadback('after the flip', afterFlip.value, flip.endpointPolicy));
-  else observations.push(afterFlip.unobserved);
-  const enis: EndpointReading | undefined = 'value' in afterFlip ? afterFlip.value : undefined;
+  /** Read the endpoint back and record whether its policy is still the Deny the run wrote (obligation 3). */
+  const readBack = async (when: string): Promise<EndpointReading | undefined> => {
+    const reading = await readOr(
+      'policy-in-force-is-policy-written',
+      `the endpoint ${endpoint.vpcEndpointId}`,
+      () => readEndpoint(input.region, endpoint.vpcEndpointId),
+    );
+    if (!('value' in reading)) {
+      observations.push(reading.unobserved);
+      return undefined;
+    }
+    observations.push(policyReadback(when, reading.value, flip.endpointPolicy));
+    return reading.value;
+  };
+
+  const enis = await readBack('after the flip');
   const ownAddresses = new Set(enis?.enis.map((n) => n.privateIp) ?? []);
 
   /** The run's own Deny: explicit, in the endpoint policy, on one of the run's model ARNs, through this endpoint. */
@@ -88,14 +96,7 @@ export async function handler(
     });
   }
 
-  const atEnd = await readOr(
-    'policy-in-force-is-policy-written',
-    `the endpoint ${endpoint.vpcEndpointId}`,
-    () => readEndpoint(input.region, endpoint.vpcEndpointId),
-  );
-  if ('value' in atEnd)
-    observations.push(policyReadback('at the end of the deny window', atEnd.value, flip.endpointPolicy));
-  else observations.push(atEnd.unobserved);
+  await readBack('at the end of the deny window');
 
   const all: TimelineEntry[] = [...p.timeline, ...(settle?.timeline ?? [])];
   const timeline = timelineLines(all, flippedMs, 'flip');
@@ -156,13 +157,7 @@ export async function handler(
   } else if (endedUnobserved(p)) {
     status = 'could-not-verify';
     const last = all[all.length - 1];
-    reason = `the deny phase could not be observed within ${input.deadlines.verifyDenySeconds} s: ${
-      last?.invokeError
-        ? `the probe could not be invoked (${last.invokeError})`
-        : last
-          ? `${explainOutcome(last.outcome!)} (${last.result?.errorCode ?? ''} HTTP ${last.result?.httpStatus ?? '?'})`
-          : 'no call was made'
-    }`;
+    reason = `the deny phase could not be observed within ${input.deadlines.verifyDenySeconds} s: ${unobservedLast(last)}`;
     observations.push({
       obligation: 'own-deny-refuses-stably',
       result: 'could-not-verify',

@@ -130,6 +130,14 @@ export function endedUnobserved(p: PollProbeResult): boolean {
   return isUnobservedOutcome(last.outcome!, last.result?.httpStatus);
 }
 
+/** Why a phase that ended unobserved saw nothing, from its last poll: for the could-not-verify reason. */
+export function unobservedLast(last: TimelineEntry | undefined): string {
+  if (last?.invokeError) return `the probe could not be invoked (${last.invokeError})`;
+  if (last)
+    return `${explainOutcome(last.outcome!)} (${last.result?.errorCode ?? ''} HTTP ${last.result?.httpStatus ?? '?'})`;
+  return 'no call was made';
+}
+
 /** The timeline in words, seconds from `fromMs`: evidence behind the fold. */
 export function timelineLines(t: TimelineEntry[], fromMs: number, label: string): string[] {
   return t.map((e) => {
