@@ -195,6 +195,15 @@ export const ProbeEventSchema = z.object({
   modelId: z.string(),
   /** Per-call network timeout, seconds: a black-holed path must not eat the whole Lambda timeout. */
   timeoutSeconds: z.number().default(8),
+  /**
+   * Call this endpoint-specific DNS name instead of the service's regional name: a zonal name from
+   * the endpoint's DnsEntries (`vpce-…-us-east-1a.bedrock-runtime.us-east-1.vpce.amazonaws.com`)
+   * takes the call to that zone's endpoint ENI, whatever the resolver would have picked.
+   */
+  endpointHost: z
+    .string()
+    .regex(/^[a-z0-9.-]+\.amazonaws\.com$/)
+    .optional(),
 });
 export type ProbeEvent = z.input<typeof ProbeEventSchema>;
 
@@ -285,13 +294,13 @@ export type ObligationId = z.infer<typeof ObligationIdSchema>;
 /** The claim of each obligation, in plain words: the report's first column and the summary's material. */
 export const OBLIGATION_CLAIMS: Record<ObligationId, string> = {
   'reached-through-this-endpoint':
-    "Bedrock was reached through this run's endpoint: the probe's calls went to the private IPs of the endpoint's own network interfaces",
+    "Bedrock was reached through this run's endpoint in every zone: the probe's calls went to the private IPs of the endpoint's own network interfaces, and the allowed call succeeded through its interface in each of the run's Availability Zones",
   'no-other-way-out':
     "The probe role's own credentials are refused from outside the VPC, and no route leaves the run's VPC: the endpoint is the only way in",
   'policy-in-force-is-policy-written':
     'The endpoint policy in force is the one the run wrote, read back before the allow phase, after the flip and at the end of the deny window',
   'own-deny-refuses-stably':
-    "The run's own explicit Deny refused the call, and kept refusing for the whole settle window",
+    "The run's own explicit Deny refused the call in every zone, and kept refusing there for the whole settle window",
   'probe-role-as-written': 'The probe role has only the policies and boundary the run gave it',
 };
 

@@ -1,7 +1,8 @@
 /**
  * Verify allow: before the first call, read back what the run built (the endpoint's policy and
  * ENIs, the VPC's route tables, the probe role); then invoke the probe until InvokeModel succeeds
- * or the deadline passes. The success counts only if it went to this run's endpoint ENIs.
+ * or the deadline passes. The success counts only if it went to this run's endpoint ENIs, and
+ * then only once it also succeeded through the ENI of every zone, each called by its zonal name.
  */
 import type { Check, Observation } from '../statemachine/contract.ts';
 import { createLogger } from './lib/log.ts';
@@ -19,6 +20,7 @@ import {
 import { readEgressRoutes, readEndpoint, readOr, readRole } from './lib/readback.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { budgetMs } from './lib/waiter.ts';
+import { proveAllowedInEveryZone } from './lib/zones.ts';
 import { TASK_ENV } from './manifest.ts';
 
 export async function handler(
@@ -74,12 +76,13 @@ export async function handler(
       : role.unobserved,
   );
 
+  const allowBudgetMs = budgetMs(input.deadlines.verifyAllowSeconds, context);
   const p = await pollProbe({
     input,
     functionName: probe.functionName,
     what: 'probe allowed',
     done: (r) => r.outcome === 'allowed',
-    timeoutMs: budgetMs(input.deadlines.verifyAllowSeconds, context),
+    timeoutMs: allowBudgetMs,
     log,
   });
   const startedMs = p.timeline[0]?.atMs ?? Date.now();
@@ -95,6 +98,23 @@ export async function handler(
         through.result === 'passed'
           ? `InvokeModel succeeded from inside the VPC through ${endpoint.vpcEndpointId}'s own network interfaces (${p.firstMatch.resolvedAddresses.join(', ')})`
           : `InvokeModel succeeded, but not through this run's endpoint: ${through.observed}`;
+      if (through.result === 'passed') {
+        // The regional name proved the zone the resolver picked; now every zone, by its zonal name.
+        const zones = await proveAllowedInEveryZone({
+          input,
+          functionName: probe.functionName,
+          reading: reading.value,
+          zones: preflight.availabilityZones,
+          timeoutMs: Math.max(0, allowBudgetMs - (Date.now() - startedMs)),
+          startedMs,
+          log,
+        });
+        observations.push(zones.observation);
+        if (zones.observation.result !== 'passed') {
+          status = zones.observation.result;
+          reason = `InvokeModel succeeded through ${endpoint.vpcEndpointId}, but ${zones.observation.observed}`;
+        }
+      }
     } else {
       status = 'could-not-verify';
       reason = `InvokeModel succeeded, but the endpoint's network interfaces could not be read to show it went through them`;

@@ -59,7 +59,7 @@ export function throughTheseEnis(phase: string, r: ProbeResult, reading: Endpoin
   return {
     obligation: 'reached-through-this-endpoint',
     result: 'passed',
-    // Which zone's ENI carried the call is the client's pick among these: per-zone calls are not made yet.
+    // Which zone's ENI carried this call is the resolver's and client's pick: lib/zones.ts calls every zone by name.
     observed: `${phase}: the call went only to ${reading.vpcEndpointId}'s own ENI addresses (DNS answered with its ENIs in ${[...new Set(zones)].join(', ')})`,
     evidence,
   };

@@ -2,6 +2,13 @@
  * The probe runs inside the run's VPC. It resolves the bedrock-runtime host name (private
  * addresses mean the endpoint's private DNS is in effect), calls InvokeModel once, and returns a
  * classified outcome. It never throws for an expected refusal: refusals are the evidence.
+ *
+ * Told an endpoint-specific name (`endpointHost`, a zonal name from the endpoint's DnsEntries),
+ * it resolves and calls that name instead, so the call goes through that zone's ENI: the way AWS
+ * documents reaching one zone of an interface endpoint (the client's endpoint URL set to the
+ * zonal name). TLS stays verified: the endpoint serves its endpoint-specific names with a
+ * certificate for them, the SDK checks it against the name it connects to, and SigV4 signs the
+ * request for the `bedrock` service in the region whatever host carries it.
  */
 import { lookup } from 'node:dns/promises';
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
@@ -11,8 +18,8 @@ import { classifyInvokeError, errorCode, httpStatus } from '../lib/outcomes.ts';
 
 const clients = new Map<string, BedrockRuntimeClient>();
 
-function client(region: string, timeoutSeconds: number): BedrockRuntimeClient {
-  const key = `${region}:${timeoutSeconds}`;
+function client(region: string, timeoutSeconds: number, endpointHost?: string): BedrockRuntimeClient {
+  const key = `${region}:${timeoutSeconds}:${endpointHost ?? ''}`;
   let c = clients.get(key);
   if (!c) {
     // One attempt with a short timeout: a black-holed path must show up as a timeout, not eat the
@@ -20,6 +27,7 @@ function client(region: string, timeoutSeconds: number): BedrockRuntimeClient {
     // HTTP/2 for streaming) keeps connect and idle timeouts simple and explicit.
     c = new BedrockRuntimeClient({
       region,
+      ...(endpointHost ? { endpoint: `https://${endpointHost}` } : {}),
       maxAttempts: 1,
       requestHandler: new NodeHttpHandler({
         connectionTimeout: timeoutSeconds * 1000,
@@ -64,7 +72,7 @@ export function requestBody(modelId: string): string {
 
 export async function handler(event: unknown): Promise<ProbeResult> {
   const e = ProbeEventSchema.parse(event);
-  const hostname = `bedrock-runtime.${e.region}.amazonaws.com`;
+  const hostname = e.endpointHost ?? `bedrock-runtime.${e.region}.amazonaws.com`;
   const started = Date.now();
   const base = { hostname, modelId: e.modelId, at: new Date(started).toISOString() };
 
@@ -85,7 +93,7 @@ export async function handler(event: unknown): Promise<ProbeResult> {
   const resolvedPrivate = resolvedAddresses.length > 0 && resolvedAddresses.every(isPrivateAddress);
 
   try {
-    await client(e.region, e.timeoutSeconds).send(
+    await client(e.region, e.timeoutSeconds, e.endpointHost).send(
       new InvokeModelCommand({
         modelId: e.modelId,
         contentType: 'application/json',

@@ -189,12 +189,27 @@ function modifyVpcEndpoint(s: Ec2Store, input: Record<string, any>, region: stri
     const previous = e.versions[e.versions.length - 1]?.document ?? FULL_ACCESS_POLICY;
     // Fault worlds (context.ts World): what traffic enforces may differ from what Describe shows.
     const enforced = hasDeny(doc) && w.denyEnforcedAs === 'no-allow' ? NO_STATEMENTS_POLICY : doc;
-    e.versions.push({ document: enforced, effectiveAt });
+    // Each zone's ENI enforces on its own: a lag per zone shifts the whole change there, and the
+    // fault worlds restrict a Deny (or its lapse) to some zones.
+    const zoneLagMs = w.zonePolicyLagSeconds
+      ? Object.fromEntries(Object.entries(w.zonePolicyLagSeconds).map(([z, sec]) => [z, sec * 1000]))
+      : undefined;
+    const perZone = (zones: string[] | undefined) => ({
+      ...(zones ? { zones: zones.slice() } : {}),
+      ...(zoneLagMs ? { zoneLagMs } : {}),
+    });
+    const denyZones = hasDeny(doc) ? w.denyOnlyInZones : undefined;
+    e.versions.push({ document: enforced, effectiveAt, ...perZone(denyZones) });
     if (applies && hasDeny(doc) && w.denyLapse) {
       const lapseAt = effectiveAt + w.denyLapse.afterSeconds * 1000;
-      e.versions.push({ document: previous, effectiveAt: lapseAt });
+      const lapseZones = w.denyLapse.zones ?? denyZones;
+      e.versions.push({ document: previous, effectiveAt: lapseAt, ...perZone(lapseZones) });
       if (w.denyLapse.forSeconds !== undefined)
-        e.versions.push({ document: enforced, effectiveAt: lapseAt + w.denyLapse.forSeconds * 1000 });
+        e.versions.push({
+          document: enforced,
+          effectiveAt: lapseAt + w.denyLapse.forSeconds * 1000,
+          ...perZone(lapseZones),
+        });
     }
   }
   e.groupIds = groupIds;
