@@ -71,6 +71,14 @@ const list: Scenario[] = [
     input: { modelId: 'us.anthropic.claude-3-haiku-20240307-v1:0' },
   },
   {
+    name: 'zone-lag',
+    description:
+      'every endpoint-policy change reaches the ENI in us-east-1b 40 s after the one in us-east-1a: the Deny is proven in each zone, first refusal and "refused everywhere" differ',
+    kind: 'correct',
+    expect: { verdict: 'pass' },
+    world: { zonePolicyLagSeconds: { 'us-east-1b': 40 } },
+  },
+  {
     name: 'slow-propagation',
     description: 'every endpoint-policy change takes 250 s to reach traffic, near the 300 s deadlines',
     kind: 'correct',
@@ -116,6 +124,22 @@ const list: Scenario[] = [
       reason: /no access to this model/,
     },
     world: { modelsWithoutAccess: ['anthropic.claude-3-haiku-20240307-v1:0'] },
+  },
+
+  {
+    name: 'endpoint-one-zone',
+    // The regional name still resolves (to the one ENI left) and the call through it succeeds:
+    // only the zone-by-zone proof sees the zone with no ENI.
+    description:
+      'a script cuts every new endpoint back to its first subnet: the allowed call works in us-east-1a only, the endpoint has no ENI in us-east-1b',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'reached-through-this-endpoint',
+      result: 'failed',
+      reason: /not in every zone: vpce-\S+ has no network interface in us-east-1b/,
+    },
+    world: automations({ kind: 'endpoint-in-first-subnet-only' }),
   },
 
   // ---- obligation 2: no other way out ----------------------------------------------------
@@ -228,6 +252,35 @@ const list: Scenario[] = [
     },
     input: { options: { denySettleSeconds: 300 } },
     world: { denyLapse: { afterSeconds: 150, forSeconds: 120 } },
+  },
+  {
+    name: 'deny-one-zone',
+    // us-east-1a is the zone of the probe's first subnet: the regional name's answer puts that
+    // ENI first, so a call by the regional name alone would see the Deny "everywhere".
+    description:
+      "the Deny reaches the endpoint's ENI in us-east-1a only; the ENI in us-east-1b keeps enforcing the allow policy",
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'own-deny-refuses-stably',
+      result: 'failed',
+      reason: /refused the call in us-east-1a .* but never in us-east-1b .*Deny was not enforced there/,
+    },
+    world: { denyOnlyInZones: ['us-east-1a'] },
+  },
+  {
+    name: 'deny-lapses-one-zone',
+    description:
+      'the Deny takes effect in both zones, then 150 s later the ENI in us-east-1b enforces the previous (allow) policy again; settle window 300 s',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'own-deny-refuses-stably',
+      result: 'failed',
+      reason: /Deny not stable: in us-east-1b, .*succeeded again/,
+    },
+    input: { options: { denySettleSeconds: 300 } },
+    world: { denyLapse: { afterSeconds: 150, zones: ['us-east-1b'] } },
   },
   {
     name: 'deny-implicit',

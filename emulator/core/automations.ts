@@ -22,7 +22,12 @@ export type Automation =
   /** Every endpoint policy written gets one more statement appended (traffic and Describe see it). */
   | { kind: 'append-endpoint-policy-statement'; statement: Record<string, unknown> }
   /** An endpoint policy with a Deny is reset to full access right after it is written (a "remediation"). */
-  | { kind: 'revert-endpoint-deny' };
+  | { kind: 'revert-endpoint-deny' }
+  /**
+   * Every new interface endpoint is cut back to its first subnet right after it is created (a
+   * script saving AZ-hours): its ENI in the other zones is deleted, and with it their zonal names.
+   */
+  | { kind: 'endpoint-in-first-subnet-only' };
 
 interface Services {
   ec2: QueryApi;
@@ -179,6 +184,14 @@ export class Automations {
           VpcEndpointId: id,
           PolicyDocument: JSON.stringify({ ...doc, Statement: [...statements, a.statement] }),
         });
+        return;
+      }
+      case 'endpoint-in-first-subnet-only': {
+        if (service !== 'ec2' || operation !== 'CreateVpcEndpoint') return;
+        const e = (result as { vpcEndpoint?: { vpcEndpointId: string; subnetIdSet: string[] } }).vpcEndpoint;
+        const rest = e?.subnetIdSet.slice(1) ?? [];
+        if (e && rest.length)
+          ec2('ModifyVpcEndpoint', { VpcEndpointId: e.vpcEndpointId, RemoveSubnetId: rest });
         return;
       }
       case 'revert-endpoint-deny': {

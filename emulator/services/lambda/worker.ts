@@ -186,10 +186,13 @@ const [emulatorHostname, emulatorPort] = data.emulatorHost.split(':');
 https.request = function (this: unknown, ...args: unknown[]) {
   const [first, second, third] = args;
   const fromUrl = typeof first === 'string' || first instanceof URL;
-  const options = (fromUrl ? (typeof second === 'object' ? second : {}) : (first ?? {})) as https.RequestOptions;
+  const options = (
+    fromUrl ? (typeof second === 'object' ? second : {}) : (first ?? {})
+  ) as https.RequestOptions;
   const url = fromUrl ? new URL(String(first)) : undefined;
   const host = String(url?.hostname ?? options.hostname ?? options.host ?? '').replace(/:\d+$/, '');
-  if (!isAwsName(host)) return (realHttpsRequest as (...a: unknown[]) => http.ClientRequest).apply(https, args);
+  if (!isAwsName(host))
+    return (realHttpsRequest as (...a: unknown[]) => http.ClientRequest).apply(https, args);
   const callback = (fromUrl ? (typeof second === 'function' ? second : third) : second) as
     | ((res: http.IncomingMessage) => void)
     | undefined;
