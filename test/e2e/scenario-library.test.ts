@@ -70,6 +70,10 @@ describe('scenario library: each world gets the verdict its observations support
           scenario.expect.reason,
         );
       }
+      if (scenario.expect.everywhereAfterFirstBySeconds !== undefined)
+        expect((r.stableAfterSeconds ?? 0) - (r.propagationSeconds ?? 0), why).toBeGreaterThanOrEqual(
+          scenario.expect.everywhereAfterFirstBySeconds,
+        );
       // Every obligation has a row, whatever happened.
       expect(rows.map((o) => o.id)).toEqual([...OBLIGATION_ORDER]);
       expect(left).toEqual([]);
