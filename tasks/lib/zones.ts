@@ -3,10 +3,14 @@
  * the client picks one, so a call by that name proves one zone only; each ENI enforces the
  * endpoint policy on its own (a Deny can reach the zones at different times, or one zone not at
  * all) and an endpoint can lose its ENI in a subnet. So the probe also calls each zone by the
- * endpoint's zonal DNS name from `DnsEntries` (`vpce-<id>-<suffix>-<az>.<service>.<region>.vpce.amazonaws.com`,
- * AWS PrivateLink guide, "DNS hostnames"; PrivateLink whitepaper, "zonal-specific DNS hostname"),
+ * endpoint's zonal DNS name from `DnsEntries` (`vpce-<id>-<suffix>-<az>.<service>.<region>.vpce.amazonaws.com`),
  * which resolves to that zone's ENI only: the allow must succeed, and the run's Deny refuse and
  * keep refusing, through the ENI of every zone the run built a subnet in.
+ *
+ * Zonal names and their syntax (endpoint_id-zone.endpoint_service_id.region.vpce.amazonaws.com):
+ * https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-share-your-services.html (DNS
+ * hostnames); requests may be sent to a zonal-specific DNS hostname, one per Availability Zone:
+ * https://docs.aws.amazon.com/whitepapers/latest/aws-privatelink/creating-highly-available-endpoint-services.html
  */
 import type { ExecutionInput, Observation, ProbeResult } from '../../statemachine/contract.ts';
 import type { Logger } from './log.ts';

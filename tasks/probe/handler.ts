@@ -6,9 +6,10 @@
  * Told an endpoint-specific name (`endpointHost`, a zonal name from the endpoint's DnsEntries),
  * it resolves and calls that name instead, so the call goes through that zone's ENI: the way AWS
  * documents reaching one zone of an interface endpoint (the client's endpoint URL set to the
- * zonal name). TLS stays verified: the endpoint serves its endpoint-specific names with a
- * certificate for them, the SDK checks it against the name it connects to, and SigV4 signs the
- * request for the `bedrock` service in the region whatever host carries it.
+ * zonal name; PrivateLink whitepaper, "zonal-specific DNS hostname"). TLS stays verified: the SDK
+ * checks the certificate against the name it connects to, which the endpoint serves for its
+ * endpoint-specific names (AWS documents calling them over HTTPS; no page states the certificate's
+ * names outright), and SigV4 signs for the `bedrock` service in the region whatever host carries it.
  */
 import { lookup } from 'node:dns/promises';
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
