@@ -100,7 +100,14 @@ export async function handler(
   await readBack('at the end of the deny window');
 
   const zones = rounds.map((t) => t.zone);
-  const finding = judgeDenyRounds(r, zones, isOwnDeny, flippedMs, input.options.denySettleSeconds);
+  const finding = judgeDenyRounds(
+    r,
+    zones,
+    isOwnDeny,
+    flippedMs,
+    input.options.denySettleSeconds,
+    input.deadlines.verifyDenySeconds,
+  );
   const p = roundsAsPoll(r, finding);
   const timeline = [...finding.zoneLines, ...timelineLines(r.calls, flippedMs, 'flip')];
   const seconds = (ms: number) => Math.round((ms - flippedMs) / 100) / 10;

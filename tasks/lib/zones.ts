@@ -254,6 +254,8 @@ export function judgeDenyRounds(
   isOwnDeny: (res: ProbeResult, zone: string) => boolean,
   flippedMs: number,
   settleSeconds: number,
+  /** The deny phase's deadline, for "never within N s". */
+  deadlineSeconds?: number,
 ): DenyFinding {
   const at = (ms: number) => Math.round((ms - flippedMs) / 100) / 10;
   const own = (e: TimelineEntry) => e.result !== undefined && isOwnDeny(e.result, e.zone!);
@@ -331,7 +333,7 @@ export function judgeDenyRounds(
     return {
       ...base,
       status: 'failed',
-      reason: `the run's Deny refused the call in ${refusedIn} but never in ${z.zone} within the deny window; ${lastOutcome}`,
+      reason: `the run's Deny refused the call in ${refusedIn} but never in ${z.zone} within ${deadlineSeconds !== undefined ? `${deadlineSeconds} s` : 'the deny window'}; ${lastOutcome}`,
     };
   }
   const settle = r.everywhereAtMs === undefined ? [] : r.calls.filter((e) => e.atMs > r.everywhereAtMs!);
