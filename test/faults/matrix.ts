@@ -135,7 +135,16 @@ export function operationCases(): (FaultCase & { kind: FaultKind; operation: str
     if (DEPENDENCY_OPS.includes(operation))
       cases.push(['dependency-violation', { kind: 'dependency-violation', ...on, times: 5 }]);
     for (const [kind, rule] of cases)
-      out.push({ name: `${operation}-${kind}`, kind, operation, faults: [rule] });
+      out.push({
+        name: `${operation}-${kind}`,
+        kind,
+        operation,
+        faults: [rule],
+        // Five DependencyViolations with cleanup's backoff (5–30 s, full jitter) and the ENI watch
+        // can outlast the harness's 60 s cleanup deadline: give the survivable case the time a
+        // real run has (its default is 3600 s), so the case tests surviving, not the deadline.
+        ...(kind === 'dependency-violation' ? { deadlines: { cleanupSeconds: 900 } } : {}),
+      });
   }
   return out;
 }
