@@ -4,10 +4,17 @@
  * or the deadline passes. The success counts only if it went to this run's endpoint ENIs.
  */
 import type { Check, Observation } from '../statemachine/contract.ts';
+import { callAsBystander, callUnlistedModel } from './lib/endpoint-decides.ts';
 import { createLogger } from './lib/log.ts';
-import { noEgressRoutes, policyReadback, roleAsWritten, throughTheseEnis } from './lib/observations.ts';
+import {
+  noEgressRoutes,
+  policyReadback,
+  roleAsWritten,
+  roleFindings,
+  throughTheseEnis,
+} from './lib/observations.ts';
 import { callFromOutside } from './lib/outside-caller.ts';
-import { allowProbeEndpointPolicy, identityPolicy } from './lib/policies.ts';
+import { allowProbeEndpointPolicy, identityPolicy, modelResourceArns } from './lib/policies.ts';
 import {
   checkFrom,
   endedUnobserved,
@@ -65,14 +72,16 @@ export async function handler(
     readRole(input.region, probe.roleName),
   );
   const boundaryArn = process.env[TASK_ENV.probePermissionsBoundaryArn] || undefined;
-  observations.push(
-    'value' in role
-      ? roleAsWritten(probe.roleName, role.value, {
-          identityPolicy: identityPolicy(endpoint.vpcEndpointId, arns),
-          ...(boundaryArn ? { boundaryArn } : {}),
-        })
-      : role.unobserved,
-  );
+  const unlistedArns = probe.unlistedModelId
+    ? modelResourceArns(input.region, preflight.accountId, probe.unlistedModelId)
+    : [];
+  const roleWritten = {
+    identityPolicy: identityPolicy(endpoint.vpcEndpointId, arns, unlistedArns),
+    ...(boundaryArn ? { boundaryArn } : {}),
+  };
+  // Read before the allow phase; weighed once the outside call has shown what extras can do.
+  const findings = 'value' in role ? roleFindings(probe.roleName, role.value, roleWritten) : undefined;
+  if (!('value' in role)) observations.push(role.unobserved);
 
   const p = await pollProbe({
     input,
@@ -121,15 +130,15 @@ export async function handler(
     });
   }
   // Obligation 2's outside caller: only worth making once the inside call is known to work.
+  let outside: Observation | undefined;
   if (status === 'passed') {
-    observations.push(
-      await callFromOutside({
-        region: input.region,
-        roleArn: probe.roleArn,
-        modelId: input.modelId,
-        runId: input.runId,
-      }),
-    );
+    outside = await callFromOutside({
+      region: input.region,
+      roleArn: probe.roleArn,
+      modelId: input.modelId,
+      runId: input.runId,
+    });
+    observations.push(outside);
   } else {
     observations.push({
       obligation: 'no-other-way-out',
@@ -138,6 +147,24 @@ export async function handler(
         'the outside call was not made: the allow phase did not pass, so a refusal outside would prove nothing',
       evidence: [],
     });
+  }
+  if (findings) observations.push(...roleAsWritten(findings, roleWritten, outside));
+  // Obligation 3: the endpoint policy decides. Only while the allow policy is seen to carry traffic:
+  // before that, a refusal would prove nothing.
+  if (status === 'passed' && 'value' in reading) {
+    const decides = {
+      region: input.region,
+      runId: input.runId,
+      modelId: input.modelId,
+      functionName: probe.functionName,
+      reading: reading.value,
+      intervalMs: input.options.probeIntervalSeconds * 1000,
+      log,
+    };
+    observations.push(
+      await callAsBystander({ ...decides, bystanderRoleArn: probe.bystanderRoleArn }),
+      await callUnlistedModel({ ...decides, unlistedModelId: probe.unlistedModelId }),
+    );
   }
   const check = checkFrom('allow', 'allowed', p, status, reason, observations, p.firstMatch ?? p.last);
   log.info('allow check finished', { status: check.status, reason: check.reason });

@@ -22,7 +22,13 @@ export type Automation =
   /** Every endpoint policy written gets one more statement appended (traffic and Describe see it). */
   | { kind: 'append-endpoint-policy-statement'; statement: Record<string, unknown> }
   /** An endpoint policy with a Deny is reset to full access right after it is written (a "remediation"). */
-  | { kind: 'revert-endpoint-deny' };
+  | { kind: 'revert-endpoint-deny' }
+  /**
+   * Every endpoint policy written has its Allow statements widened right after: their Condition
+   * blocks dropped (any principal the Principal element names gets in), and/or their Resource
+   * replaced (e.g. `*`: every model). Traffic and Describe see the widened policy.
+   */
+  | { kind: 'widen-endpoint-policy-allows'; dropConditions?: boolean; resource?: string };
 
 interface Services {
   ec2: QueryApi;
@@ -164,14 +170,30 @@ export class Automations {
           iam('DeleteRolePermissionsBoundary', { RoleName: input.RoleName });
         return;
       }
+      case 'widen-endpoint-policy-allows': {
+        const id = writtenEndpointPolicyOf(service, operation, input, result);
+        if (!id) return;
+        const doc = JSON.parse(input.PolicyDocument) as { Statement: unknown };
+        const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<
+          string,
+          unknown
+        >[];
+        const widened = statements.map((st) => {
+          if (st.Effect !== 'Allow') return st;
+          const { Condition: _c, ...rest } = st;
+          return {
+            ...(a.dropConditions ? rest : st),
+            ...(a.resource ? { Resource: a.resource } : {}),
+          };
+        });
+        ec2('ModifyVpcEndpoint', {
+          VpcEndpointId: id,
+          PolicyDocument: JSON.stringify({ ...doc, Statement: widened }),
+        });
+        return;
+      }
       case 'append-endpoint-policy-statement': {
-        if (service !== 'ec2' || typeof input.PolicyDocument !== 'string') return;
-        const id =
-          operation === 'ModifyVpcEndpoint'
-            ? (input.VpcEndpointId as string)
-            : operation === 'CreateVpcEndpoint'
-              ? (result as { vpcEndpoint?: { vpcEndpointId: string } }).vpcEndpoint?.vpcEndpointId
-              : undefined;
+        const id = writtenEndpointPolicyOf(service, operation, input, result);
         if (!id) return;
         const doc = JSON.parse(input.PolicyDocument) as { Statement: unknown };
         const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
@@ -194,4 +216,18 @@ export class Automations {
       }
     }
   }
+}
+
+/** The endpoint whose policy this operation just wrote (CreateVpcEndpoint or ModifyVpcEndpoint with a document). */
+function writtenEndpointPolicyOf(
+  service: ServiceName,
+  operation: string,
+  input: Record<string, any>,
+  result: unknown,
+): string | undefined {
+  if (service !== 'ec2' || typeof input.PolicyDocument !== 'string') return undefined;
+  if (operation === 'ModifyVpcEndpoint') return input.VpcEndpointId as string;
+  if (operation === 'CreateVpcEndpoint')
+    return (result as { vpcEndpoint?: { vpcEndpointId: string } }).vpcEndpoint?.vpcEndpointId;
+  return undefined;
 }
