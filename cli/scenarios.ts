@@ -196,6 +196,22 @@ const list: Scenario[] = [
     world: automations({ kind: 'widen-endpoint-policy-allows', resource: '*' }),
   },
   {
+    // The read-back cannot see this one: only calls the written policy must refuse can.
+    name: 'endpoint-enforces-full-access',
+    description:
+      'DescribeVpcEndpoints shows the allow policy the run wrote, but traffic is under full access (any principal, any model)',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'failed',
+      // The bystander and the unlisted model fail the row while every read-back passes it.
+      reason:
+        /the endpoint policy does not decide: bystander plv-by-\S+ was allowed.*does not decide which model.*before the allow phase: the policy of vpce-\S+ read back is the one the run wrote/,
+    },
+    world: { allowEnforcedAs: 'full-access' },
+  },
+  {
     name: 'deny-reverted',
     description:
       'a remediation rule resets any endpoint policy with a Deny to full access right after it is written',
