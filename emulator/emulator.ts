@@ -523,10 +523,10 @@ function matchRoute(
 /**
  * The caller's network is where the request was sent from, not who signed it: a request from a
  * Lambda sandbox leaves through that function's VPC ENIs (or from outside any VPC), whatever
- * credentials sign it. aws:SourceVpce and aws:SourceVpc describe the path a request took through
- * an endpoint (IAM User Guide, "AWS global condition context keys": aws:SourceVpce "the VPC
- * endpoint the request came through"), so credentials assumed by one function and used by
- * another are judged from the second. Requests from outside any sandbox (tests, the CLI) keep
+ * credentials sign it. aws:SourceVpce and aws:SourceVpc describe the path a request took: they
+ * are in the request context only when the requester makes the request through a VPC endpoint
+ * (IAM User Guide, "AWS global condition context keys", Availability of aws:SourceVpce), so
+ * credentials assumed by one function and used by another are judged from the second. Requests from outside any sandbox (tests, the CLI) keep
  * the network their key was issued with.
  */
 function fromWhereItWasSent(caller: Caller, origin: SandboxOrigin | undefined): Caller {
