@@ -11,6 +11,7 @@ import type { World } from '../emulator/core/context.ts';
 import type { FaultRule } from '../emulator/core/faults.ts';
 import type { Emulator } from '../emulator/emulator.ts';
 import {
+  BYSTANDER_NAME_PREFIX,
   type ExecutionInputArgs,
   type ObligationId,
   type ObligationResult,
@@ -399,6 +400,29 @@ const list: Scenario[] = [
       reason: /could not be read/,
     },
     faults: [{ kind: 'server-error', service: 'iam', operation: 'GetRolePolicy' }],
+  },
+  {
+    // A refusal by the caller's own identity policy says nothing about the endpoint policy.
+    name: 'bystander-identity-denied',
+    description:
+      'an automation puts an explicit Deny of bedrock:* on every new bystander role: its call is refused by its identity policy, not by the endpoint policy',
+    kind: 'unobservable',
+    expect: {
+      verdict: 'error',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'could-not-verify',
+      reason: /bystander plv-by-\S+ was refused by its own identity policy, not by the endpoint policy/,
+    },
+    world: automations({
+      kind: 'inline-policy-on-new-roles',
+      pathPrefix: PROBE_ROLE_PATH,
+      namePrefix: BYSTANDER_NAME_PREFIX,
+      policyName: 'DenyBedrock',
+      document: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Deny', Action: 'bedrock:*', Resource: '*' }],
+      }),
+    }),
   },
   {
     name: 'single-model-stack',

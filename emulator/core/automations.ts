@@ -11,8 +11,14 @@ import type { OperationCall, QueryApi, ServiceName } from './service.ts';
 export type Automation =
   /** Every new VPC gets an internet gateway and a 0.0.0.0/0 route in its main route table. */
   | { kind: 'internet-gateway-on-new-vpcs' }
-  /** Every new role under `pathPrefix` gets an extra inline policy. */
-  | { kind: 'inline-policy-on-new-roles'; pathPrefix: string; policyName: string; document: string }
+  /** Every new role under `pathPrefix` (and, when given, named `namePrefix`…) gets an extra inline policy. */
+  | {
+      kind: 'inline-policy-on-new-roles';
+      pathPrefix: string;
+      namePrefix?: string;
+      policyName: string;
+      document: string;
+    }
   /** Every new role under `pathPrefix` gets a managed policy attached. */
   | { kind: 'managed-policy-on-new-roles'; pathPrefix: string; policyArn: string }
   /** Inline policies put on roles under `pathPrefix` are rewritten without their Condition blocks. */
@@ -126,7 +132,7 @@ export class Automations {
       }
       case 'inline-policy-on-new-roles': {
         const role = newRole();
-        if (role?.Path.startsWith(a.pathPrefix))
+        if (role?.Path.startsWith(a.pathPrefix) && role.RoleName.startsWith(a.namePrefix ?? ''))
           iam('PutRolePolicy', {
             RoleName: role.RoleName,
             PolicyName: a.policyName,
