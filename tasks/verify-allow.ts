@@ -165,6 +165,15 @@ export async function handler(
       await callAsBystander({ ...decides, bystanderRoleArn: probe.bystanderRoleArn }),
       await callUnlistedModel({ ...decides, unlistedModelId: probe.unlistedModelId }),
     );
+  } else {
+    // The row must not pass on its read-backs alone: its claim names these two refusals.
+    observations.push({
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'could-not-verify',
+      observed:
+        'the bystander and unlisted-model calls were not made: the allowed call did not pass through this endpoint, so a refusal would prove nothing',
+      evidence: [],
+    });
   }
   const check = checkFrom('allow', 'allowed', p, status, reason, observations, p.firstMatch ?? p.last);
   log.info('allow check finished', { status: check.status, reason: check.reason });
