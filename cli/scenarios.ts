@@ -11,6 +11,7 @@ import type { World } from '../emulator/core/context.ts';
 import type { FaultRule } from '../emulator/core/faults.ts';
 import type { Emulator } from '../emulator/emulator.ts';
 import {
+  BYSTANDER_NAME_PREFIX,
   type ExecutionInputArgs,
   type ObligationId,
   type ObligationResult,
@@ -36,7 +37,13 @@ export interface Scenario {
   expect: ScenarioExpectation;
   input?: Partial<Pick<ExecutionInputArgs, 'options' | 'vpcCidr' | 'modelId' | 'deadlines'>>;
   /** Deployment settings (the CDK context a user would set). */
-  deploy?: { vpcCidrPool?: string[] };
+  deploy?: {
+    vpcCidrPool?: string[];
+    /** allowedModels names only the run's model: no second model for the unlisted-model call. */
+    singleModel?: boolean;
+  };
+  /** For a passing world: what a row's warnings must say (a finding that did not fail it). */
+  warning?: { obligation: ObligationId; text: RegExp };
   world?: Partial<World>;
   faults?: FaultRule[];
 }
@@ -190,6 +197,49 @@ const list: Scenario[] = [
     }),
   },
   {
+    name: 'endpoint-allows-any-principal',
+    description:
+      'an automation drops the Condition from every Allow of each endpoint policy written: Principal "*" with no aws:PrincipalArn, so any role in the VPC gets in',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'failed',
+      reason: /the endpoint policy does not decide: bystander plv-by-\S+ was allowed InvokeModel/,
+    },
+    world: automations({ kind: 'widen-endpoint-policy-allows', dropConditions: true }),
+  },
+  {
+    name: 'endpoint-allows-any-model',
+    description:
+      'an automation widens the Resource of every Allow of each endpoint policy written to "*": the probe role may call any model through the endpoint',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'failed',
+      reason:
+        /the endpoint policy does not decide which model: amazon\.titan-text-express-v1, which the policy the run wrote does not name, was allowed/,
+    },
+    world: automations({ kind: 'widen-endpoint-policy-allows', resource: '*' }),
+  },
+  {
+    // The read-back cannot see this one: only calls the written policy must refuse can.
+    name: 'endpoint-enforces-full-access',
+    description:
+      'DescribeVpcEndpoints shows the allow policy the run wrote, but traffic is under full access (any principal, any model)',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'failed',
+      // The bystander and the unlisted model fail the row while every read-back passes it.
+      reason:
+        /the endpoint policy does not decide: bystander plv-by-\S+ was allowed.*does not decide which model.*before the allow phase: the policy of vpce-\S+ read back is the one the run wrote/,
+    },
+    world: { allowEnforcedAs: 'full-access' },
+  },
+  {
     name: 'deny-reverted',
     description:
       'a remediation rule resets any endpoint policy with a Deny to full access right after it is written',
@@ -318,14 +368,16 @@ const list: Scenario[] = [
     }),
   },
   {
+    // Obligation 5's rule the other way round from role-extra-inline-policy: the extra grants only
+    // logs, and the role's credentials are refused from outside the VPC anyway, so it is a warning.
     name: 'role-extra-managed-policy',
-    description: 'an automation attaches AWSLambdaBasicExecutionRole to every new probe role',
-    kind: 'tampered',
-    expect: {
-      verdict: 'fail',
+    description:
+      'an automation attaches AWSLambdaBasicExecutionRole (logs only) to every new probe role: the outside call is refused anyway, so it is a warning that names it',
+    kind: 'correct',
+    expect: { verdict: 'pass' },
+    warning: {
       obligation: 'probe-role-as-written',
-      result: 'failed',
-      reason: /AWSLambdaBasicExecutionRole was not attached by the run/,
+      text: /AWSLambdaBasicExecutionRole was not attached by the run; the role's credentials were refused from outside the VPC anyway/,
     },
     world: automations({
       kind: 'managed-policy-on-new-roles',
@@ -404,6 +456,42 @@ const list: Scenario[] = [
       reason: /could not be read/,
     },
     faults: [{ kind: 'server-error', service: 'iam', operation: 'GetRolePolicy' }],
+  },
+  {
+    // A refusal by the caller's own identity policy says nothing about the endpoint policy.
+    name: 'bystander-identity-denied',
+    description:
+      'an automation puts an explicit Deny of bedrock:* on every new bystander role: its call is refused by its identity policy, not by the endpoint policy',
+    kind: 'unobservable',
+    expect: {
+      verdict: 'error',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'could-not-verify',
+      reason: /bystander plv-by-\S+ was refused by its own identity policy, not by the endpoint policy/,
+    },
+    world: automations({
+      kind: 'inline-policy-on-new-roles',
+      pathPrefix: PROBE_ROLE_PATH,
+      namePrefix: BYSTANDER_NAME_PREFIX,
+      policyName: 'DenyBedrock',
+      document: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Deny', Action: 'bedrock:*', Resource: '*' }],
+      }),
+    }),
+  },
+  {
+    name: 'single-model-stack',
+    description:
+      "the stack's allowedModels names only the run's model: no model the endpoint policy does not name can be called, so that refusal is unobserved",
+    kind: 'unobservable',
+    expect: {
+      verdict: 'error',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'could-not-verify',
+      reason: /no model the endpoint policy does not name could be tried/,
+    },
+    deploy: { singleModel: true },
   },
   {
     name: 'fail-midway',

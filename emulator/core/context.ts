@@ -72,6 +72,12 @@ export interface World {
    * implicit ("no VPC endpoint policy allows"), not the explicit Deny the run wrote. A fault.
    */
   denyEnforcedAs: 'explicit' | 'no-allow';
+  /**
+   * `full-access`: traffic enforces full access for an endpoint policy without a Deny, while
+   * DescribeVpcEndpoints shows the policy written (the read-back agrees, the traffic does not).
+   * A fault, no AWS behaviour: only calls that the written policy must refuse can tell.
+   */
+  allowEnforcedAs?: 'written' | 'full-access';
   /** Fixed endpoint-policy propagation in seconds, instead of the latency profile's draw. */
   endpointPolicyPropagationSeconds?: number;
 }

@@ -42,6 +42,23 @@ function client(region: string, timeoutSeconds: number, endpointHost?: string): 
   return c;
 }
 
+function bystanderClient(
+  region: string,
+  timeoutSeconds: number,
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string },
+): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    region,
+    credentials,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: timeoutSeconds * 1000,
+      requestTimeout: timeoutSeconds * 1000,
+      throwOnRequestTimeout: true,
+    }),
+  });
+}
+
 const PRIVATE_RANGES = [/^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./];
 export const isPrivateAddress = (ip: string) => PRIVATE_RANGES.some((r) => r.test(ip));
 
@@ -93,8 +110,11 @@ export async function handler(event: unknown): Promise<ProbeResult> {
   }
   const resolvedPrivate = resolvedAddresses.length > 0 && resolvedAddresses.every(isPrivateAddress);
 
+  // Another principal's short-lived credentials sign only this call, from this sandbox's network
+  // position; a client of its own keeps them out of the cached clients.
+  const signer = e.credentials ? bystanderClient(e.region, e.timeoutSeconds, e.credentials) : undefined;
   try {
-    await client(e.region, e.timeoutSeconds, e.endpointHost).send(
+    await (signer ?? client(e.region, e.timeoutSeconds, e.endpointHost)).send(
       new InvokeModelCommand({
         modelId: e.modelId,
         contentType: 'application/json',
@@ -122,5 +142,7 @@ export async function handler(event: unknown): Promise<ProbeResult> {
       errorMessage: String((err as Error).message ?? '').slice(0, 1000),
       latencyMs: Date.now() - started,
     };
+  } finally {
+    signer?.destroy();
   }
 }
