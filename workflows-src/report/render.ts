@@ -48,7 +48,7 @@ const RESULT_ICON: Record<ObligationResult, string> = {
 const OBLIGATION_TITLE: Record<Obligation['id'], string> = {
   'reached-through-this-endpoint': "Through this run's endpoint",
   'no-other-way-out': 'Only through the endpoint',
-  'policy-in-force-is-policy-written': 'Policy in force = policy written',
+  'policy-in-force-is-policy-written': 'Endpoint policy decides, as written',
   'own-deny-refuses-stably': "The run's Deny refuses, stably",
   'probe-role-as-written': 'Probe role as written',
 };
