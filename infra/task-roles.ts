@@ -6,7 +6,7 @@
 import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../statemachine/contract.ts';
+import { POOL_TAG_KEYS, PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../statemachine/contract.ts';
 import type { TaskPermissionSet } from '../tasks/manifest.ts';
 
 export const PERMISSION_SETS: readonly TaskPermissionSet[] = [
@@ -133,6 +133,11 @@ export class TaskRoles extends Construct {
     return { Null: { [`ec2:ResourceTag/${this.tagKey}`]: 'false' } };
   }
 
+  /** A pooled network's resources (`privatelink-verify pool create`): a run may lease and use them, not change them. */
+  private poolTagCondition(): Record<string, Record<string, unknown>> {
+    return { Null: { [`ec2:ResourceTag/${POOL_TAG_KEYS.pool}`]: 'false' } };
+  }
+
   private statementsFor(set: TaskPermissionSet): iam.PolicyStatement[] {
     const s = (sid: string, props: iam.PolicyStatementProps) => new iam.PolicyStatement({ sid, ...props });
     switch (set) {
@@ -174,6 +179,13 @@ export class TaskRoles extends Construct {
             resources: [this.ec2('vpc')],
             conditions: this.resourceTagCondition(),
           }),
+          s('LeaseInsidePooledVpc', {
+            // The lease is a run-tagged group created in a pooled VPC (tasks/lib/pool.ts); the
+            // tag conditions of CreateTaggedSubnetsAndGroups still apply to the group itself.
+            actions: ['ec2:CreateSecurityGroup'],
+            resources: [this.ec2('vpc')],
+            conditions: this.poolTagCondition(),
+          }),
           s('TagOnlyWhileCreating', {
             actions: ['ec2:CreateTags'],
             resources: [this.ec2('vpc'), this.ec2('subnet'), this.ec2('security-group')],
@@ -213,6 +225,11 @@ export class TaskRoles extends Construct {
             actions: ['ec2:CreateVpcEndpoint'],
             resources: [this.ec2('vpc'), this.ec2('subnet'), this.ec2('security-group')],
             conditions: this.resourceTagCondition(),
+          }),
+          s('CreateEndpointInLeasedNetwork', {
+            actions: ['ec2:CreateVpcEndpoint'],
+            resources: [this.ec2('vpc'), this.ec2('subnet'), this.ec2('security-group')],
+            conditions: this.poolTagCondition(),
           }),
           s('TagEndpointOnlyWhileCreating', {
             actions: ['ec2:CreateTags'],
