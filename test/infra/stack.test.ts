@@ -12,7 +12,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../infra/app.ts';
 import { ASL_PATH, type PrivateLinkVerifyStack } from '../../infra/stack.ts';
-import { PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../../statemachine/contract.ts';
+import { POOL_TAG_KEYS, PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../../statemachine/contract.ts';
 import { buildProbeCodeSync, REPO_ROOT } from '../../tasks/build.ts';
 import { PROBE_FUNCTION, SWEEPER_FUNCTION, substitutionName, TASK_ENV, TASKS } from '../../tasks/manifest.ts';
 
@@ -334,16 +334,23 @@ describe('least privilege: EC2', () => {
     }
   });
 
-  it('lets a create use an existing VPC, subnet or security group only if it carries the run tag', () => {
+  it('lets a create use an existing VPC, subnet or security group only if it carries the run tag or is a pooled network', () => {
+    const runTagged = { Null: { [`ec2:ResourceTag/${TAG_KEYS.runId}`]: 'false' } };
+    const pooled = { Null: { [`ec2:ResourceTag/${POOL_TAG_KEYS.pool}`]: 'false' } };
     for (const action of ['ec2:CreateSubnet', 'ec2:CreateSecurityGroup', 'ec2:CreateVpcEndpoint']) {
       const onParents = withAction(action).filter(
         (s) => !s.resources.some((r) => createdTypes[action]!.includes(ec2ResourceType(r)!)),
       );
       expect(onParents.length, action).toBeGreaterThan(0);
-      for (const { statement } of onParents) {
-        expect(statement.Condition).toEqual({ Null: { [`ec2:ResourceTag/${TAG_KEYS.runId}`]: 'false' } });
-      }
+      for (const { statement } of onParents)
+        expect([runTagged, pooled], action).toContainEqual(statement.Condition);
     }
+    // In a pooled network a run may create its endpoint and its lease group, never a subnet.
+    const inPool = (action: string) =>
+      withAction(action).filter((s) => JSON.stringify(s.statement.Condition) === JSON.stringify(pooled));
+    expect(inPool('ec2:CreateVpcEndpoint').length).toBeGreaterThan(0);
+    expect(inPool('ec2:CreateSecurityGroup').length).toBeGreaterThan(0);
+    expect(inPool('ec2:CreateSubnet')).toEqual([]);
   });
 
   it('allows ec2:CreateTags only as part of the create actions', () => {
