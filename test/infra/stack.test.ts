@@ -301,6 +301,28 @@ describe('safety nets', () => {
       'Fn::GetAtt': [logicalId(stack.taskFunctions.functions[SWEEPER_FUNCTION.name]!), 'Arn'],
     });
   });
+
+  it("tells the sweeper the state machine, and lets the sweeper's role only describe that machine's executions", () => {
+    const rule = json.Resources[logicalId(stack.sweepSchedule)];
+    // The input is a JSON string with the machine's ARN resolved in (Fn::Join over its Ref).
+    expect(JSON.stringify(rule.Properties.Targets[0].Input)).toContain(logicalId(stack.stateMachine));
+    expect(JSON.stringify(rule.Properties.Targets[0].Input)).toContain('stateMachineArn');
+    const sweeperRole = { Ref: logicalId(stack.taskRoles.roles[SWEEPER_FUNCTION.permissions]) };
+    const describing = Object.values(
+      json.Resources as Record<string, { Type: string; Properties: any }>,
+    ).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties.Roles) === JSON.stringify([sweeperRole]) &&
+        JSON.stringify(r.Properties).includes('states:'),
+    );
+    expect(describing).toHaveLength(1);
+    const statements = describing[0]!.Properties.PolicyDocument.Statement;
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('states:DescribeExecution');
+    expect(JSON.stringify(statements[0].Resource)).toContain(':execution:');
+    expect(JSON.stringify(statements[0].Resource)).toContain(logicalId(stack.stateMachine));
+  });
 });
 
 describe('least privilege: EC2', () => {
