@@ -231,6 +231,20 @@ describe('network lease pool', () => {
     expect((await leaseRun('release-b', 'release')).network.vpcId).toBe(n!.vpcId);
   });
 
+  it('the safety net for an aborted execution releases its lease, knowing only the run id from the event', async () => {
+    const [n] = await pooled('aborted', 1);
+    const { input } = await leaseRun('aborted-a', 'aborted');
+    expect(await leaseOf('aborted')).toEqual(['aborted-a']);
+    const { handler: cleanup } = await import('../../tasks/cleanup.ts');
+    const out = await cleanup({
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { status: 'ABORTED', stopDate: Date.now() - 7_200_000, input: JSON.stringify(input) },
+    });
+    expect(out.status).toBe('complete');
+    expect(await leaseOf('aborted')).toEqual([null]);
+    expect(await poolIntact(n!)).toBe(true);
+  });
+
   it('the sweeper frees an expired lease, and the lease of an ended execution before its expiry, never the pool', async () => {
     const [n1, n2] = await pooled('sweep', 2);
     await leaseRun('sweep-expired', 'sweep', new Date(Date.now() - 1000).toISOString());
