@@ -37,13 +37,21 @@ export async function main(n = 10): Promise<Record<string, number>> {
       .filter((e): e is NonNullable<typeof e> => Boolean(e));
     for (const run of r.runs) if (run.why) console.log(`  ${run.runId}: ${run.why}`);
     const perHour = (n / makespan) * 3600;
+    // The last verdict, from the common start: a run's cleanup after it holds no pooled network
+    // any more once its endpoint is gone, so the makespan's tail undersells a pool's steady rate.
+    const lastVerdict =
+      Math.max(
+        ...r.runs.map((x) => x.start + (x.entries.find((e) => e.name === 'VerdictKnown')?.at ?? Number.NaN)),
+      ) - start;
+    const verdictsPerHour = (n / (lastVerdict / 1000)) * 3600;
     const queued = r.runs.filter((x) => x.quotaWaitSeconds > 0).length;
     console.log(
       `${label}: N=${n}, ${r.free} free VPC slot(s)${r.pooled ? `, ${r.pooled} pooled network(s)` : ''}; passed ${passed}/${n}, leftovers ${r.leftovers}, queued ${queued}; ` +
-        `makespan ${makespan.toFixed(0)} s simulated → ${perHour.toFixed(1)} runs/hour/region; median time to verdict ${median(verdicts.map((v) => v.at / 1000)).toFixed(0)} s; ` +
+        `makespan ${makespan.toFixed(0)} s simulated → ${perHour.toFixed(1)} runs/hour/region (last verdict at ${(lastVerdict / 1000).toFixed(0)} s → ${verdictsPerHour.toFixed(1)} verdicts/hour); median time to verdict ${median(verdicts.map((v) => v.at / 1000)).toFixed(0)} s; ` +
         `wall ${r.wallS.toFixed(1)} s, peak RSS ${r.peakMb.toFixed(0)} MB`,
     );
     summary[`runs per hour per region ${label} (N=${n})`] = perHour;
+    summary[`verdicts per hour per region ${label} (N=${n})`] = verdictsPerHour;
   }
   return summary;
 }
