@@ -36,6 +36,9 @@ describe('a run with --pool', () => {
     expect(after.filter((i) => i.tags[TAG_KEYS.runId] === runId)).toEqual([]);
     const vpcs = after.filter((i) => i.type === 'vpc' && !i.builtIn);
     expect(vpcs.map((v) => v.tags[POOL_TAG_KEYS.network]).sort()).toEqual(['pool-e2e-1', 'pool-e2e-2']);
+    // The probe's Lambda ENIs in the pooled VPC carry no tag of the run: they must be gone too
+    // (the endpoint's went with it), or the pool would fill up with them run after run.
+    expect(after.filter((i) => i.type === 'eni')).toEqual([]);
     // The pool's own groups (two per network) are all still there: the run deleted only its lease.
     const poolGroups = after.filter(
       (i) => i.type === 'security-group' && i.tags[POOL_TAG_KEYS.pool] === 'e2e',
