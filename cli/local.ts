@@ -13,6 +13,7 @@ import {
 import { profileNamed } from '../emulator/core/latency.ts';
 import type { InventoryItem } from '../emulator/core/service.ts';
 import { Emulator } from '../emulator/emulator.ts';
+import { DEFAULT_CONFIG } from '../infra/config.ts';
 import {
   describeInputProblem,
   type ExecutionInputArgs,
@@ -24,6 +25,7 @@ import {
   TAG_KEYS,
   unobservedObligations,
 } from '../statemachine/contract.ts';
+import { unlistedModelFor } from '../tasks/lib/policies.ts';
 import { startOrAttach, type WatchResult, watchExecution } from '../workflows-src/action/execution.ts';
 import { deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
@@ -210,11 +212,13 @@ export async function runLocal(
     progress(
       `emulator listening on ${emu.url} (profile ${profile.name}, ${timeScale > 0 ? `time capped at scale ${timeScale}` : 'event clock, uncapped'})`,
     );
-    // The probe boundary allows the run's model, as a user's CDK configuration would.
+    // The probe boundary allows the run's model, as a user's CDK configuration would, and a second
+    // one for the unlisted-model call (the endpoint policy must refuse it).
     const scenario = SCENARIOS[o.scenario]!;
+    const unlisted = unlistedModelFor(input.modelId, DEFAULT_CONFIG.allowedModels);
     const deployed = await deployProduct(emu, {
       region: o.input.region,
-      allowedModels: [input.modelId],
+      allowedModels: [input.modelId, ...(scenario.deploy?.singleModel || !unlisted ? [] : [unlisted])],
       ...(scenario.deploy?.vpcCidrPool ? { vpcCidrPool: scenario.deploy.vpcCidrPool } : {}),
     });
     progress(

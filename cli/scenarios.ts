@@ -12,6 +12,7 @@ import type { World } from '../emulator/core/context.ts';
 import type { FaultRule } from '../emulator/core/faults.ts';
 import type { Emulator } from '../emulator/emulator.ts';
 import {
+  BYSTANDER_NAME_PREFIX,
   type ExecutionInputArgs,
   type ObligationId,
   type ObligationResult,
@@ -28,6 +29,8 @@ export interface ScenarioExpectation {
   result?: Exclude<ObligationResult, 'passed'>;
   /** What that row's observation (or the report's summary) must say. */
   reason?: RegExp;
+  /** "Refused everywhere from then on" comes at least this many seconds after the first refusal. */
+  everywhereAfterFirstBySeconds?: number;
 }
 
 export interface Scenario {
@@ -37,7 +40,13 @@ export interface Scenario {
   expect: ScenarioExpectation;
   input?: Partial<Pick<ExecutionInputArgs, 'options' | 'vpcCidr' | 'modelId' | 'deadlines'>>;
   /** Deployment settings (the CDK context a user would set). */
-  deploy?: { vpcCidrPool?: string[] };
+  deploy?: {
+    vpcCidrPool?: string[];
+    /** allowedModels names only the run's model: no second model for the unlisted-model call. */
+    singleModel?: boolean;
+  };
+  /** For a passing world: what a row's warnings must say (a finding that did not fail it). */
+  warning?: { obligation: ObligationId; text: RegExp };
   world?: Partial<World>;
   faults?: FaultRule[];
   /** The run leases from a pool the local command creates first (cli/pool-scenarios.ts). */
@@ -78,6 +87,15 @@ const list: Scenario[] = [
     kind: 'correct',
     expect: { verdict: 'pass' },
     input: { modelId: 'us.anthropic.claude-3-haiku-20240307-v1:0' },
+  },
+  {
+    name: 'zone-lag',
+    description:
+      'every endpoint-policy change reaches the ENI in us-east-1b 40 s after the one in us-east-1a: the Deny is proven in each zone, first refusal and "refused everywhere" differ',
+    kind: 'correct',
+    // Polls are 5 s apart: zone b's first refusal is seen within one interval of its lag.
+    expect: { verdict: 'pass', everywhereAfterFirstBySeconds: 35 },
+    world: { zonePolicyLagSeconds: { 'us-east-1b': 40 } },
   },
   {
     name: 'slow-propagation',
@@ -127,6 +145,22 @@ const list: Scenario[] = [
     world: { modelsWithoutAccess: ['anthropic.claude-3-haiku-20240307-v1:0'] },
   },
 
+  {
+    name: 'endpoint-one-zone',
+    // The regional name still resolves (to the one ENI left) and the call through it succeeds:
+    // only the zone-by-zone proof sees the zone with no ENI.
+    description:
+      'a script cuts every new endpoint back to its first subnet: the allowed call works in us-east-1a only, the endpoint has no ENI in us-east-1b',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'reached-through-this-endpoint',
+      result: 'failed',
+      reason: /not in every zone: vpce-\S+ has no network interface in us-east-1b/,
+    },
+    world: automations({ kind: 'endpoint-in-first-subnet-only' }),
+  },
+
   // ---- obligation 2: no other way out ----------------------------------------------------
   {
     name: 'internet-route',
@@ -170,6 +204,49 @@ const list: Scenario[] = [
       kind: 'append-endpoint-policy-statement',
       statement: { Effect: 'Allow', Principal: '*', Action: 'bedrock:ListFoundationModels', Resource: '*' },
     }),
+  },
+  {
+    name: 'endpoint-allows-any-principal',
+    description:
+      'an automation drops the Condition from every Allow of each endpoint policy written: Principal "*" with no aws:PrincipalArn, so any role in the VPC gets in',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'failed',
+      reason: /the endpoint policy does not decide: bystander plv-by-\S+ was allowed InvokeModel/,
+    },
+    world: automations({ kind: 'widen-endpoint-policy-allows', dropConditions: true }),
+  },
+  {
+    name: 'endpoint-allows-any-model',
+    description:
+      'an automation widens the Resource of every Allow of each endpoint policy written to "*": the probe role may call any model through the endpoint',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'failed',
+      reason:
+        /the endpoint policy does not decide which model: amazon\.titan-text-express-v1, which the policy the run wrote does not name, was allowed/,
+    },
+    world: automations({ kind: 'widen-endpoint-policy-allows', resource: '*' }),
+  },
+  {
+    // The read-back cannot see this one: only calls the written policy must refuse can.
+    name: 'endpoint-enforces-full-access',
+    description:
+      'DescribeVpcEndpoints shows the allow policy the run wrote, but traffic is under full access (any principal, any model)',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'failed',
+      // The bystander and the unlisted model fail the row while every read-back passes it.
+      reason:
+        /the endpoint policy does not decide: bystander plv-by-\S+ was allowed.*does not decide which model.*before the allow phase: the policy of vpce-\S+ read back is the one the run wrote/,
+    },
+    world: { allowEnforcedAs: 'full-access' },
   },
   {
     name: 'deny-reverted',
@@ -239,6 +316,35 @@ const list: Scenario[] = [
     world: { denyLapse: { afterSeconds: 150, forSeconds: 120 } },
   },
   {
+    name: 'deny-one-zone',
+    // us-east-1a is the zone of the probe's first subnet: the regional name's answer puts that
+    // ENI first, so a call by the regional name alone would see the Deny "everywhere".
+    description:
+      "the Deny reaches the endpoint's ENI in us-east-1a only; the ENI in us-east-1b keeps enforcing the allow policy",
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'own-deny-refuses-stably',
+      result: 'failed',
+      reason: /refused the call in us-east-1a .* but never in us-east-1b .*Deny was not enforced there/,
+    },
+    world: { denyOnlyInZones: ['us-east-1a'] },
+  },
+  {
+    name: 'deny-lapses-one-zone',
+    description:
+      'the Deny takes effect in both zones, then 150 s later the ENI in us-east-1b enforces the previous (allow) policy again; settle window 300 s',
+    kind: 'tampered',
+    expect: {
+      verdict: 'fail',
+      obligation: 'own-deny-refuses-stably',
+      result: 'failed',
+      reason: /Deny not stable: in us-east-1b, .*succeeded again/,
+    },
+    input: { options: { denySettleSeconds: 300 } },
+    world: { denyLapse: { afterSeconds: 150, zones: ['us-east-1b'] } },
+  },
+  {
     name: 'deny-implicit',
     description:
       'traffic refuses the call after the flip, but implicitly ("no VPC endpoint policy allows"), not by the Deny the run wrote',
@@ -271,14 +377,16 @@ const list: Scenario[] = [
     }),
   },
   {
+    // Obligation 5's rule the other way round from role-extra-inline-policy: the extra grants only
+    // logs, and the role's credentials are refused from outside the VPC anyway, so it is a warning.
     name: 'role-extra-managed-policy',
-    description: 'an automation attaches AWSLambdaBasicExecutionRole to every new probe role',
-    kind: 'tampered',
-    expect: {
-      verdict: 'fail',
+    description:
+      'an automation attaches AWSLambdaBasicExecutionRole (logs only) to every new probe role: the outside call is refused anyway, so it is a warning that names it',
+    kind: 'correct',
+    expect: { verdict: 'pass' },
+    warning: {
       obligation: 'probe-role-as-written',
-      result: 'failed',
-      reason: /AWSLambdaBasicExecutionRole was not attached by the run/,
+      text: /AWSLambdaBasicExecutionRole was not attached by the run; the role's credentials were refused from outside the VPC anyway/,
     },
     world: automations({
       kind: 'managed-policy-on-new-roles',
@@ -357,6 +465,42 @@ const list: Scenario[] = [
       reason: /could not be read/,
     },
     faults: [{ kind: 'server-error', service: 'iam', operation: 'GetRolePolicy' }],
+  },
+  {
+    // A refusal by the caller's own identity policy says nothing about the endpoint policy.
+    name: 'bystander-identity-denied',
+    description:
+      'an automation puts an explicit Deny of bedrock:* on every new bystander role: its call is refused by its identity policy, not by the endpoint policy',
+    kind: 'unobservable',
+    expect: {
+      verdict: 'error',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'could-not-verify',
+      reason: /bystander plv-by-\S+ was refused by its own identity policy, not by the endpoint policy/,
+    },
+    world: automations({
+      kind: 'inline-policy-on-new-roles',
+      pathPrefix: PROBE_ROLE_PATH,
+      namePrefix: BYSTANDER_NAME_PREFIX,
+      policyName: 'DenyBedrock',
+      document: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Deny', Action: 'bedrock:*', Resource: '*' }],
+      }),
+    }),
+  },
+  {
+    name: 'single-model-stack',
+    description:
+      "the stack's allowedModels names only the run's model: no model the endpoint policy does not name can be called, so that refusal is unobserved",
+    kind: 'unobservable',
+    expect: {
+      verdict: 'error',
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'could-not-verify',
+      reason: /no model the endpoint policy does not name could be tried/,
+    },
+    deploy: { singleModel: true },
   },
   {
     name: 'fail-midway',

@@ -6,7 +6,7 @@ import { createServer as createNetServer, type Server } from 'node:net';
 import { Authorizer } from './auth/authorize.ts';
 import { authenticate } from './auth/credentials.ts';
 import { Automations } from './core/automations.ts';
-import { SLOT } from './core/clock.ts';
+import { type SandboxOrigin, SLOT } from './core/clock.ts';
 import { EmulatorContext, type EmulatorOptions } from './core/context.ts';
 import { AwsError } from './core/errors.ts';
 import type { FaultRule } from './core/faults.ts';
@@ -231,12 +231,15 @@ export class Emulator {
     let operation = '?';
     let status = 200;
     try {
-      caller = await authenticate(this.ctx.identities, serviceName, {
-        method: req.method ?? 'GET',
-        rawUrl: req.url ?? '/',
-        headers: req.headers,
-        body,
-      });
+      caller = fromWhereItWasSent(
+        await authenticate(this.ctx.identities, serviceName, {
+          method: req.method ?? 'GET',
+          rawUrl: req.url ?? '/',
+          headers: req.headers,
+          body,
+        }),
+        this.ctx.clock.sandbox(Number(req.headers[SANDBOX_HEADER]))?.origin,
+      );
       const call: OperationCall = {
         caller,
         region: sig.region ?? 'us-east-1',
@@ -515,4 +518,23 @@ function matchRoute(
     return { route, params };
   }
   return undefined;
+}
+
+/**
+ * The caller's network is where the request was sent from, not who signed it: a request from a
+ * Lambda sandbox leaves through that function's VPC ENIs (or from outside any VPC), whatever
+ * credentials sign it. aws:SourceVpce and aws:SourceVpc describe the path a request took: they
+ * are in the request context only when the requester makes the request through a VPC endpoint
+ * (IAM User Guide, "AWS global condition context keys", Availability of aws:SourceVpce), so
+ * credentials assumed by one function and used by another are judged from the second. Requests from outside any sandbox (tests, the CLI) keep
+ * the network their key was issued with.
+ */
+function fromWhereItWasSent(caller: Caller, origin: SandboxOrigin | undefined): Caller {
+  if (!origin) return caller;
+  const { network: _keyNetwork, functionName: _keyFunction, ...who } = caller;
+  return {
+    ...who,
+    functionName: origin.functionName,
+    ...(origin.network ? { network: origin.network } : {}),
+  };
 }

@@ -18,7 +18,10 @@ export interface PrivateLinkVerifyConfigInput {
   allowPullRequests?: boolean | string;
   /** ARN of an existing GitHub OIDC provider: an account holds only one per URL. */
   existingOidcProviderArn?: string;
-  /** Model ids (or inference profile ids) the probe may call; the probe role's boundary names only these. */
+  /**
+   * Model ids (or inference profile ids) the probe may call; the probe role's boundary names only
+   * these. Name at least two: a run calls one the endpoint policy does not name, to show it refuses it.
+   */
   allowedModels?: string[] | string;
   /** The run tag every modify/delete permission requires on the resource. */
   tagKey?: string;
@@ -46,7 +49,9 @@ export const DEFAULT_CONFIG = {
   branches: ['main'],
   environments: [] as string[],
   allowPullRequests: true,
-  allowedModels: ['anthropic.claude-3-haiku-20240307-v1:0'],
+  // The second model is the one the endpoint policy must refuse (obligation 3's unlisted-model
+  // call): the probe boundary allows it, so only the endpoint policy can.
+  allowedModels: ['anthropic.claude-3-haiku-20240307-v1:0', 'amazon.titan-text-express-v1'],
   tagKey: TAG_KEYS.runId,
   vpcCidrPool: ['10.42.0.0/16'],
   logRetentionDays: 90,

@@ -117,7 +117,11 @@ export class PrivateLinkVerifyStack extends Stack {
       taskEnvironment: {
         Preflight: { [VPC_CIDR_POOL_ENV]: config.vpcCidrPool.join(',') },
         // The outside caller of obligation 2: the probe role trusts the verify role.
-        CreateProbe: { [TASK_ENV.outsideCallerRoleArn]: this.taskRoles.roles.verify.roleArn },
+        // It also may assume the bystander; a second allowed model is the unlisted model (obligation 3).
+        CreateProbe: {
+          [TASK_ENV.outsideCallerRoleArn]: this.taskRoles.roles.verify.roleArn,
+          [TASK_ENV.allowedModels]: config.allowedModels.join(','),
+        },
       },
       logRetention,
       codeMode: props.taskCode ?? 'esbuild',

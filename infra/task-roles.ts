@@ -6,7 +6,13 @@
 import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { POOL_TAG_KEYS, PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../statemachine/contract.ts';
+import {
+  BYSTANDER_NAME_PREFIX,
+  POOL_TAG_KEYS,
+  PROBE_NAME_PREFIX,
+  PROBE_ROLE_PATH,
+  TAG_KEYS,
+} from '../statemachine/contract.ts';
 import type { TaskPermissionSet } from '../tasks/manifest.ts';
 
 export const PERMISSION_SETS: readonly TaskPermissionSet[] = [
@@ -103,6 +109,25 @@ export class TaskRoles extends Construct {
       region: '',
       resource: 'role',
       resourceName: `${PROBE_ROLE_PATH.slice(1)}${PROBE_NAME_PREFIX}*`,
+    });
+  }
+
+  /** The bystander roles of obligation 3: under the same path and boundary, a prefix of their own. */
+  private get bystanderRoleArn(): string {
+    return Stack.of(this).formatArn({
+      service: 'iam',
+      region: '',
+      resource: 'role',
+      resourceName: `${PROBE_ROLE_PATH.slice(1)}${BYSTANDER_NAME_PREFIX}*`,
+    });
+  }
+
+  private get absentBystanderRoleArn(): string {
+    return Stack.of(this).formatArn({
+      service: 'iam',
+      region: '',
+      resource: 'role',
+      resourceName: `${BYSTANDER_NAME_PREFIX}*`,
     });
   }
 
@@ -260,8 +285,9 @@ export class TaskRoles extends Construct {
       case 'probe':
         return [
           s('CreateBoundedProbeRole', {
+            // The probe role, and the bystander role obligation 3 calls with (same path, same boundary).
             actions: ['iam:CreateRole'],
-            resources: [this.probeRoleArn],
+            resources: [this.probeRoleArn, this.bystanderRoleArn],
             conditions: {
               StringEquals: { 'iam:PermissionsBoundary': this.probeBoundary.managedPolicyArn },
               ...this.createTagConditions(),
@@ -269,13 +295,13 @@ export class TaskRoles extends Construct {
           }),
           s('TagProbeRole', {
             actions: ['iam:TagRole'],
-            resources: [this.probeRoleArn],
+            resources: [this.probeRoleArn, this.bystanderRoleArn],
             conditions: this.createTagConditions(),
           }),
           s('PutProbeIdentityPolicy', {
             // CreateProbe binds the new role to the run's endpoint (aws:SourceVpce) as it creates it.
             actions: ['iam:PutRolePolicy'],
-            resources: [this.probeRoleArn],
+            resources: [this.probeRoleArn, this.bystanderRoleArn],
             conditions: { StringEquals: { 'iam:PermissionsBoundary': this.probeBoundary.managedPolicyArn } },
           }),
           s('AttachOnlyLambdaVpcAccess', {
@@ -296,7 +322,12 @@ export class TaskRoles extends Construct {
           }),
           s('ReadProbeRole', {
             actions: ['iam:GetRole'],
-            resources: [this.probeRoleArn, this.absentProbeRoleArn],
+            resources: [
+              this.probeRoleArn,
+              this.absentProbeRoleArn,
+              this.bystanderRoleArn,
+              this.absentBystanderRoleArn,
+            ],
           }),
           s('PassProbeRoleToLambdaOnly', {
             actions: ['iam:PassRole'],
@@ -332,6 +363,8 @@ export class TaskRoles extends Construct {
           // The probe role's policies and boundary, read back before the allow phase.
           // The outside caller: the probe role's credentials, used from outside the VPC.
           s('AssumeProbeRoleFromOutside', { actions: ['sts:AssumeRole'], resources: [this.probeRoleArn] }),
+          // Obligation 3's bystander: its credentials, handed to the probe for one call inside the VPC.
+          s('AssumeBystanderRole', { actions: ['sts:AssumeRole'], resources: [this.bystanderRoleArn] }),
           s('ReadBackProbeRole', {
             actions: [
               'iam:GetRole',
@@ -381,7 +414,7 @@ export class TaskRoles extends Construct {
           s('DescribeRunResources', { actions: [...EC2_DESCRIBE.cleanup], resources: ['*'] }),
           s('DeleteProbeRole', {
             actions: ['iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy'],
-            resources: [this.probeRoleArn],
+            resources: [this.probeRoleArn, this.bystanderRoleArn],
           }),
           s('ReadProbeRoleEvenIfGone', {
             actions: [
@@ -390,7 +423,12 @@ export class TaskRoles extends Construct {
               'iam:GetRole',
               'iam:ListRoleTags',
             ],
-            resources: [this.probeRoleArn, this.absentProbeRoleArn],
+            resources: [
+              this.probeRoleArn,
+              this.absentProbeRoleArn,
+              this.bystanderRoleArn,
+              this.absentBystanderRoleArn,
+            ],
           }),
           s('FindExpiredProbeRoles', {
             // The sweeper lists roles under the probe path (PathPrefix); ListRoles authorizes no resource type.
@@ -414,6 +452,10 @@ export class TaskRoles extends Construct {
         'Probe roles are created per run under the dedicated path with the permissions boundary: path and prefix are the narrowest scope.',
       [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/${PROBE_NAME_PREFIX}*`]:
         'Read-only lookups of a probe role that does not exist are authorized on the path-less ARN: only Get/List actions.',
+      [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role${PROBE_ROLE_PATH}${BYSTANDER_NAME_PREFIX}*`]:
+        'Bystander roles (obligation 3) are created per run under the probe path with the permissions boundary: path and prefix are the narrowest scope.',
+      [`Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/${BYSTANDER_NAME_PREFIX}*`]:
+        'Read-only lookups of a bystander role that does not exist are authorized on the path-less ARN: only Get/List actions.',
     };
     const modelReason =
       'Preflight looks up the model id the user gave (GetFoundationModel / GetInferenceProfile, read-only) to refuse a typo before anything is created: any model may be asked for.';

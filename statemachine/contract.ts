@@ -36,6 +36,12 @@ export const LEASE_GROUP_NAME = 'plv-lease';
 /** IAM path that holds every probe role, so the task roles can be scoped to it. */
 export const PROBE_ROLE_PATH = '/privatelink-verify/';
 export const PROBE_NAME_PREFIX = 'plv-probe-';
+/**
+ * The bystander role of obligation 3 (`plv-by-<run id>`, under PROBE_ROLE_PATH): another principal
+ * whose identity policy would allow the run's model through the endpoint. A prefix of its own
+ * keeps it within IAM's 64 characters for any run id the probe accepts, and apart from probe names.
+ */
+export const BYSTANDER_NAME_PREFIX = 'plv-by-';
 
 /** Step Functions execution names: 1–80 characters; we keep to the set that is also safe in IAM and Lambda names. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
@@ -236,6 +242,22 @@ export const ProbeEventSchema = z.object({
   modelId: z.string(),
   /** Per-call network timeout, seconds: a black-holed path must not eat the whole Lambda timeout. */
   timeoutSeconds: z.number().default(8),
+  /**
+   * Call this endpoint-specific DNS name instead of the service's regional name: a zonal name from
+   * the endpoint's DnsEntries (`vpce-…-us-east-1a.bedrock-runtime.us-east-1.vpce.amazonaws.com`)
+   * takes the call to that zone's endpoint ENI, whatever the resolver would have picked.
+   */
+  endpointHost: z
+    .string()
+    .regex(/^[a-z0-9.-]+\.amazonaws\.com$/)
+    .optional(),
+  /**
+   * Short-lived credentials of another principal (the bystander role) to sign this one call with,
+   * from inside the VPC; without them the probe signs with its own role.
+   */
+  credentials: z
+    .object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string() })
+    .optional(),
 });
 export type ProbeEvent = z.input<typeof ProbeEventSchema>;
 
@@ -314,6 +336,15 @@ export const ProbeFunctionOutputSchema = z.object({
   state: z.string(),
   /** The inline identity policy CreateProbe put on the role when it created it (bound to aws:SourceVpce). */
   identityPolicyName: z.string().optional(),
+  /**
+   * A model the endpoint policy does not name but the probe role's identity policy (and boundary)
+   * allow, so that only the endpoint policy can refuse it (obligation 3). Absent: the stack
+   * allows no second model.
+   */
+  unlistedModelId: z.string().optional(),
+  /** The bystander role CreateProbe made (obligation 3); absent when the deployment names no role that may assume it. */
+  bystanderRoleName: z.string().optional(),
+  bystanderRoleArn: z.string().optional(),
   waitedSeconds: z.number().optional(),
 });
 export type ProbeFunctionOutput = z.infer<typeof ProbeFunctionOutputSchema>;
@@ -338,14 +369,15 @@ export type ObligationId = z.infer<typeof ObligationIdSchema>;
 /** The claim of each obligation, in plain words: the report's first column and the summary's material. */
 export const OBLIGATION_CLAIMS: Record<ObligationId, string> = {
   'reached-through-this-endpoint':
-    "Bedrock was reached through this run's endpoint: the probe's calls went to the private IPs of the endpoint's own network interfaces",
+    "Bedrock was reached through this run's endpoint in every zone: the probe's calls went to the private IPs of the endpoint's own network interfaces, and the allowed call succeeded through its interface in each of the run's Availability Zones",
   'no-other-way-out':
     "The probe role's own credentials are refused from outside the VPC, and no route leaves the run's VPC: the endpoint is the only way in",
   'policy-in-force-is-policy-written':
-    'The endpoint policy in force is the one the run wrote, read back before the allow phase, after the flip and at the end of the deny window',
+    'The endpoint policy decides and is the one the run wrote: inside the VPC it refused a bystander role and a model it does not name, and it read back as written before the allow phase, after the flip and at the end of the deny window',
   'own-deny-refuses-stably':
-    "The run's own explicit Deny refused the call, and kept refusing for the whole settle window",
-  'probe-role-as-written': 'The probe role has only the policies and boundary the run gave it',
+    "The run's own explicit Deny refused the call in every zone, and kept refusing there for the whole settle window",
+  'probe-role-as-written':
+    'The probe role has the policies and boundary the run gave it, and nothing else on it let its credentials reach Bedrock from outside the VPC',
 };
 
 /** Order of the rows in the report. */

@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { strToU8, zipSync } from 'fflate';
 import { PROBE_ROLE_PATH, type ProbeFunctionOutput } from '../statemachine/contract.ts';
+import { createBystanderRole } from './lib/bystander-role.ts';
 import { client } from './lib/clients.ts';
 import { resourceFailed, timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
@@ -29,7 +30,9 @@ import {
   IDENTITY_POLICY_NAME,
   identityPolicy,
   LAMBDA_VPC_MANAGED_POLICY,
+  modelResourceArns,
   probeTrustPolicy,
+  unlistedModelFor,
 } from './lib/policies.ts';
 import { parseRunState, probeName, probeRoleArn, required } from './lib/run-state.ts';
 import { runTags, tagList, tagMap } from './lib/tags.ts';
@@ -89,13 +92,22 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     throw resourceFailed(
       `the probe role is ${role.Arn}, but the endpoint policy names ${expectedArn}: the allow check could not pass`,
     );
+  // A model the stack allows but the endpoint policy does not name: the identity policy allows it
+  // too, so only the endpoint policy can refuse it (obligation 3).
+  const unlistedModelId = unlistedModelFor(
+    input.modelId,
+    (process.env[TASK_ENV.allowedModels] ?? '').split(',').filter(Boolean),
+  );
+  const unlistedArns = unlistedModelId
+    ? modelResourceArns(input.region, preflight.accountId, unlistedModelId)
+    : [];
   // With the role, before anything can assume it: the role may call Bedrock only through this endpoint.
   await aws('PutRolePolicy', () =>
     client(IAMClient, input.region).send(
       new PutRolePolicyCommand({
         RoleName: name,
         PolicyName: IDENTITY_POLICY_NAME,
-        PolicyDocument: identityPolicy(endpoint.vpcEndpointId, preflight.modelResourceArns),
+        PolicyDocument: identityPolicy(endpoint.vpcEndpointId, preflight.modelResourceArns, unlistedArns),
       }),
     ),
   );
@@ -149,6 +161,22 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     fn = created.value!;
     log.info('probe function created', { functionArn: fn.FunctionArn, state: fn.State });
   }
+  // After CreateFunction, so it is off the critical path: the function's Pending wait covers it.
+  const verifyRoleArn = process.env[TASK_ENV.outsideCallerRoleArn];
+  const bystander = verifyRoleArn
+    ? await createBystanderRole({
+        region: input.region,
+        runId: input.runId,
+        verifyRoleArn,
+        vpcEndpointId: endpoint.vpcEndpointId,
+        modelResourceArns: preflight.modelResourceArns,
+        tags,
+        ...(process.env[TASK_ENV.probePermissionsBoundaryArn]
+          ? { boundaryArn: process.env[TASK_ENV.probePermissionsBoundaryArn] }
+          : {}),
+      })
+    : undefined;
+  if (bystander) log.info('bystander role ready', { roleArn: bystander.roleArn });
   return {
     functionName: name,
     functionArn: fn.FunctionArn!,
@@ -156,5 +184,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     roleArn: role.Arn!,
     state: String(fn.State ?? 'Pending'),
     identityPolicyName: IDENTITY_POLICY_NAME,
+    ...(unlistedModelId ? { unlistedModelId } : {}),
+    ...(bystander ? { bystanderRoleName: bystander.roleName, bystanderRoleArn: bystander.roleArn } : {}),
   };
 }

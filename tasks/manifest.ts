@@ -148,4 +148,9 @@ export const TASK_ENV = {
    * Bedrock with the probe role's credentials from outside the VPC and show it is refused.
    */
   outsideCallerRoleArn: 'PRIVATELINK_VERIFY_OUTSIDE_CALLER_ROLE_ARN',
+  /**
+   * Comma-separated model ids the probe boundary allows (the stack's allowedModels): CreateProbe
+   * picks from them a model the endpoint policy does not name, for the unlisted-model call.
+   */
+  allowedModels: 'PRIVATELINK_VERIFY_ALLOWED_MODELS',
 } as const;

@@ -14,7 +14,13 @@ import {
 } from '@aws-sdk/client-ec2';
 import { IAMClient, ListRolesCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { LEASE_GROUP_NAME, PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../statemachine/contract.ts';
+import {
+  BYSTANDER_NAME_PREFIX,
+  LEASE_GROUP_NAME,
+  PROBE_NAME_PREFIX,
+  PROBE_ROLE_PATH,
+  TAG_KEYS,
+} from '../statemachine/contract.ts';
 import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { errorCode } from './lib/outcomes.ts';
@@ -94,7 +100,8 @@ export async function expiredRunIds(
         new ListRolesCommand({ PathPrefix: PROBE_ROLE_PATH, ...(marker ? { Marker: marker } : {}) }),
       );
       for (const r of page.Roles ?? []) {
-        if (!r.RoleName?.startsWith(PROBE_NAME_PREFIX)) continue;
+        if (!r.RoleName?.startsWith(PROBE_NAME_PREFIX) && !r.RoleName?.startsWith(BYSTANDER_NAME_PREFIX))
+          continue;
         try {
           consider(fromTags((await iamApi.send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags));
         } catch (err) {

@@ -1,13 +1,21 @@
 /**
  * Verify allow: before the first call, read back what the run built (the endpoint's policy and
  * ENIs, the VPC's route tables, the probe role); then invoke the probe until InvokeModel succeeds
- * or the deadline passes. The success counts only if it went to this run's endpoint ENIs.
+ * or the deadline passes. The success counts only if it went to this run's endpoint ENIs, and
+ * then only once it also succeeded through the ENI of every zone, each called by its zonal name.
  */
 import type { Check, Observation } from '../statemachine/contract.ts';
+import { callAsBystander, callUnlistedModel } from './lib/endpoint-decides.ts';
 import { createLogger } from './lib/log.ts';
-import { noEgressRoutes, policyReadback, roleAsWritten, throughTheseEnis } from './lib/observations.ts';
+import {
+  noEgressRoutes,
+  policyReadback,
+  roleAsWritten,
+  roleFindings,
+  throughTheseEnis,
+} from './lib/observations.ts';
 import { callFromOutside } from './lib/outside-caller.ts';
-import { allowProbeEndpointPolicy, identityPolicy } from './lib/policies.ts';
+import { allowProbeEndpointPolicy, identityPolicy, modelResourceArns } from './lib/policies.ts';
 import {
   checkFrom,
   endedUnobserved,
@@ -19,6 +27,7 @@ import {
 import { readEgressRoutes, readEndpoint, readOr, readRole } from './lib/readback.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { budgetMs } from './lib/waiter.ts';
+import { proveAllowedInEveryZone } from './lib/zones.ts';
 import { TASK_ENV } from './manifest.ts';
 
 export async function handler(
@@ -65,21 +74,24 @@ export async function handler(
     readRole(input.region, probe.roleName),
   );
   const boundaryArn = process.env[TASK_ENV.probePermissionsBoundaryArn] || undefined;
-  observations.push(
-    'value' in role
-      ? roleAsWritten(probe.roleName, role.value, {
-          identityPolicy: identityPolicy(endpoint.vpcEndpointId, arns),
-          ...(boundaryArn ? { boundaryArn } : {}),
-        })
-      : role.unobserved,
-  );
+  const unlistedArns = probe.unlistedModelId
+    ? modelResourceArns(input.region, preflight.accountId, probe.unlistedModelId)
+    : [];
+  const roleWritten = {
+    identityPolicy: identityPolicy(endpoint.vpcEndpointId, arns, unlistedArns),
+    ...(boundaryArn ? { boundaryArn } : {}),
+  };
+  // Read before the allow phase; weighed once the outside call has shown what extras can do.
+  const findings = 'value' in role ? roleFindings(probe.roleName, role.value, roleWritten) : undefined;
+  if (!('value' in role)) observations.push(role.unobserved);
 
+  const allowBudgetMs = budgetMs(input.deadlines.verifyAllowSeconds, context);
   const p = await pollProbe({
     input,
     functionName: probe.functionName,
     what: 'probe allowed',
     done: (r) => r.outcome === 'allowed',
-    timeoutMs: budgetMs(input.deadlines.verifyAllowSeconds, context),
+    timeoutMs: allowBudgetMs,
     log,
   });
   const startedMs = p.timeline[0]?.atMs ?? Date.now();
@@ -95,6 +107,23 @@ export async function handler(
         through.result === 'passed'
           ? `InvokeModel succeeded from inside the VPC through ${endpoint.vpcEndpointId}'s own network interfaces (${p.firstMatch.resolvedAddresses.join(', ')})`
           : `InvokeModel succeeded, but not through this run's endpoint: ${through.observed}`;
+      if (through.result === 'passed') {
+        // The regional name proved the zone the resolver picked; now every zone, by its zonal name.
+        const zones = await proveAllowedInEveryZone({
+          input,
+          functionName: probe.functionName,
+          reading: reading.value,
+          zones: preflight.availabilityZones,
+          timeoutMs: Math.max(0, allowBudgetMs - (Date.now() - startedMs)),
+          startedMs,
+          log,
+        });
+        observations.push(zones.observation);
+        if (zones.observation.result !== 'passed') {
+          status = zones.observation.result;
+          reason = `InvokeModel succeeded through ${endpoint.vpcEndpointId}, but ${zones.observation.observed}`;
+        }
+      }
     } else {
       status = 'could-not-verify';
       reason = `InvokeModel succeeded, but the endpoint's network interfaces could not be read to show it went through them`;
@@ -121,21 +150,48 @@ export async function handler(
     });
   }
   // Obligation 2's outside caller: only worth making once the inside call is known to work.
+  let outside: Observation | undefined;
   if (status === 'passed') {
-    observations.push(
-      await callFromOutside({
-        region: input.region,
-        roleArn: probe.roleArn,
-        modelId: input.modelId,
-        runId: input.runId,
-      }),
-    );
+    outside = await callFromOutside({
+      region: input.region,
+      roleArn: probe.roleArn,
+      modelId: input.modelId,
+      runId: input.runId,
+    });
+    observations.push(outside);
   } else {
     observations.push({
       obligation: 'no-other-way-out',
       result: 'could-not-verify',
       observed:
         'the outside call was not made: the allow phase did not pass, so a refusal outside would prove nothing',
+      evidence: [],
+    });
+  }
+  if (findings) observations.push(...roleAsWritten(findings, roleWritten, outside));
+  // Obligation 3: the endpoint policy decides. Only while the allow policy is seen to carry traffic:
+  // before that, a refusal would prove nothing.
+  if (status === 'passed' && 'value' in reading) {
+    const decides = {
+      region: input.region,
+      runId: input.runId,
+      modelId: input.modelId,
+      functionName: probe.functionName,
+      reading: reading.value,
+      intervalMs: input.options.probeIntervalSeconds * 1000,
+      log,
+    };
+    observations.push(
+      await callAsBystander({ ...decides, bystanderRoleArn: probe.bystanderRoleArn }),
+      await callUnlistedModel({ ...decides, unlistedModelId: probe.unlistedModelId }),
+    );
+  } else {
+    // The row must not pass on its read-backs alone: its claim names these two refusals.
+    observations.push({
+      obligation: 'policy-in-force-is-policy-written',
+      result: 'could-not-verify',
+      observed:
+        'the bystander and unlisted-model calls were not made: the allowed call did not pass through this endpoint, so a refusal would prove nothing',
       evidence: [],
     });
   }

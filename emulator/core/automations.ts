@@ -11,8 +11,14 @@ import type { OperationCall, QueryApi, ServiceName } from './service.ts';
 export type Automation =
   /** Every new VPC gets an internet gateway and a 0.0.0.0/0 route in its main route table. */
   | { kind: 'internet-gateway-on-new-vpcs' }
-  /** Every new role under `pathPrefix` gets an extra inline policy. */
-  | { kind: 'inline-policy-on-new-roles'; pathPrefix: string; policyName: string; document: string }
+  /** Every new role under `pathPrefix` (and, when given, named `namePrefix`…) gets an extra inline policy. */
+  | {
+      kind: 'inline-policy-on-new-roles';
+      pathPrefix: string;
+      namePrefix?: string;
+      policyName: string;
+      document: string;
+    }
   /** Every new role under `pathPrefix` gets a managed policy attached. */
   | { kind: 'managed-policy-on-new-roles'; pathPrefix: string; policyArn: string }
   /** Inline policies put on roles under `pathPrefix` are rewritten without their Condition blocks. */
@@ -22,7 +28,18 @@ export type Automation =
   /** Every endpoint policy written gets one more statement appended (traffic and Describe see it). */
   | { kind: 'append-endpoint-policy-statement'; statement: Record<string, unknown> }
   /** An endpoint policy with a Deny is reset to full access right after it is written (a "remediation"). */
-  | { kind: 'revert-endpoint-deny' };
+  | { kind: 'revert-endpoint-deny' }
+  /**
+   * Every new interface endpoint is cut back to its first subnet right after it is created (a
+   * script saving AZ-hours): its ENI in the other zones is deleted, and with it their zonal names.
+   */
+  | { kind: 'endpoint-in-first-subnet-only' }
+  /**
+   * Every endpoint policy written has its Allow statements widened right after: their Condition
+   * blocks dropped (any principal the Principal element names gets in), and/or their Resource
+   * replaced (e.g. `*`: every model). Traffic and Describe see the widened policy.
+   */
+  | { kind: 'widen-endpoint-policy-allows'; dropConditions?: boolean; resource?: string };
 
 interface Services {
   ec2: QueryApi;
@@ -120,7 +137,7 @@ export class Automations {
       }
       case 'inline-policy-on-new-roles': {
         const role = newRole();
-        if (role?.Path.startsWith(a.pathPrefix))
+        if (role?.Path.startsWith(a.pathPrefix) && role.RoleName.startsWith(a.namePrefix ?? ''))
           iam('PutRolePolicy', {
             RoleName: role.RoleName,
             PolicyName: a.policyName,
@@ -164,14 +181,30 @@ export class Automations {
           iam('DeleteRolePermissionsBoundary', { RoleName: input.RoleName });
         return;
       }
+      case 'widen-endpoint-policy-allows': {
+        const id = writtenEndpointPolicyOf(service, operation, input, result);
+        if (!id) return;
+        const doc = JSON.parse(input.PolicyDocument) as { Statement: unknown };
+        const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<
+          string,
+          unknown
+        >[];
+        const widened = statements.map((st) => {
+          if (st.Effect !== 'Allow') return st;
+          const { Condition: _c, ...rest } = st;
+          return {
+            ...(a.dropConditions ? rest : st),
+            ...(a.resource ? { Resource: a.resource } : {}),
+          };
+        });
+        ec2('ModifyVpcEndpoint', {
+          VpcEndpointId: id,
+          PolicyDocument: JSON.stringify({ ...doc, Statement: widened }),
+        });
+        return;
+      }
       case 'append-endpoint-policy-statement': {
-        if (service !== 'ec2' || typeof input.PolicyDocument !== 'string') return;
-        const id =
-          operation === 'ModifyVpcEndpoint'
-            ? (input.VpcEndpointId as string)
-            : operation === 'CreateVpcEndpoint'
-              ? (result as { vpcEndpoint?: { vpcEndpointId: string } }).vpcEndpoint?.vpcEndpointId
-              : undefined;
+        const id = writtenEndpointPolicyOf(service, operation, input, result);
         if (!id) return;
         const doc = JSON.parse(input.PolicyDocument) as { Statement: unknown };
         const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
@@ -179,6 +212,14 @@ export class Automations {
           VpcEndpointId: id,
           PolicyDocument: JSON.stringify({ ...doc, Statement: [...statements, a.statement] }),
         });
+        return;
+      }
+      case 'endpoint-in-first-subnet-only': {
+        if (service !== 'ec2' || operation !== 'CreateVpcEndpoint') return;
+        const e = (result as { vpcEndpoint?: { vpcEndpointId: string; subnetIdSet: string[] } }).vpcEndpoint;
+        const rest = e?.subnetIdSet.slice(1) ?? [];
+        if (e && rest.length)
+          ec2('ModifyVpcEndpoint', { VpcEndpointId: e.vpcEndpointId, RemoveSubnetId: rest });
         return;
       }
       case 'revert-endpoint-deny': {
@@ -194,4 +235,18 @@ export class Automations {
       }
     }
   }
+}
+
+/** The endpoint whose policy this operation just wrote (CreateVpcEndpoint or ModifyVpcEndpoint with a document). */
+function writtenEndpointPolicyOf(
+  service: ServiceName,
+  operation: string,
+  input: Record<string, any>,
+  result: unknown,
+): string | undefined {
+  if (service !== 'ec2' || typeof input.PolicyDocument !== 'string') return undefined;
+  if (operation === 'ModifyVpcEndpoint') return input.VpcEndpointId as string;
+  if (operation === 'CreateVpcEndpoint')
+    return (result as { vpcEndpoint?: { vpcEndpointId: string } }).vpcEndpoint?.vpcEndpointId;
+  return undefined;
 }

@@ -92,12 +92,23 @@ export const SLOT_BYTES = 48;
 export const SLOT_DUE_OFFSET = 40;
 
 /** The shared record of one Lambda sandbox (see SLOT). */
+/** A sandbox's place on the network: the function it runs and that function's VpcConfig. */
+export interface SandboxOrigin {
+  functionName: string;
+  network?: { vpcId: string; subnetIds: string[]; securityGroupIds: string[] };
+}
+
 export class SandboxSlot {
   readonly shared = new SharedArrayBuffer(SLOT_BYTES);
   readonly i32 = new Int32Array(this.shared, 0, 10);
   readonly dueF = new Float64Array(this.shared, SLOT_DUE_OFFSET, 1);
   /** Main thread only: whose run the current invocation belongs to (see Clock.runKey). */
   runKey?: string;
+  /**
+   * Main thread only: where this sandbox's packets leave from (a Lambda function and its VPC
+   * config, if any). A request the sandbox sends comes from there, whatever key signs it.
+   */
+  origin?: SandboxOrigin;
   readonly id: number;
   readonly label: string;
   /** Tells the worker that its next timer is due (through `post`). */

@@ -49,12 +49,35 @@ export interface World {
    * previous policy is back in force) `afterSeconds` later; with `forSeconds`, only for that long
    * (a flap). Describe keeps showing the Deny. No AWS source: a fault to prove the settle window.
    */
-  denyLapse?: { afterSeconds: number; forSeconds?: number };
+  denyLapse?: {
+    afterSeconds: number;
+    forSeconds?: number;
+    /** Lapse only in these Availability Zones (the ENIs there); absent: in every zone. */
+    zones?: string[];
+  };
+  /**
+   * A Deny endpoint policy reaches only the ENIs in these Availability Zones; the ENIs in the
+   * others keep enforcing the previous policy for traffic (Describe shows the Deny). A fault,
+   * no AWS source: per-zone state that a probe calling one zone's ENI cannot see.
+   */
+  denyOnlyInZones?: string[];
+  /**
+   * Extra propagation, in seconds, of every endpoint-policy change in that Availability Zone's
+   * ENI: the change reaches the zones one after another. AWS gives no per-zone figure, only "a
+   * few minutes" overall (AWS-FACTS); a correct world, for "refused everywhere from then on".
+   */
+  zonePolicyLagSeconds?: Record<string, number>;
   /**
    * `no-allow`: traffic enforces a policy with a Deny as if it had no statements, so refusals are
    * implicit ("no VPC endpoint policy allows"), not the explicit Deny the run wrote. A fault.
    */
   denyEnforcedAs: 'explicit' | 'no-allow';
+  /**
+   * `full-access`: traffic enforces full access for an endpoint policy without a Deny, while
+   * DescribeVpcEndpoints shows the policy written (the read-back agrees, the traffic does not).
+   * A fault, no AWS behaviour: only calls that the written policy must refuse can tell.
+   */
+  allowEnforcedAs?: 'written' | 'full-access';
   /** Fixed endpoint-policy propagation in seconds, instead of the latency profile's draw. */
   endpointPolicyPropagationSeconds?: number;
 }

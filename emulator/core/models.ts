@@ -56,6 +56,10 @@ export interface EndpointView {
   effectivePolicy: PolicyDocument;
   /** Private IPs of the endpoint ENIs, one per subnet. */
   privateIps: string[];
+  /** The Availability Zone of each subnet (same order as subnetIds and privateIps). */
+  availabilityZones: string[];
+  /** The policy each zone's ENI enforces for traffic right now: zones propagate on their own. */
+  policyByZone: Record<string, PolicyDocument>;
 }
 
 export interface PolicyDocument {

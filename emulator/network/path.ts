@@ -53,6 +53,8 @@ export interface PathDecision {
   address?: string;
   via: 'endpoint' | 'public' | 'none';
   vpcEndpointId?: string;
+  /** The Availability Zone of the endpoint ENI the call went to. */
+  zone?: string;
   /** The AWS error the caller receives, for refusals. */
   error?: { code: string; message: string; status: number };
 }
@@ -63,6 +65,11 @@ export interface PathRequest {
   action: string;
   /** Every resource the action is authorized against; all must be allowed. */
   resources: string[];
+  /**
+   * The name the client connected to (the request's Host): the service's regional name by
+   * default, or an endpoint-specific (regional or zonal) `vpce-….vpce.amazonaws.com` name.
+   */
+  hostname?: string;
 }
 
 interface NetworkLeg {
@@ -72,6 +79,8 @@ interface NetworkLeg {
   address?: string;
   via: 'endpoint' | 'public' | 'none';
   endpoint?: EndpointView;
+  /** The zone of the endpoint ENI connected to: its policy state is the one enforced. */
+  zone?: string;
   /** Set when the network already decided (no DNS answer, black hole). */
   stop?: 'dns-failure' | 'black-hole';
 }
@@ -96,8 +105,9 @@ export function traceNetwork(
   caller: Caller,
   region: string,
   endpointService: string,
+  requestedHost?: string,
 ): NetworkLeg {
-  const hostname = `${endpointService}.${region}.amazonaws.com`;
+  const hostname = requestedHost ?? `${endpointService}.${region}.amazonaws.com`;
   const hops: PathHop[] = [];
   const answer = new EmulatedDns(ctx).lookup(hostname, region, caller.network);
   if (answer.kind === 'nxdomain') {
@@ -138,6 +148,9 @@ export function traceNetwork(
 
   const endpoint = answer.endpoint;
   leg.endpoint = endpoint;
+  // The ENI behind the address the client connects to, and so the zone whose state it enforces.
+  const zone = endpoint.availabilityZones[endpoint.privateIps.indexOf(address)];
+  if (zone) leg.zone = zone;
   if (endpoint.state !== 'available' || !endpoint.usable) {
     const why =
       endpoint.state !== 'available' ? `is ${endpoint.state}` : 'is available but not yet carrying traffic';
@@ -151,7 +164,7 @@ export function traceNetwork(
   hops.push({
     hop: 'endpoint',
     ok: true,
-    detail: `${endpoint.vpcEndpointId} is available and carries traffic`,
+    detail: `${endpoint.vpcEndpointId} is available and carries traffic${zone ? ` (its ENI in ${zone}, ${address})` : ''}`,
   });
 
   const workloadIds = network?.securityGroupIds ?? [];
@@ -213,7 +226,7 @@ export async function explainPath(
   region: string,
   req: PathRequest,
 ): Promise<PathDecision> {
-  const leg = traceNetwork(ctx, caller, region, req.endpointService);
+  const leg = traceNetwork(ctx, caller, region, req.endpointService, req.hostname);
   const base = {
     hops: leg.hops,
     hostname: leg.hostname,
@@ -221,7 +234,12 @@ export async function explainPath(
     via: leg.via,
     ...(leg.address ? { address: leg.address } : {}),
     ...(leg.endpoint ? { vpcEndpointId: leg.endpoint.vpcEndpointId } : {}),
+    ...(leg.zone ? { zone: leg.zone } : {}),
   };
+  // The policy the ENI that carries the call enforces now (each zone propagates on its own).
+  const endpointPolicy = leg.endpoint
+    ? ((leg.zone ? leg.endpoint.policyByZone[leg.zone] : undefined) ?? leg.endpoint.effectivePolicy)
+    : undefined;
   const last = () => leg.hops[leg.hops.length - 1]!.hop;
   if (leg.stop) return { ...base, outcome: leg.stop, decidedBy: last() };
 
@@ -241,7 +259,7 @@ export async function explainPath(
       action: req.action,
       resourceArn,
       context,
-      endpointPolicy: leg.endpoint?.effectivePolicy,
+      endpointPolicy,
     });
     if (decision.allowed) continue;
     const hop: HopName = decision.kind === 'vpc-endpoint' ? 'endpoint-policy' : 'identity-policy';
@@ -268,7 +286,7 @@ export async function explainPath(
     leg.hops.push({
       hop: 'endpoint-policy',
       ok: true,
-      detail: `the policy of ${leg.endpoint.vpcEndpointId} allows ${req.action} on ${req.resources.join(', ')}`,
+      detail: `the policy of ${leg.endpoint.vpcEndpointId}${leg.zone ? ` in force in ${leg.zone}` : ''} allows ${req.action} on ${req.resources.join(', ')}`,
     });
   }
   leg.hops.push({
@@ -287,12 +305,14 @@ export async function explainBedrockPath(
   caller: Caller,
   region: string,
   modelId: string,
+  hostname?: string,
 ): Promise<PathDecision & { target: ModelTarget }> {
   const target = resolveModelTarget(modelId, region, ctx.accountId, ctx.isBedrockRegion(region));
   const decision = await explainPath(ctx, caller, region, {
     endpointService: 'bedrock-runtime',
     action: 'bedrock:InvokeModel',
     resources: target.resourceArns,
+    ...(hostname ? { hostname } : {}),
   });
   if (decision.outcome !== 'allowed') return { ...decision, target };
   const known = target.kind === 'foundation-model' ? target.model : target.profile;

@@ -112,6 +112,7 @@ export class BedrockService implements EmulatedService {
       decidedBy: d.decidedBy,
       via: d.via,
       ...(d.vpcEndpointId ? { vpcEndpointId: d.vpcEndpointId } : {}),
+      ...(d.zone ? { zone: d.zone } : {}),
       hops: d.hops,
     });
     switch (d.outcome) {
@@ -132,7 +133,7 @@ export class BedrockService implements EmulatedService {
 
   private async invokeModel(req: RestRequest, call: OperationCall): Promise<RestResult> {
     const modelId = req.params.modelId!;
-    const d = await explainBedrockPath(this.ctx, call.caller, call.region, modelId);
+    const d = await explainBedrockPath(this.ctx, call.caller, call.region, modelId, awsHost(req));
     const refused = this.settle('InvokeModel', call, modelId, d);
     if (refused) return refused;
     const model = this.modelOf(d.target);
@@ -168,7 +169,7 @@ export class BedrockService implements EmulatedService {
 
   private async converse(req: RestRequest, call: OperationCall): Promise<RestResult> {
     const modelId = req.params.modelId!;
-    const d = await explainBedrockPath(this.ctx, call.caller, call.region, modelId);
+    const d = await explainBedrockPath(this.ctx, call.caller, call.region, modelId, awsHost(req));
     const refused = this.settle('Converse', call, modelId, d);
     if (refused) return refused;
     const model = this.modelOf(d.target);
@@ -322,6 +323,19 @@ export class BedrockService implements EmulatedService {
       type: 'SYSTEM_DEFINED',
     };
   }
+}
+
+/**
+ * The AWS name the client connected to, from the request's Host (signed by SigV4): an
+ * endpoint-specific name such as the zonal `vpce-…-us-east-1a.bedrock-runtime.us-east-1.vpce.amazonaws.com`
+ * takes the call to that zone's endpoint ENI. A request addressed to the emulator itself (the
+ * AWS_ENDPOINT_URL convention) stands for the service's regional name.
+ */
+function awsHost(req: RestRequest): string | undefined {
+  const host = String(req.headers.host ?? '')
+    .toLowerCase()
+    .replace(/:\d+$/, '');
+  return /\.amazonaws\.com$/.test(host) ? host : undefined;
 }
 
 /** Token counts for the response headers, read back from whichever family's body. */

@@ -831,6 +831,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
         randomSeed: () => Math.floor(ctx.rngFor(`sandbox\u0000${f.name}`).next() * 2 ** 32),
         resolveDns: (hostname) =>
           (ctx.network as NetworkModel | undefined)?.resolve(hostname, region, network) ?? [],
+        origin: { functionName: f.name, ...(network ? { network } : {}) },
         log: ctx.log,
       },
     );

@@ -59,7 +59,7 @@ export function throughTheseEnis(phase: string, r: ProbeResult, reading: Endpoin
   return {
     obligation: 'reached-through-this-endpoint',
     result: 'passed',
-    // Which zone's ENI carried the call is the client's pick among these: per-zone calls are not made yet.
+    // Which zone's ENI carried this call is the resolver's and client's pick: lib/zones.ts calls every zone by name.
     observed: `${phase}: the call went only to ${reading.vpcEndpointId}'s own ENI addresses (DNS answered with its ENIs in ${[...new Set(zones)].join(', ')})`,
     evidence,
   };
@@ -98,37 +98,98 @@ export interface RoleAsWritten {
   boundaryArn?: string;
 }
 
-export function roleAsWritten(roleName: string, reading: RoleReading, written: RoleAsWritten): Observation {
-  const findings: string[] = [];
+/** What the probe role read back holds beside what the run wrote, sorted by what it can mean. */
+export interface RoleFindings {
+  roleName: string;
+  /** The run's own grants changed or missing (its inline policy, the Lambda VPC policy, the boundary). */
+  changed: string[];
+  /** Anything the run did not attach (inline or managed policies): each names the policy. */
+  extras: string[];
+  evidence: string[];
+}
+
+export function roleFindings(roleName: string, reading: RoleReading, written: RoleAsWritten): RoleFindings {
+  const changed: string[] = [];
+  const extras: string[] = [];
+  const documents: string[] = [];
   const inlineNames = reading.inline.map((p) => p.name);
   for (const p of reading.inline) {
     if (p.name !== IDENTITY_POLICY_NAME) {
-      findings.push(`inline policy ${p.name} was not written by the run: ${p.document}`);
+      extras.push(`inline policy ${p.name} was not written by the run`);
+      documents.push(`inline policy ${p.name}: ${p.document}`);
       continue;
     }
     const d = comparePolicies(p.document, written.identityPolicy);
-    for (const x of d.differences) findings.push(`inline policy ${p.name}: ${x}`);
+    for (const x of d.differences) changed.push(`inline policy ${p.name}: ${x}`);
   }
   if (!inlineNames.includes(IDENTITY_POLICY_NAME))
-    findings.push(`the run's inline policy ${IDENTITY_POLICY_NAME} is missing`);
+    changed.push(`the run's inline policy ${IDENTITY_POLICY_NAME} is missing`);
   for (const arn of reading.attached)
-    if (arn !== LAMBDA_VPC_MANAGED_POLICY) findings.push(`managed policy ${arn} was not attached by the run`);
+    if (arn !== LAMBDA_VPC_MANAGED_POLICY) extras.push(`managed policy ${arn} was not attached by the run`);
   if (!reading.attached.includes(LAMBDA_VPC_MANAGED_POLICY))
-    findings.push(`the managed policy ${LAMBDA_VPC_MANAGED_POLICY} the run attached is missing`);
+    changed.push(`the managed policy ${LAMBDA_VPC_MANAGED_POLICY} the run attached is missing`);
   if (reading.permissionsBoundaryArn !== written.boundaryArn)
-    findings.push(
+    changed.push(
       `permissions boundary is ${reading.permissionsBoundaryArn ?? 'none'}, the run set ${written.boundaryArn ?? 'none'}`,
     );
-  const evidence = [
-    `${roleName}: inline ${inlineNames.join(', ') || 'none'}; attached ${reading.attached.join(', ') || 'none'}; boundary ${reading.permissionsBoundaryArn ?? 'none'}`,
-    ...findings,
-  ];
   return {
-    obligation: 'probe-role-as-written',
-    result: findings.length ? 'failed' : 'passed',
-    observed: findings.length
-      ? `${roleName} has what the run did not give it: ${findings[0]}${findings.length > 1 ? ` (and ${findings.length - 1} more)` : ''}`
-      : `${roleName} has exactly the run's inline policy, the Lambda VPC managed policy and the boundary ${written.boundaryArn ?? '(none set)'}`,
-    evidence,
+    roleName,
+    changed,
+    extras,
+    evidence: [
+      `${roleName}: inline ${inlineNames.join(', ') || 'none'}; attached ${reading.attached.join(', ') || 'none'}; boundary ${reading.permissionsBoundaryArn ?? 'none'}`,
+      ...changed,
+      ...extras,
+      ...documents,
+    ],
   };
+}
+
+/**
+ * Obligation 5, weighed against obligation 2's outside call. The rule:
+ * - the run's own grants changed or missing (its identity policy, the Lambda VPC policy, the
+ *   boundary) fail obligation 5: the role is not the one the run built;
+ * - anything the run did not attach fails obligation 2's claim (and 5's) unless the outside call,
+ *   made with the role's own credentials, was refused anyway by the identity policy: then each is
+ *   a warning naming the policy, and neither row fails on it.
+ * `outside` is obligation 2's outside-call observation (absent when it was not made).
+ */
+export function roleAsWritten(f: RoleFindings, written: RoleAsWritten, outside?: Observation): Observation[] {
+  const refusedOutside = outside?.obligation === 'no-other-way-out' && outside.result === 'passed';
+  const out: Observation[] = [];
+  const failing = [...f.changed, ...(refusedOutside ? [] : f.extras)];
+  if (failing.length)
+    out.push({
+      obligation: 'probe-role-as-written',
+      result: 'failed',
+      observed: `${f.roleName} has what the run did not give it: ${failing[0]}${failing.length > 1 ? ` (and ${failing.length - 1} more)` : ''}`,
+      evidence: f.evidence,
+    });
+  else
+    out.push({
+      obligation: 'probe-role-as-written',
+      result: 'passed',
+      observed: f.extras.length
+        ? `${f.roleName} has the run's inline policy, the Lambda VPC managed policy and the boundary ${written.boundaryArn ?? '(none set)'}; what else it has did not let it reach Bedrock from outside the VPC (see warnings)`
+        : `${f.roleName} has exactly the run's inline policy, the Lambda VPC managed policy and the boundary ${written.boundaryArn ?? '(none set)'}`,
+      evidence: f.evidence,
+    });
+  for (const extra of f.extras) {
+    if (refusedOutside)
+      out.push({
+        obligation: 'probe-role-as-written',
+        result: 'passed',
+        warning: true,
+        observed: `${f.roleName}: ${extra}; the role's credentials were refused from outside the VPC anyway`,
+        evidence: [],
+      });
+    else
+      out.push({
+        obligation: 'no-other-way-out',
+        result: 'failed',
+        observed: `${f.roleName} carries what the run did not attach (${extra}), and the outside call was ${outside ? (outside.result === 'failed' ? 'not refused' : 'not observed') : 'not made'}: nothing shows the endpoint is the only way in`,
+        evidence: [extra],
+      });
+  }
+  return out;
 }

@@ -62,7 +62,17 @@ export function denyInvokeEndpointPolicy(resources: string[]): string {
 
 export const IDENTITY_POLICY_NAME = 'plv-invoke-only-through-endpoint';
 
-export function identityPolicy(vpcEndpointId: string, resources: string[]): string {
+/**
+ * The probe role's identity policy: the run's model, only through this endpoint. With
+ * `unlistedResources`, also a model the endpoint policy does not name (obligation 3): the identity
+ * policy allows it, so a refusal of it can only be the endpoint policy's.
+ */
+export function identityPolicy(
+  vpcEndpointId: string,
+  resources: string[],
+  unlistedResources: string[] = [],
+): string {
+  const onlyHere = { StringEquals: { 'aws:SourceVpce': vpcEndpointId } };
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [
@@ -71,10 +81,51 @@ export function identityPolicy(vpcEndpointId: string, resources: string[]): stri
         Effect: 'Allow',
         Action: INVOKE_ACTIONS,
         Resource: resources,
-        Condition: { StringEquals: { 'aws:SourceVpce': vpcEndpointId } },
+        Condition: onlyHere,
+      },
+      ...(unlistedResources.length
+        ? [
+            {
+              Sid: 'UnlistedModelForTheEndpointToRefuse',
+              Effect: 'Allow',
+              Action: INVOKE_ACTIONS,
+              Resource: unlistedResources,
+              Condition: onlyHere,
+            },
+          ]
+        : []),
+    ],
+  });
+}
+
+export const BYSTANDER_POLICY_NAME = 'plv-bystander-invoke-through-endpoint';
+
+/**
+ * The bystander's trust: only the verify tasks' role, which assumes it for one call from inside
+ * the VPC (no service may assume it, so it never runs code of its own).
+ */
+export function bystanderTrustPolicy(verifyRoleArn: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'VerifyTaskCallsAsTheBystander',
+        Effect: 'Allow',
+        Principal: { AWS: verifyRoleArn },
+        Action: 'sts:AssumeRole',
       },
     ],
   });
+}
+
+/**
+ * A model for the unlisted-model call: the first model the stack allows (so the boundary does not
+ * refuse it) that the run's policies do not already cover. A cross-region profile covers its
+ * foundation model in every region, so neither may stand for the other.
+ */
+export function unlistedModelFor(runModelId: string, allowedModels: readonly string[]): string | undefined {
+  const base = (m: string) => m.replace(INFERENCE_PROFILE_PREFIX, '');
+  return allowedModels.find((m) => m !== runModelId && base(m) !== base(runModelId));
 }
 
 export const LAMBDA_TRUST_POLICY = JSON.stringify({

@@ -34,7 +34,7 @@ export async function invokeProbe(
 }
 
 /** Invoke errors that mean "try again" (function updating, throttled, 5xx). */
-const retryableInvoke = (err: unknown) =>
+export const retryableInvoke = (err: unknown) =>
   isTransient(err) ||
   ['ResourceConflictException', 'ENINotReadyException', 'ResourceNotReadyException'].includes(errorCode(err));
 
@@ -49,11 +49,15 @@ export interface PollProbeOptions {
   log: Logger;
   /** Keep polling when `done` never matches (the settle window): default stop at the first match. */
   neverDone?: boolean;
+  /** Call this endpoint-specific name (a zone's DNS name) instead of the regional one. */
+  endpointHost?: string;
 }
 
 /** One poll, for the timeline: what came back (or the invoke error), and when. */
 export interface TimelineEntry {
   atMs: number;
+  /** The Availability Zone whose endpoint ENI the call was sent to (per-zone calls only). */
+  zone?: string;
   outcome?: Outcome;
   result?: ProbeResult;
   invokeError?: string;
@@ -80,7 +84,11 @@ export async function pollProbe(o: PollProbeOptions): Promise<PollProbeResult> {
   const result = await waitUntil({
     what: o.what,
     poll: () =>
-      invokeProbe(o.input.region, o.functionName, { region: o.input.region, modelId: o.input.modelId }),
+      invokeProbe(o.input.region, o.functionName, {
+        region: o.input.region,
+        modelId: o.input.modelId,
+        ...(o.endpointHost ? { endpointHost: o.endpointHost } : {}),
+      }),
     done: (r) => {
       if (seen[seen.length - 1] !== r.outcome) seen.push(r.outcome);
       timeline.push({ atMs: Date.now(), outcome: r.outcome, result: r });
@@ -144,7 +152,7 @@ export function unobservedLast(last: TimelineEntry | undefined): string {
 /** The timeline in words, seconds from `fromMs`: evidence behind the fold. */
 export function timelineLines(t: TimelineEntry[], fromMs: number, label: string): string[] {
   return t.map((e) => {
-    const at = `${label} +${(Math.round((e.atMs - fromMs) / 100) / 10).toFixed(1)} s`;
+    const at = `${label} +${(Math.round((e.atMs - fromMs) / 100) / 10).toFixed(1)} s${e.zone ? ` ${e.zone}` : ''}`;
     if (e.invokeError) return `${at}: probe not invoked (${e.invokeError})`;
     const r = e.result!;
     return `${at}: ${e.outcome}${r.httpStatus !== undefined ? ` (HTTP ${r.httpStatus})` : ''} via ${r.resolvedAddresses.join(', ') || 'no address'}${r.errorMessage ? ` — ${r.errorCode ?? ''} ${r.errorMessage}` : ''}`;

@@ -20,7 +20,29 @@ import {
 } from '@aws-sdk/client-iam';
 import type { ObligationId, Observation } from '../../statemachine/contract.ts';
 import { client } from './clients.ts';
-import { errorCode, isTransient } from './outcomes.ts';
+import { errorCode, isNotFound, isTransient } from './outcomes.ts';
+import { waitUntil } from './waiter.ts';
+
+/**
+ * Read one of the run's own resources, believing a NotFound only when it persists: IAM and EC2
+ * are eventually consistent, so a role or endpoint this run created may be briefly invisible to a
+ * read (IAM User Guide, "Troubleshoot IAM: changes that I make are not always immediately
+ * visible"; EC2 API reference, "Eventual consistency in the Amazon EC2 API"). A NotFound that lasts
+ * past the short window is the answer and is thrown to the caller.
+ */
+async function readOwn<T>(what: string, read: () => Promise<T>): Promise<T> {
+  const r = await waitUntil({
+    what,
+    poll: read,
+    done: () => true,
+    timeoutMs: 15_000,
+    minDelayMs: 1_000,
+    maxDelayMs: 5_000,
+    retryOn: isNotFound,
+  });
+  if (!r.satisfied) throw r.lastError;
+  return r.value as T;
+}
 
 export interface EndpointEni {
   networkInterfaceId: string;
@@ -40,7 +62,9 @@ export interface EndpointReading {
 
 export async function readEndpoint(region: string, vpcEndpointId: string): Promise<EndpointReading> {
   const ec2 = client(EC2Client, region);
-  const r = await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [vpcEndpointId] }));
+  const r = await readOwn(`endpoint ${vpcEndpointId}`, () =>
+    ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [vpcEndpointId] })),
+  );
   const e = r.VpcEndpoints?.[0];
   if (!e)
     throw Object.assign(new Error(`${vpcEndpointId} was not returned`), { name: 'EndpointNotReturned' });
@@ -125,7 +149,8 @@ export interface RoleReading {
 
 export async function readRole(region: string, roleName: string): Promise<RoleReading> {
   const iam = client(IAMClient, region);
-  const role = (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role;
+  const role = (await readOwn(`role ${roleName}`, () => iam.send(new GetRoleCommand({ RoleName: roleName }))))
+    .Role;
   const names: string[] = [];
   let marker: string | undefined;
   do {

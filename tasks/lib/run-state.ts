@@ -1,5 +1,6 @@
 /** Parse what the state machine hands a task, with the contract, once, at the edge. */
 import {
+  BYSTANDER_NAME_PREFIX,
   describeInputProblem,
   type ExecutionInput,
   ExecutionInputSchema,
@@ -31,6 +32,9 @@ export function required<T>(value: T | undefined, what: string): T {
 
 /** The probe function and its role share one name, derived from the run id. */
 export const probeName = (runId: string) => `${PROBE_NAME_PREFIX}${runId}`;
+
+/** The bystander role of obligation 3, derived from the run id so teardown and the sweeper find it. */
+export const bystanderName = (runId: string) => `${BYSTANDER_NAME_PREFIX}${runId}`;
 
 /**
  * The probe role's ARN, known before the role exists: CreateEndpoint writes it into the endpoint

@@ -48,7 +48,7 @@ import { client } from './clients.ts';
 import type { Logger } from './log.ts';
 import { errorCode, isDependencyViolation, isNotFound } from './outcomes.ts';
 import { isPooled } from './pool.ts';
-import { probeName } from './run-state.ts';
+import { bystanderName, probeName } from './run-state.ts';
 import { runIdFilter } from './tags.ts';
 
 type Ec2Type = 'vpc' | 'subnet' | 'security-group' | 'vpc-endpoint';
@@ -426,6 +426,8 @@ export async function teardownPass(
     lambdaApi.send(new DeleteFunctionCommand({ FunctionName: name })),
   );
   await teardownEc2(client(EC2Client, region), runId, known, pass, log);
+  // The bystander runs no code and owns no ENIs: it goes whenever teardown runs (NotFound is success).
+  await teardownRole(region, bystanderName(runId), pass);
   if (pass.lambdaEnisRemain) {
     pass.remaining.push({
       type: 'iam-role',
@@ -462,22 +464,27 @@ export async function listLeftovers(
   }
   for (const l of inv.lease.values()) push('security-group', l.id, `lease of pooled ${l.vpcId} still held`);
   const name = probeName(runId);
-  const probes: [ResourceRef['type'], string, () => Promise<unknown>][] = [
+  const bystander = bystanderName(runId);
+  const getRole = (RoleName: string) => () =>
+    client(IAMClient, region).send(new GetRoleCommand({ RoleName }));
+  const probes: [ResourceRef['type'], string, string, () => Promise<unknown>][] = [
     [
       'lambda-function',
+      name,
       'GetFunctionConfiguration',
       () => client(LambdaClient, region).send(new GetFunctionConfigurationCommand({ FunctionName: name })),
     ],
-    ['iam-role', 'GetRole', () => client(IAMClient, region).send(new GetRoleCommand({ RoleName: name }))],
+    ['iam-role', name, 'GetRole', getRole(name)],
+    ['iam-role', bystander, 'GetRole', getRole(bystander)],
   ];
-  for (const [type, op, call] of probes) {
+  for (const [type, id, op, call] of probes) {
     try {
       await call();
-      push(type, name, 'still present');
+      push(type, id, 'still present');
     } catch (err) {
       if (isNotFound(err)) continue;
-      unlisted.push(`${op}: ${describeError(err)}`);
-      push(type, name, `could not be looked up (${errorCode(err)})`);
+      unlisted.push(`${op} ${id}: ${describeError(err)}`);
+      push(type, id, `could not be looked up (${errorCode(err)})`);
     }
   }
   return { leftovers, unlisted };

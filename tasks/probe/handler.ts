@@ -2,6 +2,14 @@
  * The probe runs inside the run's VPC. It resolves the bedrock-runtime host name (private
  * addresses mean the endpoint's private DNS is in effect), calls InvokeModel once, and returns a
  * classified outcome. It never throws for an expected refusal: refusals are the evidence.
+ *
+ * Told an endpoint-specific name (`endpointHost`, a zonal name from the endpoint's DnsEntries),
+ * it resolves and calls that name instead, so the call goes through that zone's ENI: the way AWS
+ * documents reaching one zone of an interface endpoint (the client's endpoint URL set to the
+ * zonal name; PrivateLink whitepaper, "zonal-specific DNS hostname"). TLS stays verified: the SDK
+ * checks the certificate against the name it connects to, which the endpoint serves for its
+ * endpoint-specific names (AWS documents calling them over HTTPS; no page states the certificate's
+ * names outright), and SigV4 signs for the `bedrock` service in the region whatever host carries it.
  */
 import { lookup } from 'node:dns/promises';
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
@@ -11,8 +19,8 @@ import { classifyInvokeError, errorCode, httpStatus } from '../lib/outcomes.ts';
 
 const clients = new Map<string, BedrockRuntimeClient>();
 
-function client(region: string, timeoutSeconds: number): BedrockRuntimeClient {
-  const key = `${region}:${timeoutSeconds}`;
+function client(region: string, timeoutSeconds: number, endpointHost?: string): BedrockRuntimeClient {
+  const key = `${region}:${timeoutSeconds}:${endpointHost ?? ''}`;
   let c = clients.get(key);
   if (!c) {
     // One attempt with a short timeout: a black-holed path must show up as a timeout, not eat the
@@ -20,6 +28,7 @@ function client(region: string, timeoutSeconds: number): BedrockRuntimeClient {
     // HTTP/2 for streaming) keeps connect and idle timeouts simple and explicit.
     c = new BedrockRuntimeClient({
       region,
+      ...(endpointHost ? { endpoint: `https://${endpointHost}` } : {}),
       maxAttempts: 1,
       requestHandler: new NodeHttpHandler({
         connectionTimeout: timeoutSeconds * 1000,
@@ -31,6 +40,23 @@ function client(region: string, timeoutSeconds: number): BedrockRuntimeClient {
     clients.set(key, c);
   }
   return c;
+}
+
+function bystanderClient(
+  region: string,
+  timeoutSeconds: number,
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string },
+): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    region,
+    credentials,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: timeoutSeconds * 1000,
+      requestTimeout: timeoutSeconds * 1000,
+      throwOnRequestTimeout: true,
+    }),
+  });
 }
 
 const PRIVATE_RANGES = [/^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./];
@@ -64,7 +90,7 @@ export function requestBody(modelId: string): string {
 
 export async function handler(event: unknown): Promise<ProbeResult> {
   const e = ProbeEventSchema.parse(event);
-  const hostname = `bedrock-runtime.${e.region}.amazonaws.com`;
+  const hostname = e.endpointHost ?? `bedrock-runtime.${e.region}.amazonaws.com`;
   const started = Date.now();
   const base = { hostname, modelId: e.modelId, at: new Date(started).toISOString() };
 
@@ -84,8 +110,11 @@ export async function handler(event: unknown): Promise<ProbeResult> {
   }
   const resolvedPrivate = resolvedAddresses.length > 0 && resolvedAddresses.every(isPrivateAddress);
 
+  // Another principal's short-lived credentials sign only this call, from this sandbox's network
+  // position; a client of its own keeps them out of the cached clients.
+  const signer = e.credentials ? bystanderClient(e.region, e.timeoutSeconds, e.credentials) : undefined;
   try {
-    await client(e.region, e.timeoutSeconds).send(
+    await (signer ?? client(e.region, e.timeoutSeconds, e.endpointHost)).send(
       new InvokeModelCommand({
         modelId: e.modelId,
         contentType: 'application/json',
@@ -113,5 +142,7 @@ export async function handler(event: unknown): Promise<ProbeResult> {
       errorMessage: String((err as Error).message ?? '').slice(0, 1000),
       latencyMs: Date.now() - started,
     };
+  } finally {
+    signer?.destroy();
   }
 }

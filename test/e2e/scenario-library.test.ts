@@ -53,6 +53,12 @@ describe('scenario library: each world gets the verdict its observations support
       if (scenario.expect.verdict === 'pass') {
         expect(rows.map((o) => [o.id, o.result])).toEqual(OBLIGATION_ORDER.map((id) => [id, 'passed']));
         expect(result.exitCode).toBe(0);
+        // A finding that did not fail its row is still shown, naming what it found; none otherwise.
+        if (scenario.warning)
+          expect(rows.find((o) => o.id === scenario.warning!.obligation)!.warnings.join(' '), why).toMatch(
+            scenario.warning.text,
+          );
+        else expect(rows.flatMap((o) => o.warnings)).toEqual([]);
       } else {
         expect(result.exitCode, why).toBe(scenario.expect.verdict === 'fail' ? 1 : 3);
         if (scenario.expect.result && !scenario.expect.obligation)
@@ -70,6 +76,10 @@ describe('scenario library: each world gets the verdict its observations support
           scenario.expect.reason,
         );
       }
+      if (scenario.expect.everywhereAfterFirstBySeconds !== undefined)
+        expect((r.stableAfterSeconds ?? 0) - (r.propagationSeconds ?? 0), why).toBeGreaterThanOrEqual(
+          scenario.expect.everywhereAfterFirstBySeconds,
+        );
       // Every obligation has a row, whatever happened.
       expect(rows.map((o) => o.id)).toEqual([...OBLIGATION_ORDER]);
       expect(left).toEqual([]);

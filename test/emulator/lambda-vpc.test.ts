@@ -228,6 +228,40 @@ describe('Lambda functions inside a VPC', () => {
     }
   });
 
+  it('judges a call from where it was sent, not from whose key signs it (credentials of a caller outside any VPC, used inside one)', async () => {
+    // Credentials issued outside any VPC (as STS issues them to a task with no VpcConfig).
+    const outside = emu.ctx.identities.issueForRole(plainRole, 'no-eni', 'handed-over');
+    await createVpcFunction('vpc-borrowed', { SubnetIds: [net.subnetA], SecurityGroupIds: [net.sg] });
+    await functionReady(lambda, 'vpc-borrowed');
+    await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: 'plain-borrowed',
+        Runtime: 'nodejs22.x',
+        Handler: 'index.handler',
+        Role: plainRole,
+        Code: { ZipFile: zip },
+      }),
+    );
+    await functionReady(lambda, 'plain-borrowed');
+    const run = async (FunctionName: string) => {
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName,
+          Payload: new TextEncoder().encode(JSON.stringify({ action: 'invoke-model', credentials: outside })),
+        }),
+      );
+      const text = new TextDecoder().decode(out.Payload);
+      expect(out.FunctionError, text).toBeUndefined();
+      return JSON.parse(text) as { outcome: string; message?: string };
+    };
+    // Inside the VPC (no endpoint, no route out) the packets go nowhere, whoever signs them.
+    expect((await run('vpc-borrowed')).outcome).toMatch(/TimeoutError|RequestTimeout/);
+    // The same credentials from a function outside any VPC reach the public endpoint: IAM answers.
+    const fromOutside = await run('plain-borrowed');
+    expect(fromOutside.outcome).toBe('AccessDeniedException');
+    expect(fromOutside.message).toMatch(/no identity-based policy allows/);
+  });
+
   it('moves ENIs when VpcConfig changes: new ones attach, old ones are released', async () => {
     await createVpcFunction('vpc-move', { SubnetIds: [net.subnetA], SecurityGroupIds: [net.sg] });
     await functionReady(lambda, 'vpc-move');

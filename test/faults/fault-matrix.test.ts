@@ -9,7 +9,7 @@
  * `npm test` runs a representative subset; `npm run test:faults` (PLV_FAULTS=full) runs it all.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CaseResult, type FaultWorld, runCase, startFaultWorld } from './harness.ts';
+import { type CaseResult, type FaultWorld, runCase, shortTimeoutCopy, startFaultWorld } from './harness.ts';
 import {
   ADVISORY,
   type FaultKind,
@@ -113,10 +113,39 @@ describe('fault matrix: a stop at each state', () => {
   }
 });
 
+describe('fault matrix: an execution that ends FAILED', () => {
+  it('Lambda refuses every task invoke once resources exist: the execution FAILS, the safety net removes everything', async () => {
+    const r = await runCase(world, {
+      name: 'failed-execution',
+      // From VerifyAllow on, Lambda refuses Step Functions' invokes (and the probe's): Cleanup's
+      // retries and the Report are refused too, so the execution ends in ReportFailed.
+      armAt: 'VerifyAllow',
+      faultsEndWithRun: true,
+      faults: [
+        {
+          kind: 'error',
+          service: 'lambda',
+          operation: 'Invoke',
+          code: 'AccessDeniedException',
+          status: 403,
+          message: 'refused by the fault matrix: Invoke',
+        },
+      ],
+    });
+    expect(r.watch.status).toBe('FAILED');
+    // The world is what the case says: the run had built its network before the refusals began.
+    expect(r.liveWhenArmed?.map((i) => i.type)).toContain('vpc');
+    assertHonest(r);
+    expect(r.live).toEqual([]);
+    expect(r.outcome).not.toBe('pass');
+  }, 300_000);
+});
+
 describe.runIf(FULL)('fault matrix: a run that times out', () => {
   it('TIMED_OUT while cleanup keeps being refused: the safety net runs and what is left is named', async () => {
     const r = await runCase(world, {
       name: 'timed-out',
+      stateMachineArn: await shortTimeoutCopy(world, 900),
       faults: [
         {
           kind: 'error',

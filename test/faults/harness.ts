@@ -5,7 +5,9 @@
  * from the emulator itself, and anything left is removed as the admin so cases stay independent.
  */
 import {
+  CreateStateMachineCommand,
   DescribeExecutionCommand,
+  DescribeStateMachineCommand,
   GetExecutionHistoryCommand,
   SFNClient,
   StopExecutionCommand,
@@ -77,6 +79,31 @@ export interface FaultCase {
   /** Stop the execution once this state is entered. */
   stopAt?: string;
   deadlines?: ExecutionInputArgs['deadlines'];
+  /** Set the faults only once this state is entered (resources exist by then), not at the start. */
+  armAt?: string;
+  /** Clear the faults when the execution ends, before the safety net runs (a fault of the run only). */
+  faultsEndWithRun?: boolean;
+  /** Start the run on this state machine instead of the deployed product (a copy with a shorter timeout). */
+  stateMachineArn?: string;
+}
+
+/**
+ * A copy of the product's state machine whose execution times out after `timeoutSeconds`: the
+ * product's own 7200 s outlasts the longest cleanup deadline it accepts, so only a shorter
+ * execution timeout (an operator's edit, or a stack deployed with one) makes a run end TIMED_OUT.
+ */
+export async function shortTimeoutCopy(w: FaultWorld, timeoutSeconds: number): Promise<string> {
+  const d = await w.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: w.stateMachineArn }));
+  const definition = { ...JSON.parse(d.definition!), TimeoutSeconds: timeoutSeconds };
+  const created = await w.sfn.send(
+    new CreateStateMachineCommand({
+      name: `${d.name}-timeout-${timeoutSeconds}`,
+      definition: JSON.stringify(definition),
+      roleArn: d.roleArn!,
+      type: d.type,
+    }),
+  );
+  return created.stateMachineArn!;
 }
 
 export interface CaseResult {
@@ -87,6 +114,8 @@ export interface CaseResult {
   /** The run's resources the emulator still holds after the run and its safety net. */
   live: InventoryItem[];
   failedOps: Set<string>;
+  /** The run's resources the emulator held when the faults were armed (`armAt`). */
+  liveWhenArmed?: InventoryItem[];
 }
 
 let counter = 0;
@@ -102,14 +131,29 @@ export async function runCase(w: FaultWorld, c: FaultCase): Promise<CaseResult> 
     deadlines: { cleanupSeconds: 60, ...c.deadlines },
   };
   w.failedOps.clear();
-  w.emu.setFaults(c.faults);
+  w.emu.setFaults(c.armAt ? [] : c.faults);
   try {
     const { executionArn } = await startOrAttach(w.sfn, {
-      stateMachineArn: w.stateMachineArn,
+      stateMachineArn: c.stateMachineArn ?? w.stateMachineArn,
       name: runId,
       input,
     });
-    if (c.stopAt) await stopWhenEntered(w.sfn, executionArn, c.stopAt);
+    let liveWhenArmed: InventoryItem[] | undefined;
+    if (c.armAt)
+      await whenEntered(w.sfn, executionArn, c.armAt, async () => {
+        w.emu.setFaults(c.faults);
+        liveWhenArmed = liveOf(w.emu, runId);
+      });
+    if (c.stopAt)
+      await whenEntered(w.sfn, executionArn, c.stopAt, async () => {
+        await w.sfn.send(
+          new StopExecutionCommand({
+            executionArn,
+            error: 'FaultMatrix.Stop',
+            cause: `stopped at ${c.stopAt}`,
+          }),
+        );
+      });
     const silent = { info() {}, warning() {}, startGroup() {}, endGroup() {} };
     const watch = await watchExecution(w.sfn, executionArn, {
       mode: 'complete',
@@ -118,6 +162,7 @@ export async function runCase(w: FaultWorld, c: FaultCase): Promise<CaseResult> 
       maxPollIntervalSeconds: 0.3,
       log: silent,
     });
+    if (c.faultsEndWithRun) w.emu.setFaults([]);
     let safetyNet: SafetyNetResult | undefined;
     if (['ABORTED', 'TIMED_OUT', 'FAILED'].includes(watch.status)) {
       const d = await w.sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -141,6 +186,7 @@ export async function runCase(w: FaultWorld, c: FaultCase): Promise<CaseResult> 
       ...(safetyNet ? { safetyNet } : {}),
       live,
       failedOps,
+      ...(liveWhenArmed ? { liveWhenArmed } : {}),
     };
   } finally {
     w.emu.setFaults([]);
@@ -168,15 +214,18 @@ async function removeAsAdmin(runId: string): Promise<void> {
   }
 }
 
-async function stopWhenEntered(sfn: SFNClient, executionArn: string, state: string): Promise<void> {
+async function whenEntered(
+  sfn: SFNClient,
+  executionArn: string,
+  state: string,
+  action: () => Promise<void>,
+): Promise<void> {
   for (let i = 0; i < 2000; i++) {
     const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
     if (
       h.events?.some((e) => e.type?.endsWith('StateEntered') && e.stateEnteredEventDetails?.name === state)
     ) {
-      await sfn.send(
-        new StopExecutionCommand({ executionArn, error: 'FaultMatrix.Stop', cause: `stopped at ${state}` }),
-      );
+      await action();
       return;
     }
     const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));

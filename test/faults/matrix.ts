@@ -14,6 +14,7 @@ export const OPERATIONS: Record<string, ServiceName> = {
   DescribeAvailabilityZones: 'ec2',
   GetCallerIdentity: 'sts',
   GetFoundationModel: 'bedrock',
+  GetInferenceProfile: 'bedrock',
   DescribeVpcs: 'ec2',
   CreateVpc: 'ec2',
   ModifyVpcAttribute: 'ec2',
@@ -27,10 +28,13 @@ export const OPERATIONS: Record<string, ServiceName> = {
   CreateVpcEndpoint: 'ec2',
   DescribeVpcEndpoints: 'ec2',
   ModifyVpcEndpoint: 'ec2',
+  DescribeRouteTables: 'ec2',
   CreateRole: 'iam',
   GetRole: 'iam',
   PutRolePolicy: 'iam',
   AttachRolePolicy: 'iam',
+  GetRolePolicy: 'iam',
+  AssumeRole: 'sts',
   CreateFunction: 'lambda',
   GetFunctionConfiguration: 'lambda',
   UpdateFunctionConfiguration: 'lambda',
@@ -51,19 +55,20 @@ export const OPERATIONS: Record<string, ServiceName> = {
   DeleteRole: 'iam',
 };
 
-/** Operations only teardown calls: refusing them cannot change the verdict, only the leftovers. */
+/**
+ * Operations only teardown calls: refusing them cannot change the verdict, only the leftovers.
+ * DescribeNetworkInterfaces, ListRolePolicies and ListAttachedRolePolicies are not here: the
+ * verify tasks read the endpoint's ENIs and the probe role back with them, so refusing them leaves
+ * an obligation unobserved (verdict `error`).
+ */
 export const TEARDOWN_ONLY = new Set([
   'DeleteFunction',
   'DeleteVpcEndpoints',
-  'DescribeNetworkInterfaces',
   'DeleteNetworkInterface',
-  'RevokeSecurityGroupIngress',
   'DeleteSecurityGroup',
   'DeleteSubnet',
   'DeleteVpc',
-  'ListRolePolicies',
   'DeleteRolePolicy',
-  'ListAttachedRolePolicies',
   'DetachRolePolicy',
   'DeleteRole',
 ]);
@@ -73,8 +78,15 @@ export const TEARDOWN_ONLY = new Set([
  * refused GetFoundationModel cannot tell a typo from a missing permission; the run goes on and the
  * allow check shows model access as it is). Teardown's detach of the probe from the VPC
  * (UpdateFunctionConfiguration) is best effort: the DeleteFunction after it releases the ENIs too.
+ * Revoking the endpoint group's ingress reference is best effort as well: once the workload
+ * group's egress reference is gone, the endpoint group can be deleted first and the workload
+ * group after it, so a refused RevokeSecurityGroupIngress leaves nothing behind.
  */
-export const ADVISORY = new Set(['GetFoundationModel', 'UpdateFunctionConfiguration']);
+export const ADVISORY = new Set([
+  'GetFoundationModel',
+  'UpdateFunctionConfiguration',
+  'RevokeSecurityGroupIngress',
+]);
 
 const REFUSAL: Record<ServiceName, [string, number]> = {
   ec2: ['UnauthorizedOperation', 403],
@@ -123,18 +135,31 @@ export function operationCases(): (FaultCase & { kind: FaultKind; operation: str
     if (DEPENDENCY_OPS.includes(operation))
       cases.push(['dependency-violation', { kind: 'dependency-violation', ...on, times: 5 }]);
     for (const [kind, rule] of cases)
-      out.push({ name: `${operation}-${kind}`, kind, operation, faults: [rule] });
+      out.push({
+        name: `${operation}-${kind}`,
+        kind,
+        operation,
+        faults: [rule],
+        // Five DependencyViolations with cleanup's backoff (5–30 s, full jitter) and the ENI watch
+        // can outlast the harness's 60 s cleanup deadline: give the survivable case the time a
+        // real run has (its default is 3600 s), so the case tests surviving, not the deadline.
+        ...(kind === 'dependency-violation' ? { deadlines: { cleanupSeconds: 900 } } : {}),
+      });
   }
   return out;
 }
 
-/** A task that hangs past its timeout (the sandbox is killed: States.Timeout), on its first call. */
+/**
+ * A task that hangs past its timeout (the sandbox is killed: States.Timeout), on a call only that
+ * task makes: Lambda's Invoke would first hang Step Functions' invoke of Preflight, so VerifyAllow
+ * hangs on its route-table read-back instead.
+ */
 export const HUNG_TASKS: { task: string; operation: string; service: ServiceName; delayMs: number }[] = [
   { task: 'Preflight', operation: 'DescribeVpcEndpointServices', service: 'ec2', delayMs: 70_000 },
   { task: 'CreateNetwork', operation: 'CreateVpc', service: 'ec2', delayMs: 310_000 },
   { task: 'CreateEndpoint', operation: 'CreateVpcEndpoint', service: 'ec2', delayMs: 130_000 },
   { task: 'CreateProbe', operation: 'CreateRole', service: 'iam', delayMs: 310_000 },
-  { task: 'VerifyAllow', operation: 'Invoke', service: 'lambda', delayMs: 910_000 },
+  { task: 'VerifyAllow', operation: 'DescribeRouteTables', service: 'ec2', delayMs: 910_000 },
   { task: 'Cleanup', operation: 'DeleteFunction', service: 'lambda', delayMs: 910_000 },
 ];
 

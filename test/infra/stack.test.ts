@@ -12,7 +12,13 @@ import { strFromU8, unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../infra/app.ts';
 import { ASL_PATH, type PrivateLinkVerifyStack } from '../../infra/stack.ts';
-import { POOL_TAG_KEYS, PROBE_NAME_PREFIX, PROBE_ROLE_PATH, TAG_KEYS } from '../../statemachine/contract.ts';
+import {
+  BYSTANDER_NAME_PREFIX,
+  POOL_TAG_KEYS,
+  PROBE_NAME_PREFIX,
+  PROBE_ROLE_PATH,
+  TAG_KEYS,
+} from '../../statemachine/contract.ts';
 import { buildProbeCodeSync, REPO_ROOT } from '../../tasks/build.ts';
 import { PROBE_FUNCTION, SWEEPER_FUNCTION, substitutionName, TASK_ENV, TASKS } from '../../tasks/manifest.ts';
 
@@ -432,6 +438,8 @@ describe('least privilege: EC2', () => {
 
 describe('least privilege: IAM and Lambda', () => {
   const probeRole = `:role${PROBE_ROLE_PATH}${PROBE_NAME_PREFIX}*`;
+  /** Obligation 3's bystander roles: the same path (and boundary), a prefix of their own. */
+  const bystanderRole = `:role${PROBE_ROLE_PATH}${BYSTANDER_NAME_PREFIX}*`;
   const probeFunction = `:function:${PROBE_NAME_PREFIX}*`;
 
   it('passes only probe roles, and only to Lambda', () => {
@@ -451,6 +459,7 @@ describe('least privilege: IAM and Lambda', () => {
     expect(create).toHaveLength(1);
     expect(create[0]!.resources.map(joined)).toEqual([
       expect.stringMatching(new RegExp(`${escapeRegExp(probeRole)}$`)),
+      expect.stringMatching(new RegExp(`${escapeRegExp(bystanderRole)}$`)),
     ]);
     expect(create[0]!.statement.Condition!.StringEquals).toEqual({
       'iam:PermissionsBoundary': { Ref: logicalId(stack.probeBoundary.policy) },
@@ -478,17 +487,19 @@ describe('least privilege: IAM and Lambda', () => {
     expect(listRoles.map((x) => [x.actions, x.resources])).toEqual([[['iam:ListRoles'], ['*']]]);
     // A probe role that does not exist is authorized on its path-less ARN (IAM cannot know the
     // path): read-only lookups may name it too, so they get NoSuchEntity, never anything more.
-    const absent = `:role/${PROBE_NAME_PREFIX}*`;
+    const absent = [`:role/${PROBE_NAME_PREFIX}*`, `:role/${BYSTANDER_NAME_PREFIX}*`];
     for (const s of iamStatements.filter((x) => !x.actions.includes('iam:ListRoles'))) {
       for (const r of s.resources) {
-        if (joined(r).endsWith(absent)) {
+        if (absent.some((a) => joined(r).endsWith(a))) {
           expect(
             s.actions.every((a) => /^iam:(Get|List)/.test(a)),
             s.actions.join(','),
           ).toBe(true);
           continue;
         }
-        expect(joined(r), s.actions.join(',')).toMatch(new RegExp(`${escapeRegExp(probeRole)}$`));
+        expect(joined(r), s.actions.join(',')).toMatch(
+          new RegExp(`(${escapeRegExp(probeRole)}|${escapeRegExp(bystanderRole)})$`),
+        );
       }
     }
   });
@@ -565,13 +576,16 @@ describe('least privilege: IAM and Lambda', () => {
       'iam:ListRolePolicies',
       'lambda:InvokeFunction',
       'sts:AssumeRole',
+      'sts:AssumeRole',
     ]);
     const iamReads = statementsOfRole(logicalId(stack.taskRoles.roles.verify)).filter((s) =>
       s.actions.some((a) => a.startsWith('iam:') || a.startsWith('sts:')),
     );
-    // Only the probe roles, by path and prefix.
+    // Only the probe roles and the bystanders, by path and prefix; only AssumeRole reaches a bystander.
     for (const s of iamReads)
-      expect(JSON.stringify(s.resources)).toMatch(/role\/privatelink-verify\/plv-probe-\*/);
+      expect(JSON.stringify(s.resources)).toMatch(/role\/privatelink-verify\/plv-(probe|by)-\*/);
+    const bystander = iamReads.filter((s) => JSON.stringify(s.resources).includes(BYSTANDER_NAME_PREFIX));
+    expect(bystander.map((s) => s.actions)).toEqual([['sts:AssumeRole']]);
   });
 });
 

@@ -9,10 +9,23 @@ import {
   DescribeVpcsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListRolesCommand,
+  ListRoleTagsCommand,
+} from '@aws-sdk/client-iam';
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
-import { ExecutionInputSchema, type RunState, TAG_KEYS } from '../../statemachine/contract.ts';
+import {
+  ExecutionInputSchema,
+  PROBE_ROLE_PATH,
+  type RunState,
+  TAG_KEYS,
+} from '../../statemachine/contract.ts';
+import { TASK_ENV } from '../../tasks/manifest.ts';
 import { startTestEmulator } from '../helpers/emulator.ts';
 
 let emu: Emulator;
@@ -80,13 +93,48 @@ describe('tasks are idempotent', () => {
     state = { ...state, provisioned: { endpoint: a } };
   });
 
-  it('CreateProbe run twice makes one role and one function', async () => {
+  it('CreateProbe run twice makes one role and one function, and one tagged bystander role only the verify role may assume', async () => {
     const { handler } = await import('../../tasks/create-probe.ts');
-    const a = await handler(state);
-    const b = await handler(state);
-    expect(b.functionArn).toBe(a.functionArn);
-    const fns = await new LambdaClient(emu.clientConfig()).send(new ListFunctionsCommand({}));
-    expect(fns.Functions?.filter((f) => f.FunctionName === `plv-probe-${input.runId}`)).toHaveLength(1);
+    // A role principal in a trust policy must exist (IAM refuses MalformedPolicyDocument otherwise).
+    const verifyRole = (
+      await new IAMClient(emu.clientConfig()).send(
+        new CreateRoleCommand({
+          RoleName: 'verify-task',
+          AssumeRolePolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+            ],
+          }),
+        }),
+      )
+    ).Role!.Arn!;
+    process.env[TASK_ENV.outsideCallerRoleArn] = verifyRole;
+    process.env[TASK_ENV.allowedModels] = `${input.modelId},amazon.titan-text-express-v1`;
+    try {
+      const a = await handler(state);
+      const b = await handler(state);
+      expect(b.functionArn).toBe(a.functionArn);
+      expect({ ...b, state: a.state }).toEqual(a);
+      const fns = await new LambdaClient(emu.clientConfig()).send(new ListFunctionsCommand({}));
+      expect(fns.Functions?.filter((f) => f.FunctionName === `plv-probe-${input.runId}`)).toHaveLength(1);
+      expect(a.unlistedModelId).toBe('amazon.titan-text-express-v1');
+      expect(a.bystanderRoleName).toBe(`plv-by-${input.runId}`);
+      const iam = new IAMClient(emu.clientConfig());
+      const roles = (await iam.send(new ListRolesCommand({ PathPrefix: PROBE_ROLE_PATH }))).Roles ?? [];
+      expect(roles.map((r) => r.RoleName).sort()).toEqual([
+        `plv-by-${input.runId}`,
+        `plv-probe-${input.runId}`,
+      ]);
+      const tags = (await iam.send(new ListRoleTagsCommand({ RoleName: a.bystanderRoleName! }))).Tags ?? [];
+      expect(tags.find((t) => t.Key === TAG_KEYS.runId)?.Value).toBe(input.runId);
+      const role = (await iam.send(new GetRoleCommand({ RoleName: a.bystanderRoleName! }))).Role!;
+      const trust = JSON.parse(decodeURIComponent(role.AssumeRolePolicyDocument!));
+      expect(trust.Statement.map((x: { Principal: unknown }) => x.Principal)).toEqual([{ AWS: verifyRole }]);
+    } finally {
+      delete process.env[TASK_ENV.outsideCallerRoleArn];
+      delete process.env[TASK_ENV.allowedModels];
+    }
   });
 
   it('teardown twice: the second pass deletes nothing and fails on nothing (NotFound is success)', async () => {
@@ -101,5 +149,10 @@ describe('tasks are idempotent', () => {
     const again = await teardownPass(input.runId, input.region, log);
     expect(again).toEqual({ deleted: [], remaining: [], unlisted: [] });
     expect(await listLeftovers(input.runId, input.region)).toEqual({ leftovers: [], unlisted: [] });
+    // The probe role and the bystander are gone too.
+    const roles = (
+      await new IAMClient(emu.clientConfig()).send(new ListRolesCommand({ PathPrefix: PROBE_ROLE_PATH }))
+    ).Roles;
+    expect(roles ?? []).toEqual([]);
   });
 });

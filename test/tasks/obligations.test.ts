@@ -14,6 +14,7 @@ import {
   noEgressRoutes,
   policyReadback,
   roleAsWritten,
+  roleFindings,
   throughTheseEnis,
 } from '../../tasks/lib/observations.ts';
 import {
@@ -154,7 +155,7 @@ describe('routes and the probe role', () => {
     expect(noEgressRoutes('vpc-1', [], []).result).toBe('could-not-verify');
   });
 
-  it('an extra inline or managed policy, a changed identity policy or a missing boundary fails', () => {
+  describe('the probe role as written, weighed against the outside call (obligation 5)', () => {
     const written = {
       identityPolicy: identityPolicy('vpce-1', [MODEL_ARN]),
       boundaryArn: 'arn:aws:iam::1:policy/b',
@@ -165,25 +166,87 @@ describe('routes and the probe role', () => {
       inline: [{ name: IDENTITY_POLICY_NAME, document: written.identityPolicy }],
       attached: [LAMBDA_VPC_MANAGED_POLICY],
     };
-    expect(roleAsWritten('r', exact, written).result).toBe('passed');
-    expect(
-      roleAsWritten('r', { ...exact, inline: [...exact.inline, { name: 'x', document: '{}' }] }, written)
-        .result,
-    ).toBe('failed');
-    expect(
-      roleAsWritten(
-        'r',
-        { ...exact, attached: [...exact.attached, 'arn:aws:iam::aws:policy/Admin'] },
-        written,
-      ).result,
-    ).toBe('failed');
-    const loosened = identityPolicy('vpce-OTHER', [MODEL_ARN]);
-    expect(
-      roleAsWritten('r', { ...exact, inline: [{ name: IDENTITY_POLICY_NAME, document: loosened }] }, written)
-        .result,
-    ).toBe('failed');
-    const { permissionsBoundaryArn: _b, ...unbounded } = exact;
-    expect(roleAsWritten('r', unbounded, written).observed).toMatch(/permissions boundary is none/);
+    const outside = (result: Observation['result']): Observation => ({
+      obligation: 'no-other-way-out',
+      result,
+      observed: 'outside call',
+      evidence: [],
+    });
+    const weigh = (reading: typeof exact | Omit<typeof exact, 'permissionsBoundaryArn'>, o?: Observation) =>
+      roleAsWritten(roleFindings('r', reading, written), written, o);
+    const deciding = (obs: Observation[], id: Observation['obligation']) =>
+      obs.filter((x) => x.obligation === id && !x.warning).map((x) => x.result);
+    const extraManaged = { ...exact, attached: [...exact.attached, 'arn:aws:iam::aws:policy/Admin'] };
+    const extraInline = { ...exact, inline: [...exact.inline, { name: 'x', document: '{}' }] };
+
+    it('the role exactly as written passes, with no warning', () => {
+      const obs = weigh(exact, outside('passed'));
+      expect(obs.map((o) => [o.obligation, o.result, o.warning ?? false])).toEqual([
+        ['probe-role-as-written', 'passed', false],
+      ]);
+    });
+
+    it('an extra policy with the outside call refused anyway is a warning naming it, not a failure', () => {
+      for (const [reading, name] of [
+        [extraManaged, /managed policy arn:aws:iam::aws:policy\/Admin was not attached by the run/],
+        [extraInline, /inline policy x was not written by the run/],
+      ] as const) {
+        const obs = weigh(reading, outside('passed'));
+        expect(deciding(obs, 'probe-role-as-written')).toEqual(['passed']);
+        expect(deciding(obs, 'no-other-way-out')).toEqual([]);
+        const warnings = obs.filter((o) => o.warning);
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]!.observed).toMatch(name);
+        expect(warnings[0]!.observed).toMatch(/refused from outside the VPC anyway/);
+      }
+    });
+
+    it('an extra policy fails obligations 2 and 5 when the outside call was not refused, not observed or not made', () => {
+      for (const o of [outside('failed'), outside('could-not-verify'), undefined]) {
+        const obs = weigh(extraManaged, o);
+        expect(deciding(obs, 'probe-role-as-written')).toEqual(['failed']);
+        expect(deciding(obs, 'no-other-way-out')).toEqual(['failed']);
+        expect(obs.find((x) => x.obligation === 'no-other-way-out')!.observed).toMatch(
+          /carries what the run did not attach \(managed policy arn:aws:iam::aws:policy\/Admin was not attached by the run\)/,
+        );
+        expect(obs.some((x) => x.warning)).toBe(false);
+      }
+    });
+
+    it("the run's own grants changed or missing fail obligation 5 even with the outside call refused", () => {
+      const loosened = identityPolicy('vpce-OTHER', [MODEL_ARN]);
+      const changed = { ...exact, inline: [{ name: IDENTITY_POLICY_NAME, document: loosened }] };
+      expect(deciding(weigh(changed, outside('passed')), 'probe-role-as-written')).toEqual(['failed']);
+      const { permissionsBoundaryArn: _b, ...unbounded } = exact;
+      const obs = weigh(unbounded, outside('passed'));
+      expect(deciding(obs, 'probe-role-as-written')).toEqual(['failed']);
+      expect(obs[0]!.observed).toMatch(/permissions boundary is none/);
+      const noVpcPolicy = { ...exact, attached: [] };
+      expect(deciding(weigh(noVpcPolicy, outside('passed')), 'probe-role-as-written')).toEqual(['failed']);
+    });
+
+    it('folded into the report, a warning shows on a passed row and does not change the verdict', () => {
+      const obs = weigh(extraManaged, outside('passed'));
+      const row = obligationsOf({
+        input: ExecutionInputSchema.parse({
+          runId: 'r',
+          region: 'us-east-1',
+          modelId: 'amazon.titan-text-express-v1',
+        }),
+        allow: {
+          name: 'allow',
+          status: 'passed',
+          expected: 'allowed',
+          reason: '',
+          attempts: 1,
+          elapsedSeconds: 1,
+          outcomesSeen: [],
+          observations: obs,
+        },
+      } as RunState).find((r) => r.id === 'probe-role-as-written')!;
+      expect(row.result).toBe('passed');
+      expect(row.warnings.join(' ')).toMatch(/arn:aws:iam::aws:policy\/Admin/);
+    });
   });
 });
 

@@ -3,6 +3,7 @@
  * ABORTED or TIMED_OUT execution, and the sweeper for runs whose expiry tag has passed.
  */
 import { DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { ExecutionInputSchema, type PreflightOutput, TAG_KEYS } from '../../statemachine/contract.ts';
@@ -170,6 +171,46 @@ describe('safety nets', () => {
     expect(result.passes['expired-run']?.remaining).toEqual([]);
     expect(await vpcsOf('expired-run')).toEqual([]);
     expect(await vpcsOf('fresh-run')).toHaveLength(1);
+  });
+
+  it("the sweeper finds a run that left only its bystander role, by the role's tags, and deletes it", async () => {
+    const { createBystanderRole } = await import('../../tasks/lib/bystander-role.ts');
+    const iam = new IAMClient(emu.clientConfig());
+    const verify = await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'sweep-verify',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+      }),
+    );
+    await createBystanderRole({
+      region: 'us-east-1',
+      runId: 'expired-bystander',
+      verifyRoleArn: verify.Role!.Arn!,
+      vpcEndpointId: 'vpce-0123456789abcdef0',
+      modelResourceArns: [
+        'arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0',
+      ],
+      tags: {
+        runId: 'expired-bystander',
+        owner: 'test',
+        expiresAt: new Date(Date.now() - 60_000).toISOString(),
+      },
+    });
+    const { handler: sweep } = await import('../../tasks/sweep.ts');
+    const result = await sweep({ region: 'us-east-1' });
+    expect(result.expiredRuns).toContain('expired-bystander');
+    expect(result.passes['expired-bystander']?.deleted).toContainEqual({
+      type: 'iam-role',
+      id: 'plv-by-expired-bystander',
+    });
+    await expect(iam.send(new GetRoleCommand({ RoleName: 'plv-by-expired-bystander' }))).rejects.toThrow(
+      /cannot be found/,
+    );
   });
 
   it('the sweeper under a refused DescribeVpcs still finds the expired run by its subnets, removes what it may, and reports the refused list', async () => {

@@ -1,3 +1,4 @@
+import type { World } from '../../core/context.ts';
 import { AwsError } from '../../core/errors.ts';
 import { endpointServices, FULL_ACCESS_POLICY } from './catalog.ts';
 import { hasDeny, validateEndpointPolicy } from './endpoint-policy.ts';
@@ -127,7 +128,7 @@ function createVpcEndpoint(s: Ec2Store, input: Record<string, any>, region: stri
     groupIds,
     privateDnsEnabled,
     policy,
-    versions: [{ document: policy, effectiveAt: b.createdAt }],
+    versions: [{ document: enforcedAllow(s.ctx.world, policy), effectiveAt: b.createdAt }],
     availableAt,
     usableAt: availableAt + s.ctx.delay('endpointUsable'),
     clientToken,
@@ -188,13 +189,29 @@ function modifyVpcEndpoint(s: Ec2Store, input: Record<string, any>, region: stri
     const effectiveAt = applies ? s.now() + propagation : Number.POSITIVE_INFINITY;
     const previous = e.versions[e.versions.length - 1]?.document ?? FULL_ACCESS_POLICY;
     // Fault worlds (context.ts World): what traffic enforces may differ from what Describe shows.
-    const enforced = hasDeny(doc) && w.denyEnforcedAs === 'no-allow' ? NO_STATEMENTS_POLICY : doc;
-    e.versions.push({ document: enforced, effectiveAt });
+    const enforced =
+      hasDeny(doc) && w.denyEnforcedAs === 'no-allow' ? NO_STATEMENTS_POLICY : enforcedAllow(w, doc);
+    // Each zone's ENI enforces on its own: a lag per zone shifts the whole change there, and the
+    // fault worlds restrict a Deny (or its lapse) to some zones.
+    const zoneLagMs = w.zonePolicyLagSeconds
+      ? Object.fromEntries(Object.entries(w.zonePolicyLagSeconds).map(([z, sec]) => [z, sec * 1000]))
+      : undefined;
+    const perZone = (zones: string[] | undefined) => ({
+      ...(zones ? { zones: zones.slice() } : {}),
+      ...(zoneLagMs ? { zoneLagMs } : {}),
+    });
+    const denyZones = hasDeny(doc) ? w.denyOnlyInZones : undefined;
+    e.versions.push({ document: enforced, effectiveAt, ...perZone(denyZones) });
     if (applies && hasDeny(doc) && w.denyLapse) {
       const lapseAt = effectiveAt + w.denyLapse.afterSeconds * 1000;
-      e.versions.push({ document: previous, effectiveAt: lapseAt });
+      const lapseZones = w.denyLapse.zones ?? denyZones;
+      e.versions.push({ document: previous, effectiveAt: lapseAt, ...perZone(lapseZones) });
       if (w.denyLapse.forSeconds !== undefined)
-        e.versions.push({ document: enforced, effectiveAt: lapseAt + w.denyLapse.forSeconds * 1000 });
+        e.versions.push({
+          document: enforced,
+          effectiveAt: lapseAt + w.denyLapse.forSeconds * 1000,
+          ...perZone(lapseZones),
+        });
     }
   }
   e.groupIds = groupIds;
@@ -213,6 +230,11 @@ function modifyVpcEndpoint(s: Ec2Store, input: Record<string, any>, region: stri
   }
   if (dns !== undefined) e.privateDnsEnabled = dns;
   return { return: true };
+}
+
+/** What traffic enforces for a policy without a Deny: the policy, or full access in an `allowEnforcedAs: full-access` world. */
+function enforcedAllow(w: World, doc: string): string {
+  return w.allowEnforcedAs === 'full-access' && !hasDeny(doc) ? FULL_ACCESS_POLICY : doc;
 }
 
 /** What traffic sees in a `denyEnforcedAs: no-allow` world: a policy that allows nothing, denies nothing. */

@@ -16,11 +16,19 @@ export function endpointState(s: Ec2Store, e: Endpoint): string {
   return holds(s, e.availableAt, e.shownPending) ? 'pending' : 'available';
 }
 
-/** The policy traffic sees now: the latest version whose propagation has finished. */
-export function effectivePolicy(s: Ec2Store, e: Endpoint): string {
+/**
+ * The policy traffic sees now: the latest version whose propagation has finished. With a zone, the
+ * policy that zone's endpoint ENI enforces: each ENI has its own propagation (a version may reach
+ * one zone later, or never), so a call through one zone can see another policy than the next.
+ */
+export function effectivePolicy(s: Ec2Store, e: Endpoint, zone?: string): string {
   const now = s.now();
   let current: PolicyVersion = e.versions[0]!;
-  for (const v of e.versions) if (v.effectiveAt <= now) current = v;
+  for (const v of e.versions) {
+    if (zone !== undefined && v.zones && !v.zones.includes(zone)) continue;
+    const at = v.effectiveAt + (zone !== undefined ? (v.zoneLagMs?.[zone] ?? 0) : 0);
+    if (at <= now) current = v;
+  }
   return current.document;
 }
 

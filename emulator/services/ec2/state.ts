@@ -59,6 +59,10 @@ export interface PolicyVersion {
   document: string;
   /** Virtual ms from which traffic sees it; Infinity when the world never applies it. */
   effectiveAt: number;
+  /** Availability Zones whose endpoint ENIs enforce this version (absent: every zone). */
+  zones?: string[];
+  /** Extra propagation per Availability Zone, ms after effectiveAt (absent: none). */
+  zoneLagMs?: Record<string, number>;
 }
 
 export interface Endpoint extends Resource {

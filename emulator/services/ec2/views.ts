@@ -82,6 +82,13 @@ export function interfaceEndpointViews(s: Ec2Store, vpcId: string): EndpointView
           const eni = s.enis.get(e.eniBySubnet.get(id) ?? '');
           return eni ? formatIpv4(eni.privateIp) : '';
         }),
+        availabilityZones: e.subnetIds.map((id) => s.subnets.get(id)?.zone.zoneName ?? ''),
+        policyByZone: Object.fromEntries(
+          e.subnetIds.map((id) => {
+            const zone = s.subnets.get(id)?.zone.zoneName ?? '';
+            return [zone, JSON.parse(effectivePolicy(s, e, zone)) as PolicyDocument];
+          }),
+        ),
       };
     });
 }

@@ -3,6 +3,12 @@ import type { MessagePort } from 'node:worker_threads';
 
 /** Header a sandbox puts on its requests to the emulator: its slot id on the clock. */
 export const SANDBOX_HEADER = 'x-emulator-sandbox';
+/**
+ * Header on a sandbox's HTTPS request to an AWS name (an endpoint-specific `vpce-…` name, say)
+ * that the sandbox's network carried to the emulator: the name it was addressed to. The request
+ * keeps its own signed Host, so the emulator sees the name the client connected to.
+ */
+export const ROUTED_HOST_HEADER = 'x-emulator-routed-host';
 
 export interface WorkerData {
   functionName: string;

@@ -4,7 +4,13 @@
  */
 import { createInterface } from 'node:readline';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { type Clock, type SandboxSlot, SLOT, type VirtualTimer } from '../../core/clock.ts';
+import {
+  type Clock,
+  type SandboxOrigin,
+  type SandboxSlot,
+  SLOT,
+  type VirtualTimer,
+} from '../../core/clock.ts';
 import type {
   DnsAnswer,
   DnsQuestion,
@@ -41,6 +47,8 @@ export interface RuntimeDeps {
   randomSeed: () => number;
   /** DNS as seen by this function: [] is NXDOMAIN. */
   resolveDns: (hostname: string) => string[];
+  /** Where the sandbox's requests come from on the network (the function's VpcConfig). */
+  origin?: SandboxOrigin;
   log: (line: Record<string, unknown>) => void;
 }
 
@@ -81,6 +89,7 @@ class ExecutionEnvironment {
     this.slot = deps.clock.registerSandbox(`lambda:${config.functionName}`, () =>
       this.slot.post(() => this.worker.postMessage({ type: 'tick' })),
     );
+    if (deps.origin) this.slot.origin = deps.origin;
     const dns = new MessageChannel();
     dns.port1.on('message', (q: DnsQuestion) => {
       let addresses: string[] = [];

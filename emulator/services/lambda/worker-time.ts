@@ -20,7 +20,7 @@ import timers from 'node:timers';
 import timersPromises from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { realEpochMs, SLOT, SLOT_DUE_OFFSET, virtualNowFrom } from '../../core/clock.ts';
-import { SANDBOX_HEADER } from './protocol.ts';
+import { ROUTED_HOST_HEADER, SANDBOX_HEADER } from './protocol.ts';
 
 export interface VirtualTimeOptions {
   clock: SharedArrayBuffer;
@@ -336,7 +336,8 @@ export function installVirtualTime(o: VirtualTimeOptions) {
 
   diagnostics.subscribe('http.client.request.created', (message) => {
     const request = (message as { request: ClientRequest }).request;
-    if (String(request.getHeader('host') ?? '') !== o.emulatorHost) return;
+    if (String(request.getHeader('host') ?? '') !== o.emulatorHost && !request.getHeader(ROUTED_HOST_HEADER))
+      return;
     request.setHeader(SANDBOX_HEADER, String(o.slotId));
     track((done) => {
       // Done once the whole response has arrived, whether or not the function reads it (a body

@@ -6,11 +6,19 @@
  */
 import dns from 'node:dns';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { DnsAnswer, WorkerData, WorkerRequest, WorkerResponse } from './protocol.ts';
+import {
+  type DnsAnswer,
+  ROUTED_HOST_HEADER,
+  type WorkerData,
+  type WorkerRequest,
+  type WorkerResponse,
+} from './protocol.ts';
 import { installVirtualTime } from './worker-time.ts';
 
 const data = workerData as WorkerData;
@@ -165,6 +173,46 @@ dns.resolve4 = ((hostname: string, options: unknown, callback?: unknown) => {
     (err: Error) => cb(err),
   );
 }) as typeof dns.resolve4;
+
+// ---- HTTPS to AWS names: the emulated network carries it to the emulator. ----
+// Function code that names an AWS endpoint itself (a zonal `vpce-…` name, instead of the
+// AWS_ENDPOINT_URL it was given) connects to the emulator in plain HTTP with its signed Host
+// untouched: the emulator routes by that name as AWS's network does (the zone's endpoint ENI).
+// The certificate check AWS would do is not modelled here (AWS serves endpoint-specific names
+// with a certificate valid for them).
+
+const realHttpsRequest = https.request;
+const [emulatorHostname, emulatorPort] = data.emulatorHost.split(':');
+https.request = function (this: unknown, ...args: unknown[]) {
+  const [first, second, third] = args;
+  const fromUrl = typeof first === 'string' || first instanceof URL;
+  const options = (
+    fromUrl ? (typeof second === 'object' ? second : {}) : (first ?? {})
+  ) as https.RequestOptions;
+  const url = fromUrl ? new URL(String(first)) : undefined;
+  const host = String(url?.hostname ?? options.hostname ?? options.host ?? '').replace(/:\d+$/, '');
+  if (!isAwsName(host))
+    return (realHttpsRequest as (...a: unknown[]) => http.ClientRequest).apply(https, args);
+  const callback = (fromUrl ? (typeof second === 'function' ? second : third) : second) as
+    | ((res: http.IncomingMessage) => void)
+    | undefined;
+  const headers: http.OutgoingHttpHeaders = { ...(options.headers as http.OutgoingHttpHeaders) };
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'host')) headers.host = host;
+  headers[ROUTED_HOST_HEADER] = host;
+  const { agent: _agent, ...rest } = options;
+  return http.request(
+    {
+      ...rest,
+      ...(url ? { path: `${url.pathname}${url.search}`, method: options.method ?? 'GET' } : {}),
+      protocol: 'http:',
+      host: emulatorHostname,
+      hostname: emulatorHostname,
+      port: Number(emulatorPort),
+      headers,
+    },
+    callback,
+  );
+} as typeof https.request;
 
 syncBuiltinESMExports();
 
