@@ -38,11 +38,13 @@ export async function runConcurrently(
   stateMachineArn: string,
   runIds: string[],
   region = 'us-east-1',
+  /** More execution input for every run (e.g. `{ pool }`). */
+  extraInput: Record<string, unknown> = {},
 ): Promise<RunTimeline[]> {
   const sfn = new SFNClient({ ...emu.clientConfig(region), maxAttempts: 8 });
   return Promise.all(
     runIds.map(async (runId) => {
-      const input = { runId, region, modelId: MODEL };
+      const input = { runId, region, modelId: MODEL, ...extraInput };
       const { executionArn } = await startOrAttach(sfn, { stateMachineArn, name: runId, input });
       let d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
       while (d.status === 'RUNNING') {

@@ -3,6 +3,7 @@
  * into it through the ordinary APIs, run one verification with live progress, and print the report.
  */
 import { parseArgs } from 'node:util';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -28,6 +29,7 @@ import { unlistedModelFor } from '../tasks/lib/policies.ts';
 import { startOrAttach, type WatchResult, watchExecution } from '../workflows-src/action/execution.ts';
 import { deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
+import { ensurePool } from './pool.ts';
 import { stderrLog } from './run.ts';
 import { deploySafetyNet, runSafetyNet, type SafetyNetResult } from './safety-net.ts';
 import { applyScenario, SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
@@ -47,6 +49,9 @@ Options:
   --run-id <id>         execution name (default: local-<timestamp>)
   --vpc-cidr <cidr>     VPC CIDR block (default: 10.42.0.0/16)
   --seed <n>            seed for the emulator's randomness (default: 20261124)
+  --pool <name>         lease a network of a pool instead of building a VPC: the pool is created
+                        in the emulator first (pool-<name>-1 …), as \`privatelink-verify pool create\` would
+  --pool-size <n>       networks in that pool (default: 1)
   --json                print the report document as JSON instead of the summary
   --quiet               no progress lines
   -h, --help            show this help
@@ -57,6 +62,8 @@ Exit status: 0 verified and nothing left behind, 1 a check failed or resources w
 export interface LocalOptions {
   scenario: string;
   input: ExecutionInputArgs;
+  /** Networks of the input's pool to create in the emulator before the run (default 1). */
+  poolSize?: number;
   profile: 'instant' | 'realistic';
   timeScale?: number;
   seed?: number;
@@ -98,6 +105,8 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
         'run-id': { type: 'string' },
         'vpc-cidr': { type: 'string' },
         seed: { type: 'string' },
+        pool: { type: 'string' },
+        'pool-size': { type: 'string' },
         json: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -123,6 +132,12 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed))
     throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+  const poolSize = values['pool-size'] === undefined ? undefined : Number(values['pool-size']);
+  if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize >= 1 && poolSize <= 4))
+    throw new UsageError(
+      `--pool-size must be a whole number from 1 to 4 (the VPC quota), got "${values['pool-size']}"`,
+    );
+  if (poolSize !== undefined && values.pool === undefined) throw new UsageError('--pool-size needs --pool');
   const input: ExecutionInputArgs = {
     runId: String(
       values['run-id'] ??
@@ -135,6 +150,7 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
     modelId: String(values.model),
     // An empty --vpc-cidr is a mistake to name, not a request for the default.
     ...(values['vpc-cidr'] !== undefined ? { vpcCidr: String(values['vpc-cidr']) } : {}),
+    ...(values.pool !== undefined ? { pool: String(values.pool) } : {}),
   };
   const parsed = ExecutionInputSchema.safeParse(withScenario(input, scenario));
   if (!parsed.success) throw new UsageError(describeInputProblem(parsed.error));
@@ -144,6 +160,7 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
     profile,
     ...(timeScale !== undefined ? { timeScale } : {}),
     ...(seed !== undefined ? { seed } : {}),
+    ...(poolSize !== undefined ? { poolSize } : {}),
     json: Boolean(values.json),
     quiet: Boolean(values.quiet),
   };
@@ -160,8 +177,13 @@ export function withScenario(input: ExecutionInputArgs, scenario: string): Execu
     ...(i.modelId ? { modelId: i.modelId } : {}),
     ...(i.deadlines ? { deadlines: { ...input.deadlines, ...i.deadlines } } : {}),
     ...(i.options ? { options: { ...input.options, ...i.options } } : {}),
+    // A pool world leases from a pool the run creates first (runLocal), named as the user asks.
+    ...(s.pool ? { pool: input.pool ?? LOCAL_POOL } : {}),
   };
 }
+
+/** The pool a pool world leases from when the user names none. */
+export const LOCAL_POOL = 'local';
 
 /** Run one local verification end to end. Progress goes to `progress`; nothing is printed otherwise. */
 /** Hooks for benchmarks and tests that need the emulator itself. */
@@ -202,6 +224,18 @@ export async function runLocal(
     progress(
       `deployed ${Object.keys(deployed.functionArns).length} functions and the state machine in ${(deployed.deployMs / 1000).toFixed(1)} s`,
     );
+    if (input.pool) {
+      const config = emu.clientConfig(o.input.region);
+      const networks = await ensurePool(config, {
+        pool: input.pool,
+        region: o.input.region,
+        size: o.poolSize ?? scenario.pool?.size ?? 1,
+        ...(input.vpcCidr ? { vpcCidr: input.vpcCidr } : {}),
+      });
+      progress(`pool ${input.pool}: ${networks.map((n) => `${n.name} (${n.vpcId})`).join(', ')}`);
+      // A tampered pool world changes the pooled network after the pool built it.
+      await scenario.pool?.tamper?.(new EC2Client(config), networks);
+    }
     await applyScenario(emu, scenario);
 
     const sfn = new SFNClient(emu.clientConfig(o.input.region));

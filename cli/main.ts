@@ -12,6 +12,7 @@ Commands:
   local      run a full verification against the embedded local AWS emulator
   run        start the deployed state machine (or --local) and report, as the GitHub Action does
   sweep      delete expired resources left by earlier runs
+  pool       create, list or destroy a network lease pool (runs lease with --pool)
   emulator   start the local AWS emulator (add --deploy to deploy the product into it)
   check      check a perimeter spec statically (schema, policies, matrix), creating nothing
 
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   local: async () => localCommand,
   run: async () => (await import('./run.ts')).runCommand,
   sweep: async () => (await import('./sweep.ts')).sweepCommand,
+  pool: async () => (await import('./pool.ts')).poolCommand,
   emulator: async () => (await import('./emulator-command.ts')).emulatorCommand,
   check: async () => (await import('./check.ts')).checkCommand,
 };

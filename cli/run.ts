@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import { Emulator } from '../emulator/emulator.ts';
-import { RUN_ID_PATTERN, USER_RUN_ID_MAX } from '../statemachine/contract.ts';
+import { POOL_NAME_PATTERN, RUN_ID_PATTERN, USER_RUN_ID_MAX } from '../statemachine/contract.ts';
 import { InputMismatchError, type Outcome, type ProgressLog } from '../workflows-src/action/execution.ts';
 import { runIdForInput } from '../workflows-src/action/execution-name.ts';
 import { INPUT_NAMES, InputError, parseInputs } from '../workflows-src/action/inputs.ts';
@@ -14,6 +14,7 @@ import { runVerification } from '../workflows-src/action/verify.ts';
 import { leftoverWarning, renderReportText } from '../workflows-src/report/render.ts';
 import { deployProduct } from './deploy.ts';
 import { credentialMessage, EXIT, isCredentialError } from './exit-codes.ts';
+import { ensurePool } from './pool.ts';
 
 export const RUN_HELP = `Usage: privatelink-verify run --state-machine-arn ARN --region REGION --model MODEL [options]
        privatelink-verify run --local [--region REGION] [--model MODEL] [options]
@@ -30,6 +31,8 @@ Options:
   --wait verdict|complete  return at the verdict, or after cleanup too
                            (default: verdict; with --local: complete, as the emulator stops on exit)
   --run-id ID              execution name; run again with the same id to re-attach (default: a new one)
+  --pool NAME              lease a network of this pool (privatelink-verify pool create) instead of
+                           building a VPC; with --local a one-network pool is created in the emulator
   --timeout-minutes N      stop waiting after N minutes; the execution keeps running (default: 90)
   --poll-interval-seconds S  first pause between polls; it backs off from there (default: 5)
   --json                   print the report as JSON instead of text
@@ -76,6 +79,7 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
         model: { type: 'string' },
         wait: { type: 'string' },
         'run-id': { type: 'string' },
+        pool: { type: 'string' },
         'timeout-minutes': { type: 'string' },
         'poll-interval-seconds': { type: 'string' },
         json: { type: 'boolean' },
@@ -103,6 +107,9 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
   if (!RUN_ID_PATTERN.test(runId) || runId.length > USER_RUN_ID_MAX) {
     problems.push(`--run-id "${runId}" must be 1–${USER_RUN_ID_MAX} letters, digits, "-" or "_"`);
   }
+  const pool = str(values.pool);
+  if (values.pool !== undefined && (!pool || !POOL_NAME_PATTERN.test(pool)))
+    problems.push(`--pool "${values.pool}" must be 1–24 lower-case letters, digits or "-"`);
   // The action's own input rules, so the terminal and the workflow refuse the same things.
   const raw: Record<string, string> = {
     [INPUT_NAMES.stateMachineArn]:
@@ -139,6 +146,8 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
       log.info(`Local emulator on ${emulator.url}; deploying the product…`);
       stateMachineArn = (await deployProduct(emulator, { region: inputs.region })).stateMachineArn;
       clientConfig = emulator.clientConfig(inputs.region);
+      if (pool)
+        await ensurePool(emulator.clientConfig(inputs.region), { pool, region: inputs.region, size: 1 });
     }
     const controller = new AbortController();
     let executionArn: string | undefined;
@@ -153,7 +162,7 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
     process.once('SIGINT', onSignal);
     try {
       // The name carries a digest of the input: the same --run-id with other input is another run.
-      const runInput = { region: inputs.region, modelId: inputs.modelId };
+      const runInput = { region: inputs.region, modelId: inputs.modelId, ...(pool ? { pool } : {}) };
       const name = runIdForInput(runId, runInput);
       const result = await runVerification({
         client: new SFNClient(clientConfig),

@@ -6,6 +6,7 @@
  * client would) and the execution input; each names the verdict, the obligation that decides it
  * and the reason a person would read.
  */
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Automation } from '../emulator/core/automations.ts';
 import type { World } from '../emulator/core/context.ts';
 import type { FaultRule } from '../emulator/core/faults.ts';
@@ -18,6 +19,8 @@ import {
   PROBE_ROLE_PATH,
   type Verdict,
 } from '../statemachine/contract.ts';
+import type { PoolNetwork } from '../tasks/lib/pool.ts';
+import { POOL_SCENARIOS } from './pool-scenarios.ts';
 
 export interface ScenarioExpectation {
   verdict: Verdict;
@@ -46,6 +49,12 @@ export interface Scenario {
   warning?: { obligation: ObligationId; text: RegExp };
   world?: Partial<World>;
   faults?: FaultRule[];
+  /** The run leases from a pool the local command creates first (cli/pool-scenarios.ts). */
+  pool?: {
+    size?: number;
+    /** Change the pooled network after the pool built it, as someone with access to the account might. */
+    tamper?: (ec2: EC2Client, networks: PoolNetwork[]) => Promise<void>;
+  };
 }
 
 const BEDROCK_EVERYTHING = JSON.stringify({
@@ -511,7 +520,9 @@ const list: Scenario[] = [
   },
 ];
 
-export const SCENARIOS: Record<string, Scenario> = Object.fromEntries(list.map((s) => [s.name, s]));
+export const SCENARIOS: Record<string, Scenario> = Object.fromEntries(
+  [...list, ...POOL_SCENARIOS].map((s) => [s.name, s]),
+);
 export const SCENARIO_NAMES = Object.keys(SCENARIOS);
 
 /** Put the scenario's world and faults in place the way any client would: POST /_emulator/config. */

@@ -111,7 +111,7 @@ function synthesize(
   const iamArn = (kind: string, name: string) => `arn:aws:iam::${accountId}:${kind}/${name}`;
 
   // What Ref and Fn::GetAtt …Arn of each resource are locally.
-  const refs = new Map<string, { ref: string; arn: string }>();
+  const refs = new Map<string, { ref: string; arn: string; name?: string }>();
   const roleIds = new Map<string, string>();
   for (const set of PERMISSION_SETS) {
     const name = `${LOCAL_PREFIX}-${set}`;
@@ -131,9 +131,9 @@ function synthesize(
     refs.set(logicalId, { ref: name, arn });
   }
   const smArn = `arn:aws:states:${region}:${accountId}:stateMachine:${stateMachineName}`;
-  refs.set(id(stack.stateMachine), { ref: smArn, arn: smArn });
+  refs.set(id(stack.stateMachine), { ref: smArn, arn: smArn, name: stateMachineName });
   const netArn = `arn:aws:states:${region}:${accountId}:stateMachine:${SAFETY_NET_STATE_MACHINE}`;
-  refs.set(id(stack.safetyNet), { ref: netArn, arn: netArn });
+  refs.set(id(stack.safetyNet), { ref: netArn, arn: netArn, name: SAFETY_NET_STATE_MACHINE });
   for (const [logicalId, r] of Object.entries(resources)) {
     if (refs.has(logicalId)) continue;
     if (r.Type === 'AWS::Logs::LogGroup') {
@@ -198,10 +198,10 @@ function synthesize(
   return product;
 }
 
-/** CloudFormation intrinsics the stack's IAM uses: Ref, Fn::GetAtt …Arn, Fn::Join, pseudo parameters. */
+/** CloudFormation intrinsics the stack's IAM uses: Ref, Fn::GetAtt …Arn (and a state machine's …Name), Fn::Join, pseudo parameters. */
 function resolveTokens(
   v: unknown,
-  refs: Map<string, { ref: string; arn: string }>,
+  refs: Map<string, { ref: string; arn: string; name?: string }>,
   env: { accountId: string; region: string },
 ): unknown {
   if (Array.isArray(v)) return v.map((x) => resolveTokens(x, refs, env));
@@ -223,6 +223,8 @@ function resolveTokens(
   if ('Fn::GetAtt' in o) {
     const [logicalId, attr] = o['Fn::GetAtt'] as [string, string];
     const r = refs.get(logicalId);
+    // A state machine's Name (the sweeper may describe that machine's executions).
+    if (r?.name !== undefined && attr === 'Name') return r.name;
     if (!r || attr !== 'Arn')
       throw new Error(`local deployer: cannot resolve Fn::GetAtt ${logicalId}.${attr}`);
     return r.arn;

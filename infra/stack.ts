@@ -5,7 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -197,7 +206,39 @@ export class PrivateLinkVerifyStack extends Stack {
     this.sweepSchedule = new events.Rule(this, 'HourlySweep', {
       description: 'Delete expired privatelink-verify resources that no cleanup removed',
       schedule: events.Schedule.rate(Duration.hours(1)),
-      targets: [new targets.LambdaFunction(fn[SWEEPER_FUNCTION.name]!, { retryAttempts: 2 })],
+      targets: [
+        new targets.LambdaFunction(fn[SWEEPER_FUNCTION.name]!, {
+          retryAttempts: 2,
+          // The sweeper asks whether a run's execution still runs: never free a live run's pool
+          // lease, free an ended one's before its expiry (tasks/sweep.ts).
+          event: events.RuleTargetInput.fromObject({ stateMachineArn: this.stateMachine.stateMachineArn }),
+        }),
+      ],
+    });
+    // A policy of its own, not the role's default one: the functions (Cleanup among them, which the
+    // state machine names) do not wait for it, so naming the state machine here makes no cycle.
+    const readsExecutions = new iam.Policy(this, 'SweeperReadsExecutions', {
+      roles: [this.taskRoles.roles[SWEEPER_FUNCTION.permissions]],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'IsTheRunStillRunning',
+          actions: ['states:DescribeExecution'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'states',
+              resource: 'execution',
+              resourceName: `${this.stateMachine.stateMachineName}:*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+      ],
+    });
+    const machineId = Stack.of(this).getLogicalId(this.stateMachine.node.defaultChild as CfnElement);
+    Validations.of(readsExecutions).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${Stack.of(this).region}:<AWS::AccountId>:execution:<${machineId}.Name>:*]`,
+      reason:
+        'Executions are named per run: the sweeper may only describe executions of this one state machine, read-only.',
     });
 
     if (config.repository) {

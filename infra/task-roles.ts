@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import {
   BYSTANDER_NAME_PREFIX,
+  POOL_TAG_KEYS,
   PROBE_NAME_PREFIX,
   PROBE_ROLE_PATH,
   TAG_KEYS,
@@ -157,6 +158,11 @@ export class TaskRoles extends Construct {
     return { Null: { [`ec2:ResourceTag/${this.tagKey}`]: 'false' } };
   }
 
+  /** A pooled network's resources (`privatelink-verify pool create`): a run may lease and use them, not change them. */
+  private poolTagCondition(): Record<string, Record<string, unknown>> {
+    return { Null: { [`ec2:ResourceTag/${POOL_TAG_KEYS.pool}`]: 'false' } };
+  }
+
   private statementsFor(set: TaskPermissionSet): iam.PolicyStatement[] {
     const s = (sid: string, props: iam.PolicyStatementProps) => new iam.PolicyStatement({ sid, ...props });
     switch (set) {
@@ -198,6 +204,13 @@ export class TaskRoles extends Construct {
             resources: [this.ec2('vpc')],
             conditions: this.resourceTagCondition(),
           }),
+          s('LeaseInsidePooledVpc', {
+            // The lease is a run-tagged group created in a pooled VPC (tasks/lib/pool.ts); the
+            // tag conditions of CreateTaggedSubnetsAndGroups still apply to the group itself.
+            actions: ['ec2:CreateSecurityGroup'],
+            resources: [this.ec2('vpc')],
+            conditions: this.poolTagCondition(),
+          }),
           s('TagOnlyWhileCreating', {
             actions: ['ec2:CreateTags'],
             resources: [this.ec2('vpc'), this.ec2('subnet'), this.ec2('security-group')],
@@ -237,6 +250,11 @@ export class TaskRoles extends Construct {
             actions: ['ec2:CreateVpcEndpoint'],
             resources: [this.ec2('vpc'), this.ec2('subnet'), this.ec2('security-group')],
             conditions: this.resourceTagCondition(),
+          }),
+          s('CreateEndpointInLeasedNetwork', {
+            actions: ['ec2:CreateVpcEndpoint'],
+            resources: [this.ec2('vpc'), this.ec2('subnet'), this.ec2('security-group')],
+            conditions: this.poolTagCondition(),
           }),
           s('TagEndpointOnlyWhileCreating', {
             actions: ['ec2:CreateTags'],

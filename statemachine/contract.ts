@@ -14,6 +14,25 @@ export const TAG_KEYS = {
   owner: 'privatelink-verify:owner',
 } as const;
 
+/**
+ * Tags of a pooled network (`privatelink-verify pool create`): long-lived, never a run's, so they
+ * carry no run id or expiry and no run's teardown or the sweeper deletes them.
+ */
+export const POOL_TAG_KEYS = {
+  pool: 'privatelink-verify:pool',
+  network: 'privatelink-verify:pool-network',
+} as const;
+
+/** A pool's name: lower-case letters, digits and "-" (it becomes part of group and Name tags). */
+export const POOL_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,23}$/;
+/** Name of a pooled network: `pool-<pool>-<n>`, what the report says the run leased. */
+export const poolNetworkName = (pool: string, index: number) => `pool-${pool}-${index}`;
+/**
+ * The lease: a security group of this name in the pooled VPC, created with the run's tags. EC2
+ * refuses a second group of the same name in one VPC, so of two runs exactly one holds it.
+ */
+export const LEASE_GROUP_NAME = 'plv-lease';
+
 /** IAM path that holds every probe role, so the task roles can be scoped to it. */
 export const PROBE_ROLE_PATH = '/privatelink-verify/';
 export const PROBE_NAME_PREFIX = 'plv-probe-';
@@ -119,42 +138,64 @@ export const OptionsSchema = z.object({
   denySettleSeconds: z.number().min(0).max(300).default(20),
 });
 
-export const ExecutionInputSchema = z.object({
-  runId: z
-    .string()
-    .regex(
-      RUN_ID_PATTERN,
-      'run id must be 1–80 characters of letters, digits, "-" or "_" (a valid execution name)',
-    )
-    .max(
-      PROBE_RUN_ID_MAX,
-      `run id must be at most ${PROBE_RUN_ID_MAX} characters (the probe function name is ${PROBE_NAME_PREFIX}<run id>)`,
-    ),
-  region: z
-    .string()
-    .regex(REGION_PATTERN, 'region must be an AWS region code such as us-east-1')
-    .refine((r) => (AWS_REGIONS as readonly string[]).includes(r), {
-      message: 'region is not an AWS region: check the spelling (for example us-east-1, eu-central-1)',
-    }),
-  modelId: z
-    .string()
-    .regex(
-      MODEL_ID_PATTERN,
-      'model id must look like anthropic.claude-3-haiku-20240307-v1:0 or us.anthropic.claude-3-haiku-20240307-v1:0',
-    ),
-  vpcCidr: z
-    .string()
-    .default('10.42.0.0/16')
-    .superRefine((v, ctx) => {
-      const problem = cidrProblem(v);
-      if (problem) ctx.addIssue({ code: 'custom', message: `vpcCidr ${problem}` });
-    }),
-  owner: z.string().min(1).max(128).default('privatelink-verify'),
-  /** Resources left by a crashed run are deleted by the sweeper after this. */
-  ttlMinutes: z.number().int().min(15).max(1440).default(180),
-  deadlines: DeadlinesSchema.default(DeadlinesSchema.parse({})),
-  options: OptionsSchema.default(OptionsSchema.parse({})),
-});
+export const ExecutionInputSchema = z
+  .object({
+    runId: z
+      .string()
+      .regex(
+        RUN_ID_PATTERN,
+        'run id must be 1–80 characters of letters, digits, "-" or "_" (a valid execution name)',
+      )
+      .max(
+        PROBE_RUN_ID_MAX,
+        `run id must be at most ${PROBE_RUN_ID_MAX} characters (the probe function name is ${PROBE_NAME_PREFIX}<run id>)`,
+      ),
+    region: z
+      .string()
+      .regex(REGION_PATTERN, 'region must be an AWS region code such as us-east-1')
+      .refine((r) => (AWS_REGIONS as readonly string[]).includes(r), {
+        message: 'region is not an AWS region: check the spelling (for example us-east-1, eu-central-1)',
+      }),
+    modelId: z
+      .string()
+      .regex(
+        MODEL_ID_PATTERN,
+        'model id must look like anthropic.claude-3-haiku-20240307-v1:0 or us.anthropic.claude-3-haiku-20240307-v1:0',
+      ),
+    vpcCidr: z
+      .string()
+      .default('10.42.0.0/16')
+      .superRefine((v, ctx) => {
+        const problem = cidrProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: `vpcCidr ${problem}` });
+      }),
+    owner: z.string().min(1).max(128).default('privatelink-verify'),
+    /** Resources left by a crashed run are deleted by the sweeper after this. */
+    ttlMinutes: z.number().int().min(15).max(1440).default(180),
+    deadlines: DeadlinesSchema.default(DeadlinesSchema.parse({})),
+    options: OptionsSchema.default(OptionsSchema.parse({})),
+    /**
+     * Lease a network of this pool (`privatelink-verify pool create`) instead of building one: the
+     * run still creates and deletes its own endpoint and probe. Absent: the run builds its own VPC.
+     */
+    pool: z
+      .string()
+      .regex(
+        POOL_NAME_PATTERN,
+        'pool must be 1–24 lower-case letters, digits or "-" (the name given to pool create)',
+      )
+      .optional(),
+  })
+  .superRefine((v, ctx) => {
+    // A pooled network's groups are built once by the pool: a run cannot leave 443 out of them.
+    if (v.pool && !v.options.endpointAllows443)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['options', 'endpointAllows443'],
+        message:
+          "options.endpointAllows443=false needs a network of the run's own: it cannot be combined with pool",
+      });
+  });
 export type ExecutionInputArgs = z.input<typeof ExecutionInputSchema>;
 export type ExecutionInput = z.output<typeof ExecutionInputSchema>;
 
@@ -258,6 +299,18 @@ export const NetworkOutputSchema = z.object({
   endpointSecurityGroupId: z.string(),
   /** Seconds the run waited for a VPC slot at the region's quota before its VPC was created. */
   quotaWaitSeconds: z.number().optional(),
+  /** Set when the network is leased from a pool: the run must not delete it, only release the lease. */
+  lease: z
+    .object({
+      pool: z.string(),
+      /** `pool-<pool>-<n>` */
+      network: z.string(),
+      /** The lease group (LEASE_GROUP_NAME) the run created in the pooled VPC: deleting it releases the lease. */
+      leaseGroupId: z.string(),
+    })
+    .optional(),
+  /** What the run observed of a leased network it did not build (its security groups read back). */
+  observations: z.array(z.lazy(() => ObservationSchema)).optional(),
 });
 export type NetworkOutput = z.infer<typeof NetworkOutputSchema>;
 
@@ -471,6 +524,8 @@ export const ReportSchema = z.object({
   stableAfterSeconds: z.number().optional(),
   /** Seconds the run queued for a VPC slot (region at its VPC quota). */
   quotaWaitSeconds: z.number().optional(),
+  /** The pooled network the run leased (`pool-<pool>-<n>`), when it ran with a pool. */
+  leasedNetwork: z.string().optional(),
   failure: z.object({ stage: StageNameSchema, error: z.string(), cause: z.string().optional() }).optional(),
   vpcEndpointId: z.string().optional(),
   resources: z.array(ResourceRefSchema),

@@ -69,7 +69,12 @@ const RESULT_RANK: Record<ObligationResult, number> = { failed: 0, 'could-not-ve
  * leaves it could-not-verify; only a row whose every observation passed has passed.
  */
 export function obligationsOf(s: RunState): Obligation[] {
-  const observations: Observation[] = [...(s.allow?.observations ?? []), ...(s.deny?.observations ?? [])];
+  // A leased network is read back when it is leased (tasks/lib/pool.ts): those observations count too.
+  const observations: Observation[] = [
+    ...(s.network?.observations ?? []),
+    ...(s.allow?.observations ?? []),
+    ...(s.deny?.observations ?? []),
+  ];
   return OBLIGATION_ORDER.map((id) => {
     const mine = observations.filter((o) => o.obligation === id);
     const deciding = mine.filter((o) => !o.warning);
@@ -155,7 +160,9 @@ export function decideVerdict(s: RunState): {
 
 function resourcesOf(s: RunState): ResourceRef[] {
   const r: ResourceRef[] = [];
-  if (s.network) {
+  // Of a leased network the run created only its lease: the pool's VPC, subnets and groups stay.
+  if (s.network?.lease) r.push({ type: 'security-group', id: s.network.lease.leaseGroupId });
+  else if (s.network) {
     r.push({ type: 'vpc', id: s.network.vpcId });
     for (const id of s.network.subnetIds) r.push({ type: 'subnet', id });
     r.push({ type: 'security-group', id: s.network.workloadSecurityGroupId });
@@ -220,6 +227,7 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
     ...(s.deny?.propagationSeconds !== undefined ? { propagationSeconds: s.deny.propagationSeconds } : {}),
     ...(s.deny?.stableAfterSeconds !== undefined ? { stableAfterSeconds: s.deny.stableAfterSeconds } : {}),
     ...(s.network?.quotaWaitSeconds ? { quotaWaitSeconds: s.network.quotaWaitSeconds } : {}),
+    ...(s.network?.lease ? { leasedNetwork: s.network.lease.network } : {}),
     ...(failure ? { failure } : {}),
     ...(s.provisioned?.endpoint ? { vpcEndpointId: s.provisioned.endpoint.vpcEndpointId } : {}),
     resources: resourcesOf(s),

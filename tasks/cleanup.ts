@@ -6,7 +6,11 @@
  * cleanup deadline. The result always carries the final inventory: what is left and why.
  */
 
-import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeNetworkInterfacesCommand,
+  DescribeVpcEndpointsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import {
   type CleanupOutput,
   EXECUTION_ERRORS,
@@ -121,21 +125,47 @@ const PARALLEL_TASK_TIMEOUT_SECONDS = Math.max(
  * the network runs moments after they detach instead of at the end of a long backoff.
  */
 const ENI_WATCH_INTERVAL_MS = 5_000;
+/** Watches in one poll: the lease's release, the ENIs' detach, and one spare. */
+const MAX_WATCHES_PER_POLL = 3;
 
-async function untilDetached(region: string, eniIds: string[], untilMs: number, log: Logger): Promise<void> {
+async function untilDetached(
+  region: string,
+  eniIds: string[],
+  leaseEndpoints: string[],
+  untilMs: number,
+  log: Logger,
+): Promise<void> {
   const ec2Api = client(EC2Client, region);
   const result = await waitUntil({
-    what: 'Lambda ENIs detached',
-    poll: async () =>
-      (
-        await ec2Api.send(
-          new DescribeNetworkInterfacesCommand({
-            // A filter, not NetworkInterfaceIds: an ENI Lambda already deleted is simply absent.
-            Filters: [{ Name: 'network-interface-id', Values: eniIds }],
-          }),
-        )
-      ).NetworkInterfaces ?? [],
-    done: (enis) => enis.every((n) => n.Status === 'available'),
+    what: 'Lambda ENIs detached or a pool lease free to release',
+    poll: async () => {
+      const enis = eniIds.length
+        ? ((
+            await ec2Api.send(
+              new DescribeNetworkInterfacesCommand({
+                // A filter, not NetworkInterfaceIds: an ENI Lambda already deleted is simply absent.
+                Filters: [{ Name: 'network-interface-id', Values: eniIds }],
+              }),
+            )
+          ).NetworkInterfaces ?? [])
+        : [];
+      // A held lease waits only for the run's endpoint: release it the moment that is gone.
+      const endpoints = leaseEndpoints.length
+        ? (
+            (
+              await ec2Api.send(
+                new DescribeVpcEndpointsCommand({
+                  Filters: [{ Name: 'vpc-endpoint-id', Values: leaseEndpoints }],
+                }),
+              )
+            ).VpcEndpoints ?? []
+          ).filter((e) => String(e.State ?? '').toLowerCase() !== 'deleted')
+        : [];
+      return { enis, endpoints };
+    },
+    done: ({ enis, endpoints }) =>
+      (leaseEndpoints.length > 0 && endpoints.length === 0) ||
+      (eniIds.length > 0 && enis.every((n) => n.Status === 'available')),
     timeoutMs: Math.max(0, untilMs - Date.now()),
     minDelayMs: ENI_WATCH_INTERVAL_MS,
     maxDelayMs: ENI_WATCH_INTERVAL_MS,
@@ -143,7 +173,12 @@ async function untilDetached(region: string, eniIds: string[], untilMs: number, 
     // The pass that follows reports whatever this watch could not see.
     retryOn: () => true,
   });
-  log.info('Lambda ENIs watched', { eniIds, detached: result.satisfied, polls: result.attempts });
+  log.info('Lambda ENIs and lease watched', {
+    eniIds,
+    leaseEndpoints,
+    changed: result.satisfied,
+    polls: result.attempts,
+  });
 }
 
 /** One invocation never works longer than this: the state machine's Wait loop carries on. */
@@ -187,11 +222,15 @@ export async function handler(
     poll: async () => {
       last = await teardownPass(t.runId, t.region, log, t.known);
       deleted.push(...last.deleted);
-      // Only the probe's attached ENIs hold the rest: watch them, then delete them and the network at once.
-      const enis = last.attachedLambdaEnis ?? [];
-      const onlyEnisHold = enis.length > 0 && !last.lastError && last.unlisted.length === 0;
-      if (onlyEnisHold && Date.now() < untilMs) {
-        await untilDetached(t.region, enis, untilMs, log);
+      // Only the probe's attached ENIs (and, with a pool, the lease's wait for the endpoint) hold
+      // the rest: watch them, then run the pass that deletes (or releases) at once.
+      for (let watch = 0; watch < MAX_WATCHES_PER_POLL; watch++) {
+        const enis = last.attachedLambdaEnis ?? [];
+        const leaseEndpoints = last.leaseWaitsFor ?? [];
+        const watchable =
+          enis.length + leaseEndpoints.length > 0 && !last.lastError && last.unlisted.length === 0;
+        if (!watchable || Date.now() >= untilMs) break;
+        await untilDetached(t.region, enis, leaseEndpoints, untilMs, log);
         last = await teardownPass(t.runId, t.region, log, t.known);
         deleted.push(...last.deleted);
       }

@@ -4,52 +4,17 @@
  * reach 443 on the endpoint's, which admits 443 only from the workload's. Idempotent: a retried
  * task finds what it created by tag instead of creating a second VPC.
  */
-import {
-  AuthorizeSecurityGroupEgressCommand,
-  AuthorizeSecurityGroupIngressCommand,
-  CreateSecurityGroupCommand,
-  CreateSubnetCommand,
-  CreateVpcCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeSubnetsCommand,
-  DescribeVpcsCommand,
-  EC2Client,
-  ModifyVpcAttributeCommand,
-  RevokeSecurityGroupEgressCommand,
-} from '@aws-sdk/client-ec2';
-import type { ExecutionInput, NetworkOutput } from '../statemachine/contract.ts';
-import { twoSubnets } from './lib/cidr.ts';
+import { CreateVpcCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import type { ExecutionInput, NetworkOutput, PreflightOutput } from '../statemachine/contract.ts';
 import { client } from './lib/clients.ts';
-import { TaskError } from './lib/errors.ts';
+import { invalidInput, TaskError } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
-import { aws, errorCode, isNotYetVisible } from './lib/outcomes.ts';
+import { buildNetworkInVpc } from './lib/network-build.ts';
+import { aws, errorCode } from './lib/outcomes.ts';
+import { leasedNetworkAsBuilt, leaseNetwork, type PoolNetwork, poolNetworks } from './lib/pool.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 import { type RunTags, runIdFilter, runTags, tagSpecifications } from './lib/tags.ts';
 import { budgetMs, waitUntil } from './lib/waiter.ts';
-
-/** EC2 may not know a resource it just created for a moment: retry NotFound briefly. */
-async function eventually<T>(what: string, call: () => Promise<T>): Promise<T> {
-  const r = await waitUntil({
-    what,
-    poll: () => aws(what, call),
-    done: () => true,
-    timeoutMs: 60_000,
-    minDelayMs: 500,
-    maxDelayMs: 5_000,
-    retryOn: isNotYetVisible,
-  });
-  if (!r.satisfied) throw r.lastError;
-  return r.value as T;
-}
-
-async function ignoreDuplicate(call: () => Promise<unknown>): Promise<void> {
-  try {
-    await call();
-  } catch (err) {
-    if (errorCode(err) !== 'InvalidPermission.Duplicate' && errorCode(err) !== 'InvalidPermission.NotFound')
-      throw err;
-  }
-}
 
 async function findOrCreateVpc(
   ec2Api: EC2Client,
@@ -118,73 +83,6 @@ interface QueueState {
   sincePreflightSeconds: () => number;
 }
 
-async function findOrCreateSubnet(
-  ec2Api: EC2Client,
-  vpcId: string,
-  az: string,
-  cidr: string,
-  tags: RunTags,
-  name: string,
-) {
-  const found = await aws('DescribeSubnets', () =>
-    ec2Api.send(
-      new DescribeSubnetsCommand({
-        Filters: [
-          { Name: 'vpc-id', Values: [vpcId] },
-          { Name: 'cidr-block', Values: [cidr] },
-        ],
-      }),
-    ),
-  );
-  const existing = found.Subnets?.[0]?.SubnetId;
-  if (existing) return existing;
-  const created = await eventually('CreateSubnet', () =>
-    ec2Api.send(
-      new CreateSubnetCommand({
-        VpcId: vpcId,
-        AvailabilityZone: az,
-        CidrBlock: cidr,
-        TagSpecifications: tagSpecifications('subnet', tags, name),
-      }),
-    ),
-  );
-  return created.Subnet!.SubnetId!;
-}
-
-async function findOrCreateSecurityGroup(
-  ec2Api: EC2Client,
-  vpcId: string,
-  groupName: string,
-  description: string,
-  tags: RunTags,
-) {
-  const found = await aws('DescribeSecurityGroups', () =>
-    ec2Api.send(
-      new DescribeSecurityGroupsCommand({
-        Filters: [
-          { Name: 'vpc-id', Values: [vpcId] },
-          { Name: 'group-name', Values: [groupName] },
-        ],
-      }),
-    ),
-  );
-  const existing = found.SecurityGroups?.[0]?.GroupId;
-  if (existing) return existing;
-  const created = await eventually('CreateSecurityGroup', () =>
-    ec2Api.send(
-      new CreateSecurityGroupCommand({
-        VpcId: vpcId,
-        GroupName: groupName,
-        Description: description,
-        TagSpecifications: tagSpecifications('security-group', tags, groupName),
-      }),
-    ),
-  );
-  return created.GroupId!;
-}
-
-const ALL_EGRESS = [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }];
-
 export async function handler(
   event: unknown,
   context?: { getRemainingTimeInMillis?: () => number },
@@ -203,84 +101,86 @@ export async function handler(
     log,
     sincePreflightSeconds,
   };
+  if (input.pool) return leaseFromPool(ec2Api, input, preflight, tags, queue);
   const vpcId = await findOrCreateVpc(ec2Api, input, tags, queue);
   // Only queueing (here or in an earlier invocation the ASL retried) puts a minute between the two.
   const queuedSeconds = queue.met || sincePreflightSeconds() > 60 ? Math.round(sincePreflightSeconds()) : 0;
-  // Private DNS for the endpoint needs both attributes; AWS takes one attribute per call.
-  await eventually('ModifyVpcAttribute', () =>
-    ec2Api.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: true } })),
-  );
-  await eventually('ModifyVpcAttribute', () =>
-    ec2Api.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } })),
-  );
-
-  const [cidrA, cidrB] = twoSubnets(input.vpcCidr);
-  const [azA, azB] = preflight.availabilityZones;
-  const subnetA = await findOrCreateSubnet(ec2Api, vpcId, azA!, cidrA, tags, `plv-${input.runId}-a`);
-  const subnetB = await findOrCreateSubnet(ec2Api, vpcId, azB!, cidrB, tags, `plv-${input.runId}-b`);
-
-  const workloadSg = await findOrCreateSecurityGroup(
-    ec2Api,
+  const built = await buildNetworkInVpc(ec2Api, {
     vpcId,
-    `plv-${input.runId}-workload`,
-    'privatelink-verify probe: may reach the endpoint on 443 only',
-    tags,
-  );
-  const endpointSg = await findOrCreateSecurityGroup(
-    ec2Api,
-    vpcId,
-    `plv-${input.runId}-endpoint`,
-    'privatelink-verify endpoint: admits 443 from the probe only',
-    tags,
-  );
-
-  // Replace the default allow-all egress with 443 to the endpoint's group only.
-  await ignoreDuplicate(() =>
-    eventually('RevokeSecurityGroupEgress', () =>
-      ec2Api.send(new RevokeSecurityGroupEgressCommand({ GroupId: workloadSg, IpPermissions: ALL_EGRESS })),
-    ),
-  );
-  await ignoreDuplicate(() =>
-    eventually('AuthorizeSecurityGroupEgress', () =>
-      ec2Api.send(
-        new AuthorizeSecurityGroupEgressCommand({
-          GroupId: workloadSg,
-          IpPermissions: [
-            { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, UserIdGroupPairs: [{ GroupId: endpointSg }] },
-          ],
-        }),
-      ),
-    ),
-  );
-  await ignoreDuplicate(() =>
-    eventually('RevokeSecurityGroupEgress', () =>
-      ec2Api.send(new RevokeSecurityGroupEgressCommand({ GroupId: endpointSg, IpPermissions: ALL_EGRESS })),
-    ),
-  );
-  if (input.options.endpointAllows443) {
-    await ignoreDuplicate(() =>
-      eventually('AuthorizeSecurityGroupIngress', () =>
-        ec2Api.send(
-          new AuthorizeSecurityGroupIngressCommand({
-            GroupId: endpointSg,
-            IpPermissions: [
-              { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, UserIdGroupPairs: [{ GroupId: workloadSg }] },
-            ],
-          }),
-        ),
-      ),
-    );
-  } else {
+    vpcCidr: input.vpcCidr,
+    availabilityZones: preflight.availabilityZones,
+    namePrefix: `plv-${input.runId}`,
+    tagsFor: (type, name) => tagSpecifications(type, tags, name),
+    endpointAllows443: input.options.endpointAllows443,
+  });
+  if (!input.options.endpointAllows443)
     log.warn('endpoint security group left without 443 ingress on purpose (options.endpointAllows443=false)');
-  }
 
   const out: NetworkOutput = {
     vpcId,
-    subnetIds: [subnetA, subnetB],
-    workloadSecurityGroupId: workloadSg,
-    endpointSecurityGroupId: endpointSg,
+    ...built,
     ...(queuedSeconds > 0 ? { quotaWaitSeconds: queuedSeconds } : {}),
   };
   log.info('network ready', { ...out });
+  return out;
+}
+
+/**
+ * Lease a network of the input's pool instead of building one: the lease is taken atomically
+ * (tasks/lib/pool.ts), then the network is read back, because a pooled network was built by
+ * someone else, earlier, and may have been changed since: what it is now goes into the verdict.
+ * No free network yet: wait for one as a run at the VPC quota waits for a slot.
+ */
+async function leaseFromPool(
+  ec2Api: EC2Client,
+  input: ExecutionInput,
+  preflight: PreflightOutput,
+  tags: RunTags,
+  queue: QueueState,
+): Promise<NetworkOutput> {
+  const pool = input.pool!;
+  const networks: PoolNetwork[] = await poolNetworks(ec2Api, pool);
+  if (networks.length === 0)
+    throw invalidInput(
+      `pool "${pool}" has no networks in ${input.region}: create it first (privatelink-verify pool create --pool ${pool} --region ${input.region})`,
+    );
+  const r = await waitUntil({
+    what: `a free network of pool ${pool}`,
+    poll: () => leaseNetwork(ec2Api, pool, tags, networks),
+    done: (lease) => lease !== undefined,
+    timeoutMs: queue.budgetMs,
+    minDelayMs: 5_000,
+    maxDelayMs: 30_000,
+    onAttempt: (lease, n) => {
+      if (!lease) {
+        queue.met = true;
+        queue.log.info('waiting for a free pooled network', { pool, attempt: n, networks: networks.length });
+      }
+    },
+  });
+  if (!r.value) {
+    throw new TaskError(
+      QUOTA_WAIT_ERROR,
+      `waiting for a free network of pool ${pool} (${networks.length} network(s), all leased) for ${Math.round(queue.sincePreflightSeconds())} s so far`,
+    );
+  }
+  const lease = r.value;
+  const queuedSeconds =
+    queue.met || queue.sincePreflightSeconds() > 60 ? Math.round(queue.sincePreflightSeconds()) : 0;
+  const observations = [await leasedNetworkAsBuilt(ec2Api, lease.network, preflight.availabilityZones)];
+  const out: NetworkOutput = {
+    vpcId: lease.network.vpcId,
+    subnetIds: lease.network.subnetIds,
+    workloadSecurityGroupId: lease.network.workloadSecurityGroupId,
+    endpointSecurityGroupId: lease.network.endpointSecurityGroupId,
+    lease: { pool, network: lease.network.name, leaseGroupId: lease.leaseGroupId },
+    observations,
+    ...(queuedSeconds > 0 ? { quotaWaitSeconds: queuedSeconds } : {}),
+  };
+  queue.log.info('leased network', {
+    network: lease.network.name,
+    vpcId: out.vpcId,
+    observed: observations[0]?.result,
+  });
   return out;
 }

@@ -34,38 +34,7 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
     );
   }
   const serviceName = serviceNameFor(input.region);
-
-  const services = await aws('DescribeVpcEndpointServices', () =>
-    client(EC2Client, input.region).send(
-      new DescribeVpcEndpointServicesCommand({ ServiceNames: [serviceName] }),
-    ),
-  ).catch((err) => {
-    if (errorCode(err) === 'InvalidServiceName') return { ServiceDetails: [] };
-    throw err;
-  });
-  const service = services.ServiceDetails?.find((s) => s.ServiceName === serviceName);
-  if (!service)
-    throw unsupported(
-      `${serviceName} is not offered in ${input.region}: choose a region where Amazon Bedrock runtime has a VPC endpoint service`,
-    );
-  if (!service.ServiceType?.some((t) => t.ServiceType === 'Interface')) {
-    throw unsupported(`${serviceName} is not an interface endpoint service in ${input.region}`);
-  }
-
-  const zones = await aws('DescribeAvailabilityZones', () =>
-    client(EC2Client, input.region).send(
-      new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] }),
-    ),
-  );
-  const usable = (zones.AvailabilityZones ?? [])
-    .map((z) => z.ZoneName!)
-    .filter((z) => service.AvailabilityZones?.includes(z))
-    .sort();
-  if (usable.length < 2) {
-    throw unsupported(
-      `${serviceName} is offered in ${usable.length} availability zone(s) of ${input.region}; two are needed`,
-    );
-  }
+  const usable = await endpointServiceZones(input.region);
 
   await refuseUnknownModel(input.region, input.modelId, log);
 
@@ -116,4 +85,48 @@ async function refuseUnknownModel(region: string, modelId: string, log: ReturnTy
     }
     throw err;
   }
+}
+
+/**
+ * The zones of a region where the Bedrock runtime interface endpoint service is offered, sorted;
+ * at least two or a clear refusal. Preflight takes the first two; so does `pool create`, so a
+ * pooled network's subnets lie in the zones a run's preflight picks.
+ */
+export async function endpointServiceZones(
+  region: string,
+  ec2Api: EC2Client = client(EC2Client, region),
+): Promise<string[]> {
+  const serviceName = serviceNameFor(region);
+
+  const services = await aws('DescribeVpcEndpointServices', () =>
+    ec2Api.send(new DescribeVpcEndpointServicesCommand({ ServiceNames: [serviceName] })),
+  ).catch((err) => {
+    if (errorCode(err) === 'InvalidServiceName') return { ServiceDetails: [] };
+    throw err;
+  });
+  const service = services.ServiceDetails?.find((s) => s.ServiceName === serviceName);
+  if (!service)
+    throw unsupported(
+      `${serviceName} is not offered in ${region}: choose a region where Amazon Bedrock runtime has a VPC endpoint service`,
+    );
+  if (!service.ServiceType?.some((t) => t.ServiceType === 'Interface')) {
+    throw unsupported(`${serviceName} is not an interface endpoint service in ${region}`);
+  }
+
+  const zones = await aws('DescribeAvailabilityZones', () =>
+    ec2Api.send(
+      new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] }),
+    ),
+  );
+  const usable = (zones.AvailabilityZones ?? [])
+    .map((z) => z.ZoneName!)
+    .filter((z) => service.AvailabilityZones?.includes(z))
+    .sort();
+  if (usable.length < 2) {
+    throw unsupported(
+      `${serviceName} is offered in ${usable.length} availability zone(s) of ${region}; two are needed`,
+    );
+  }
+
+  return usable;
 }

@@ -13,8 +13,10 @@ import {
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { IAMClient, ListRolesCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import {
   BYSTANDER_NAME_PREFIX,
+  LEASE_GROUP_NAME,
   PROBE_NAME_PREFIX,
   PROBE_ROLE_PATH,
   TAG_KEYS,
@@ -27,6 +29,10 @@ import { type TeardownPass, teardownPass } from './lib/teardown.ts';
 export interface SweepResult {
   region: string;
   expiredRuns: string[];
+  /** Runs whose pool lease was freed because their execution is no longer running (before expiry). */
+  deadLeaseRuns: string[];
+  /** Expired or leasing runs left alone because their execution is still running. */
+  liveRuns: string[];
   passes: Record<string, Pick<TeardownPass, 'deleted' | 'remaining' | 'unlisted'>>;
   /** List calls that did not answer: runs only they would have found are not swept. */
   unlisted: string[];
@@ -110,16 +116,82 @@ export async function expiredRunIds(
   return { runs: [...runs].sort(), unlisted };
 }
 
-export async function handler(event: { region?: string } = {}): Promise<SweepResult> {
+/**
+ * Whether a run's execution is still running, when the sweeper knows the state machine (the
+ * execution is named by the run id): `true` running, `false` ended or never existed, `undefined`
+ * unknown (no state machine given, or DescribeExecution did not answer).
+ */
+export type Liveness = (runId: string) => Promise<boolean | undefined>;
+
+export function executionLiveness(region: string, stateMachineArn: string | undefined): Liveness {
+  if (!stateMachineArn) return async () => undefined;
+  const sfn = client(SFNClient, region);
+  // arn:…:stateMachine:<name> → arn:…:execution:<name>:<execution name>
+  const executionArn = (runId: string) =>
+    `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+  return async (runId) => {
+    try {
+      const r = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(runId) }));
+      return r.status === 'RUNNING' || r.status === 'PENDING_REDRIVE';
+    } catch (err) {
+      if (errorCode(err) === 'ExecutionDoesNotExist') return false;
+      return undefined;
+    }
+  };
+}
+
+/** Runs holding a pool lease now (a group named LEASE_GROUP_NAME carrying a run tag). */
+export async function leasingRunIds(region: string): Promise<{ runs: string[]; unlisted: string[] }> {
+  try {
+    const r = await client(EC2Client, region).send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: 'group-name', Values: [LEASE_GROUP_NAME] },
+          { Name: 'tag-key', Values: [TAG_KEYS.runId] },
+        ],
+      }),
+    );
+    const runs = (r.SecurityGroups ?? [])
+      .map((g) => g.Tags?.find((t) => t.Key === TAG_KEYS.runId)?.Value)
+      .filter((v): v is string => Boolean(v));
+    return { runs: [...new Set(runs)].sort(), unlisted: [] };
+  } catch (err) {
+    return { runs: [], unlisted: [`DescribeSecurityGroups (leases): ${describeError(err)}`] };
+  }
+}
+
+export async function handler(
+  event: { region?: string; stateMachineArn?: string } = {},
+  deps: { isLive?: Liveness } = {},
+): Promise<SweepResult> {
   const region = event.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const log = createLogger('Sweeper', { region });
-  const { runs: expiredRuns, unlisted } = await expiredRunIds(region);
+  const isLive = deps.isLive ?? executionLiveness(region, event.stateMachineArn);
+  const { runs: expired, unlisted } = await expiredRunIds(region);
+  const leasing = await leasingRunIds(region);
+  unlisted.push(...leasing.unlisted);
+  const expiredRuns: string[] = [];
+  const deadLeaseRuns: string[] = [];
+  const liveRuns: string[] = [];
+  for (const runId of expired) {
+    // Past its expiry but still running (a short ttl): its resources, its lease above all, are in use.
+    if ((await isLive(runId)) === true) liveRuns.push(runId);
+    else expiredRuns.push(runId);
+  }
+  // A lease whose execution has ended is freed now, not at its expiry hours later; one whose
+  // execution cannot be looked up waits for its expiry (never free a lease a live run may hold).
+  for (const runId of leasing.runs) {
+    if (expired.includes(runId)) continue;
+    const live = await isLive(runId);
+    if (live === false) deadLeaseRuns.push(runId);
+    else if (live === true) liveRuns.push(runId);
+  }
   const passes: SweepResult['passes'] = {};
-  for (const runId of expiredRuns) {
+  for (const runId of [...expiredRuns, ...deadLeaseRuns]) {
     const p = await teardownPass(runId, region, log.with({ runId }));
     passes[runId] = { deleted: p.deleted, remaining: p.remaining, unlisted: p.unlisted };
     log.info('swept run', { runId, deleted: p.deleted.length, remaining: p.remaining.length });
   }
   if (unlisted.length) log.warn('some list calls did not answer', { unlisted });
-  return { region, expiredRuns, passes, unlisted };
+  return { region, expiredRuns, deadLeaseRuns, liveRuns: [...new Set(liveRuns)].sort(), passes, unlisted };
 }

@@ -100,10 +100,13 @@ export async function pollProbe(o: PollProbeOptions): Promise<PollProbeResult> {
       return ok && !o.neverDone;
     },
     timeoutMs: o.timeoutMs,
-    // Steady polling: the point is to notice the change soon after it happens.
+    // Steady polling: the point is to notice the change soon after it happens. Calls start one
+    // interval apart: a call that hung until its timeout (an endpoint not yet carrying traffic)
+    // is followed by the next at once, not after a further interval.
     minDelayMs: interval,
     maxDelayMs: interval,
     random: () => 1,
+    paceFrom: 'start',
     retryOn: retryableInvoke,
     onAttempt: (r, attempt, err) => {
       if (err)

@@ -38,14 +38,22 @@ import {
   LambdaClient,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import type { Leftover, ResourceRef, RunState } from '../../statemachine/contract.ts';
+import {
+  LEASE_GROUP_NAME,
+  type Leftover,
+  type ResourceRef,
+  type RunState,
+} from '../../statemachine/contract.ts';
 import { client } from './clients.ts';
 import type { Logger } from './log.ts';
 import { errorCode, isDependencyViolation, isNotFound } from './outcomes.ts';
+import { isPooled } from './pool.ts';
 import { bystanderName, probeName } from './run-state.ts';
 import { runIdFilter } from './tags.ts';
 
 type Ec2Type = 'vpc' | 'subnet' | 'security-group' | 'vpc-endpoint';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Ids the execution state recorded as created: found even when a tag lookup is refused. */
 export type KnownIds = Partial<Record<Ec2Type, string[]>>;
@@ -53,6 +61,9 @@ export type KnownIds = Partial<Record<Ec2Type, string[]>>;
 export function knownIdsOf(state: Partial<Pick<RunState, 'network' | 'provisioned'>> | undefined): KnownIds {
   const n = state?.network;
   const e = state?.provisioned?.endpoint;
+  // A leased network is the pool's: of it the run owns only its lease.
+  if (n?.lease)
+    return { 'security-group': [n.lease.leaseGroupId], 'vpc-endpoint': e ? [e.vpcEndpointId] : [] };
   return {
     vpc: n ? [n.vpcId] : [],
     subnet: n ? [...n.subnetIds] : [],
@@ -72,6 +83,8 @@ export interface TeardownPass {
   lambdaEnisRemain?: boolean;
   /** Lambda ENIs this pass found still attached (`in-use`): Cleanup watches them until they detach. */
   attachedLambdaEnis?: string[];
+  /** The run's endpoints a held pool lease waits for (still deleting): Cleanup watches them too. */
+  leaseWaitsFor?: string[];
 }
 
 const describeError = (err: unknown) => `${errorCode(err)}: ${(err as Error)?.message ?? String(err)}`;
@@ -84,6 +97,9 @@ interface Found {
   interfaceType?: string;
   status?: string;
   name?: string;
+  description?: string;
+  /** A pool's resource (tasks/lib/pool.ts): never a run's to delete. */
+  pooled?: boolean;
 }
 
 const LISTERS: Record<
@@ -96,6 +112,7 @@ const LISTERS: Record<
       ((await ec2.send(new DescribeVpcsCommand(VpcIds ? { VpcIds } : { Filters }))).Vpcs ?? []).map((v) => ({
         id: v.VpcId!,
         state: v.State,
+        pooled: isPooled(v.Tags),
       })),
   },
   subnet: {
@@ -103,7 +120,7 @@ const LISTERS: Record<
     list: async (ec2, Filters, SubnetIds) =>
       (
         (await ec2.send(new DescribeSubnetsCommand(SubnetIds ? { SubnetIds } : { Filters }))).Subnets ?? []
-      ).map((s) => ({ id: s.SubnetId!, vpcId: s.VpcId })),
+      ).map((s) => ({ id: s.SubnetId!, vpcId: s.VpcId, pooled: isPooled(s.Tags) })),
   },
   'security-group': {
     op: 'DescribeSecurityGroups',
@@ -111,7 +128,7 @@ const LISTERS: Record<
       (
         (await ec2.send(new DescribeSecurityGroupsCommand(GroupIds ? { GroupIds } : { Filters })))
           .SecurityGroups ?? []
-      ).map((g) => ({ id: g.GroupId!, vpcId: g.VpcId, name: g.GroupName })),
+      ).map((g) => ({ id: g.GroupId!, vpcId: g.VpcId, name: g.GroupName, pooled: isPooled(g.Tags) })),
   },
   'vpc-endpoint': {
     op: 'DescribeVpcEndpoints',
@@ -132,6 +149,7 @@ const LISTERS: Record<
           interfaceType: n.InterfaceType,
           status: n.Status,
           vpcId: n.VpcId,
+          description: n.Description,
         }),
       ),
   },
@@ -147,18 +165,19 @@ export async function inventory(
   runId: string,
   known: KnownIds,
   unlisted: string[],
-): Promise<Record<Ec2Type | 'network-interface', Map<string, Found>>> {
+): Promise<Record<Ec2Type | 'network-interface' | 'lease', Map<string, Found>>> {
   const out = {
+    lease: new Map<string, Found>(),
     vpc: new Map<string, Found>(),
     subnet: new Map<string, Found>(),
     'security-group': new Map<string, Found>(),
     'vpc-endpoint': new Map<string, Found>(),
     'network-interface': new Map<string, Found>(),
   };
-  const add = (type: keyof typeof out, items: Found[]) => {
+  const add = (type: keyof typeof LISTERS, items: Found[]) => {
     for (const f of items) out[type].set(f.id, { ...out[type].get(f.id), ...f });
   };
-  const tryList = async (type: keyof typeof out, filters: Filter[], ids?: string[]): Promise<boolean> => {
+  const tryList = async (type: keyof typeof LISTERS, filters: Filter[], ids?: string[]): Promise<boolean> => {
     try {
       add(type, await LISTERS[type].list(ec2, filters, ids));
       return true;
@@ -180,14 +199,37 @@ export async function inventory(
     }
   }
   // Members of the run's VPCs that carry no tag of ours (Lambda's ENIs, the endpoint's ENIs).
-  for (const vpcId of out.vpc.keys()) {
+  for (const [vpcId, v] of out.vpc) {
+    if (v.pooled) continue;
     const byVpc = [{ Name: 'vpc-id', Values: [vpcId] }];
     await tryList('vpc-endpoint', byVpc);
     await tryList('network-interface', byVpc);
     await tryList('security-group', byVpc);
     await tryList('subnet', byVpc);
   }
-  for (const [id, g] of out['security-group']) if (g.name === 'default') out['security-group'].delete(id);
+  // The probe's own ENIs wherever they are (a leased VPC holds other runs' too): Lambda names the
+  // function in each ENI's description (AWS-FACTS: "AWS Lambda VPC ENI-…"); the exact tail keeps
+  // run "a" from claiming run "a-1"'s.
+  const probeEniDescription = `AWS Lambda VPC ENI-${probeName(runId)}-`;
+  await tryList('network-interface', [{ Name: 'description', Values: [`${probeEniDescription}*`] }]);
+  for (const [id, n] of out['network-interface']) {
+    const inRunVpc = n.vpcId !== undefined && out.vpc.has(n.vpcId) && !out.vpc.get(n.vpcId)?.pooled;
+    const probes =
+      n.description?.startsWith(probeEniDescription) &&
+      UUID.test(n.description.slice(probeEniDescription.length));
+    if (!inRunVpc && !probes) out['network-interface'].delete(id);
+  }
+  for (const [id, g] of out['security-group']) {
+    if (g.name === 'default') out['security-group'].delete(id);
+    // The run's lease of a pooled network: released last, once nothing of the run needs it.
+    if (g.name === LEASE_GROUP_NAME) {
+      out.lease.set(id, g);
+      out['security-group'].delete(id);
+    }
+  }
+  // Never a pool's own VPC, subnets or groups, whatever led here.
+  for (const type of ['vpc', 'subnet', 'security-group'] as const)
+    for (const [id, f] of out[type]) if (f.pooled) out[type].delete(id);
   return out;
 }
 
@@ -280,6 +322,40 @@ async function teardownEc2(
     await del({ type: 'subnet', id }, pass, () => ec2Api.send(new DeleteSubnetCommand({ SubnetId: id })));
   for (const id of inv.vpc.keys())
     await del({ type: 'vpc', id }, pass, () => ec2Api.send(new DeleteVpcCommand({ VpcId: id })));
+  await releaseLeases(ec2Api, inv, pass, log);
+}
+
+/**
+ * Release the run's pool leases last: once the run's endpoint in that VPC is gone (a `deleting`
+ * private-DNS endpoint still owns the DNS name, so the next run's endpoint would be refused) and
+ * the probe function is deleted. The probe's Lambda ENIs need not be gone: they hold nothing the
+ * next run needs, Cleanup goes on deleting them by their description, and the role stays until
+ * they are gone.
+ */
+async function releaseLeases(
+  ec2Api: EC2Client,
+  inv: Awaited<ReturnType<typeof inventory>>,
+  pass: TeardownPass,
+  log: Logger,
+): Promise<void> {
+  const probeRemains = pass.remaining.some((r) => r.type === 'lambda-function');
+  for (const lease of inv.lease.values()) {
+    const ref: ResourceRef = { type: 'security-group', id: lease.id };
+    const endpoints = [...inv['vpc-endpoint'].values()].filter((e) => e.vpcId === lease.vpcId);
+    if (endpoints.length || probeRemains) {
+      pass.remaining.push({
+        ...ref,
+        reason: `lease of ${lease.vpcId}: released once the run's ${endpoints.length ? `endpoint ${endpoints.map((e) => e.id).join(', ')} is gone` : 'probe function is deleted'}`,
+      });
+      if (endpoints.length)
+        pass.leaseWaitsFor = [...(pass.leaseWaitsFor ?? []), ...endpoints.map((e) => e.id)];
+      continue;
+    }
+    const released = await del(ref, pass, () =>
+      ec2Api.send(new DeleteSecurityGroupCommand({ GroupId: lease.id })),
+    );
+    if (released) log.info('pool lease released', { vpcId: lease.vpcId, leaseGroupId: lease.id });
+  }
 }
 
 async function teardownRole(region: string, roleName: string, pass: TeardownPass): Promise<void> {
@@ -386,6 +462,7 @@ export async function listLeftovers(
       push(type, f.id, f.state === 'unknown' ? 'could not be looked up (see unlisted)' : 'still present');
     }
   }
+  for (const l of inv.lease.values()) push('security-group', l.id, `lease of pooled ${l.vpcId} still held`);
   const name = probeName(runId);
   const bystander = bystanderName(runId);
   const getRole = (RoleName: string) => () =>

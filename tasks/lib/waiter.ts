@@ -18,6 +18,12 @@ export interface WaitOptions<T> {
   /** Called after every observation (progress logs). */
   onAttempt?: (value: T | undefined, attempt: number, err?: unknown) => void;
   random?: () => number;
+  /**
+   * `start`: the delay runs from the moment a poll began, so a poll that itself took long (a
+   * black-holed call hanging until its timeout) is followed by the next one at once instead of
+   * after a further full delay. Default `end`: the delay runs after the poll returned.
+   */
+  paceFrom?: 'start' | 'end';
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
 }
@@ -53,6 +59,7 @@ export async function waitUntil<T>(opts: WaitOptions<T>): Promise<WaitResult<T>>
   let lastError: unknown;
   for (;;) {
     attempts++;
+    const pollStart = now();
     try {
       value = await opts.poll();
       lastError = undefined;
@@ -65,7 +72,9 @@ export async function waitUntil<T>(opts: WaitOptions<T>): Promise<WaitResult<T>>
     }
     const remaining = deadline - now();
     if (remaining <= 0) return { satisfied: false, value, attempts, elapsedMs: now() - start, lastError };
-    await sleep(Math.min(remaining, fullJitterDelay(attempts - 1, minDelay, maxDelay, random)));
+    const delay = fullJitterDelay(attempts - 1, minDelay, maxDelay, random);
+    const spent = opts.paceFrom === 'start' ? now() - pollStart : 0;
+    await sleep(Math.max(0, Math.min(remaining, delay - spent)));
   }
 }
 

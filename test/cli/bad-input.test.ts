@@ -28,6 +28,13 @@ describe('privatelink-verify local: bad input', () => {
     // Was silently replaced by the default CIDR.
     ['an empty --vpc-cidr', ['--vpc-cidr', ''], /vpcCidr "" is not an IPv4 CIDR/],
     ['a run id too long for the probe function name', ['--run-id', 'x'.repeat(55)], /at most 54 characters/],
+    ['a malformed pool name', ['--pool', 'My Pool'], /pool must be 1–24 lower-case/],
+    ['a pool size without a pool', ['--pool-size', '2'], /--pool-size needs --pool/],
+    [
+      'a pool with a deliberately closed endpoint group',
+      ['--pool', 'ci', '--scenario', 'sg-blocks-443'],
+      /cannot be combined with pool/,
+    ],
   ];
   for (const [what, args, message] of cases) {
     it(`refuses ${what} with one line and exit status 2`, () => {
@@ -162,4 +169,26 @@ describe('privatelink-verify sweep and emulator: bad input', () => {
     expect(r.stderr.trim()).toMatch(/AWS credentials missing or refused/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
+});
+
+describe('privatelink-verify pool: bad input', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['no action', [], /Usage: privatelink-verify pool create/],
+    ['an unknown action', ['grow', '--pool', 'ci', '--region', 'us-east-1'], /unknown pool action "grow"/],
+    ['a malformed pool name', ['create', '--pool', 'CI', '--region', 'us-east-1'], /--pool "CI" must be/],
+    [
+      'a region that does not exist',
+      ['create', '--pool', 'ci', '--region', 'us-east-9'],
+      /not an AWS region/,
+    ],
+    ['a size of zero', ['create', '--pool', 'ci', '--region', 'us-east-1', '--size', '0'], /--size must be/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`refuses ${what} with exit status 2, before any AWS call`, () => {
+      const r = cli('pool', ...args);
+      expect(r.status).toBe(2);
+      expect(`${r.stderr}${r.stdout}`).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
 });

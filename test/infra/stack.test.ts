@@ -14,6 +14,7 @@ import { createApp } from '../../infra/app.ts';
 import { ASL_PATH, type PrivateLinkVerifyStack } from '../../infra/stack.ts';
 import {
   BYSTANDER_NAME_PREFIX,
+  POOL_TAG_KEYS,
   PROBE_NAME_PREFIX,
   PROBE_ROLE_PATH,
   TAG_KEYS,
@@ -306,6 +307,28 @@ describe('safety nets', () => {
       'Fn::GetAtt': [logicalId(stack.taskFunctions.functions[SWEEPER_FUNCTION.name]!), 'Arn'],
     });
   });
+
+  it("tells the sweeper the state machine, and lets the sweeper's role only describe that machine's executions", () => {
+    const rule = json.Resources[logicalId(stack.sweepSchedule)];
+    // The input is a JSON string with the machine's ARN resolved in (Fn::Join over its Ref).
+    expect(JSON.stringify(rule.Properties.Targets[0].Input)).toContain(logicalId(stack.stateMachine));
+    expect(JSON.stringify(rule.Properties.Targets[0].Input)).toContain('stateMachineArn');
+    const sweeperRole = { Ref: logicalId(stack.taskRoles.roles[SWEEPER_FUNCTION.permissions]) };
+    const describing = Object.values(
+      json.Resources as Record<string, { Type: string; Properties: any }>,
+    ).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties.Roles) === JSON.stringify([sweeperRole]) &&
+        JSON.stringify(r.Properties).includes('states:'),
+    );
+    expect(describing).toHaveLength(1);
+    const statements = describing[0]!.Properties.PolicyDocument.Statement;
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('states:DescribeExecution');
+    expect(JSON.stringify(statements[0].Resource)).toContain(':execution:');
+    expect(JSON.stringify(statements[0].Resource)).toContain(logicalId(stack.stateMachine));
+  });
 });
 
 describe('least privilege: EC2', () => {
@@ -339,16 +362,23 @@ describe('least privilege: EC2', () => {
     }
   });
 
-  it('lets a create use an existing VPC, subnet or security group only if it carries the run tag', () => {
+  it('lets a create use an existing VPC, subnet or security group only if it carries the run tag or is a pooled network', () => {
+    const runTagged = { Null: { [`ec2:ResourceTag/${TAG_KEYS.runId}`]: 'false' } };
+    const pooled = { Null: { [`ec2:ResourceTag/${POOL_TAG_KEYS.pool}`]: 'false' } };
     for (const action of ['ec2:CreateSubnet', 'ec2:CreateSecurityGroup', 'ec2:CreateVpcEndpoint']) {
       const onParents = withAction(action).filter(
         (s) => !s.resources.some((r) => createdTypes[action]!.includes(ec2ResourceType(r)!)),
       );
       expect(onParents.length, action).toBeGreaterThan(0);
-      for (const { statement } of onParents) {
-        expect(statement.Condition).toEqual({ Null: { [`ec2:ResourceTag/${TAG_KEYS.runId}`]: 'false' } });
-      }
+      for (const { statement } of onParents)
+        expect([runTagged, pooled], action).toContainEqual(statement.Condition);
     }
+    // In a pooled network a run may create its endpoint and its lease group, never a subnet.
+    const inPool = (action: string) =>
+      withAction(action).filter((s) => JSON.stringify(s.statement.Condition) === JSON.stringify(pooled));
+    expect(inPool('ec2:CreateVpcEndpoint').length).toBeGreaterThan(0);
+    expect(inPool('ec2:CreateSecurityGroup').length).toBeGreaterThan(0);
+    expect(inPool('ec2:CreateSubnet')).toEqual([]);
   });
 
   it('allows ec2:CreateTags only as part of the create actions', () => {

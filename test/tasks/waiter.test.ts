@@ -105,6 +105,39 @@ describe('waitUntil', () => {
   });
 });
 
+describe('paceFrom', () => {
+  // A poll that takes 8 s (a call hanging until its timeout) with a steady 5 s interval.
+  const slowPolls = (paceFrom: 'start' | 'end') => {
+    const clock = fakeTime();
+    const starts: number[] = [];
+    let n = 0;
+    return waitUntil({
+      what: 'x',
+      poll: async () => {
+        starts.push(clock.now());
+        await clock.sleep(n++ % 2 === 0 ? 8_000 : 1_000);
+        return n;
+      },
+      done: (v) => v >= 4,
+      timeoutMs: 60_000,
+      minDelayMs: 5_000,
+      maxDelayMs: 5_000,
+      random: () => 1,
+      paceFrom,
+      ...clock,
+    }).then(() => starts);
+  };
+
+  it("'start' starts the next poll one interval after the last one started, at once if that poll took longer", async () => {
+    // 8 s poll → next at once; 1 s poll → next 5 s after its start.
+    expect(await slowPolls('start')).toEqual([0, 8_000, 13_000, 21_000]);
+  });
+
+  it("'end' (the default) waits a full interval after every poll", async () => {
+    expect(await slowPolls('end')).toEqual([0, 13_000, 19_000, 32_000]);
+  });
+});
+
 describe('fullJitterDelay and budgetMs', () => {
   it('draws within [min/2, cap] and caps at the maximum', () => {
     expect(fullJitterDelay(0, 2_000, 10_000, () => 0)).toBe(1_000);

@@ -254,8 +254,12 @@ function evidenceLines(e: ProbeResult): string[] {
 function timingLines(report: Report): string[] {
   const t = report.timings;
   const lines = [`Started \`${t.startedAt}\``];
+  if (report.leasedNetwork)
+    lines.push(`Leased network \`${report.leasedNetwork}\` from the pool (the run built no VPC of its own)`);
   if (report.quotaWaitSeconds)
-    lines.push(`Waited ${formatDuration(report.quotaWaitSeconds)} for a VPC slot (region at its VPC quota)`);
+    lines.push(
+      `Waited ${formatDuration(report.quotaWaitSeconds)} ${report.leasedNetwork ? 'for a free pooled network' : 'for a VPC slot (region at its VPC quota)'}`,
+    );
   if (t.verdictAt) lines.push(`Verdict \`${t.verdictAt}\``);
   if (t.finishedAt) lines.push(`Finished \`${t.finishedAt}\``);
   if (t.totalSeconds !== undefined) lines.push(`Total ${formatDuration(t.totalSeconds)}`);
