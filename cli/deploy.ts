@@ -14,11 +14,23 @@ import {
 } from '@aws-sdk/client-iam';
 import { CreateFunctionCommand, GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { stop as stopEsbuild } from 'esbuild';
-import { strToU8, zipSync } from 'fflate';
+import { strFromU8, strToU8, zipSync } from 'fflate';
 import type { Emulator } from '../emulator/emulator.ts';
-import { bundleTask, LAMBDA_RUNTIME, REPO_ROOT, writeProbeInject } from '../tasks/build.ts';
-import { SWEEPER_FUNCTION, substitutionName, TASKS, type TaskDefinition } from '../tasks/manifest.ts';
+import {
+  baseOptions,
+  LAMBDA_RUNTIME,
+  REPO_ROOT,
+  taskBuildOptions,
+  writeProbeInject,
+} from '../tasks/build.ts';
+import {
+  PROBE_FUNCTION,
+  SWEEPER_FUNCTION,
+  substitutionName,
+  TASKS,
+  type TaskDefinition,
+} from '../tasks/manifest.ts';
+import { cachedBundle, stopBundler } from './bundle-cache.ts';
 import { type SynthProduct, synthesizedProduct } from './synth-roles.ts';
 
 export const STATE_MACHINE_NAME = 'privatelink-verify';
@@ -43,24 +55,34 @@ export function resolveDefinition(asl: string, substitutions: Record<string, str
 
 let bundleCache: Promise<Map<string, Uint8Array>> | undefined;
 
-/** Bundles are the same for every deployment in one process: build them once (concurrent callers share it). */
+/**
+ * Bundles are the same for every deployment in one process: build them once (concurrent callers
+ * share it), and across processes reuse them while nothing they are built from changed.
+ */
 export function buildBundles(): Promise<Map<string, Uint8Array>> {
   bundleCache ??= (async () => {
-    const probeInject = writeProbeInject(`${REPO_ROOT}.build/local`);
     const all: TaskDefinition[] = [...TASKS, SWEEPER_FUNCTION];
     try {
+      const probe = await cachedBundle('probe', baseOptions(PROBE_FUNCTION.entry), strToU8);
+      const probeInject = writeProbeInject(`${REPO_ROOT}.build/local`, strFromU8(probe.artifact));
       const zips = await Promise.all(
-        all.map(
-          async (t) => [t.name, zipSync({ 'index.mjs': strToU8(await bundleTask(t, probeInject)) })] as const,
-        ),
+        all.map(async (t) => {
+          const { artifact } = await cachedBundle(t.name, taskBuildOptions(t, probeInject), zipBundle);
+          return [t.name, artifact] as const;
+        }),
       );
       return new Map(zips);
     } finally {
       // esbuild's async API keeps a service child process alive; nothing else here bundles after this.
-      await stopEsbuild();
+      await stopBundler();
     }
   })();
   return bundleCache;
+}
+
+/** A deployment package holding one bundle as `index.mjs`. */
+function zipBundle(text: string): Uint8Array {
+  return zipSync({ 'index.mjs': strToU8(text) });
 }
 
 /** `allowedModels`: the probe boundary's models, as users set them in the CDK context (default: the stack's). */
@@ -78,7 +100,7 @@ export async function deployProduct(
   const bundles = await buildBundles();
 
   // The roles, policies and boundary the CDK stack synthesizes, tokens resolved to this emulator.
-  const synth = synthesizedProduct(
+  const synth = await synthesizedProduct(
     emu.ctx.accountId,
     region,
     STATE_MACHINE_NAME,
