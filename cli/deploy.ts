@@ -80,9 +80,13 @@ export function buildBundles(): Promise<Map<string, Uint8Array>> {
   return bundleCache;
 }
 
-/** A deployment package holding one bundle as `index.mjs`. */
+/**
+ * A deployment package holding one bundle as `index.mjs`, stored rather than deflated: the
+ * package only crosses loopback, and the emulator inflating 13 bundles (fflate, in JS) cost
+ * ~0.3 s of every deploy. 13 × ~1 MB is far under Lambda's 50 MB zipped upload limit.
+ */
 function zipBundle(text: string): Uint8Array {
-  return zipSync({ 'index.mjs': strToU8(text) });
+  return zipSync({ 'index.mjs': strToU8(text) }, { level: 0 });
 }
 
 /** `allowedModels`: the probe boundary's models, as users set them in the CDK context (default: the stack's). */
