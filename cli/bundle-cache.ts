@@ -56,19 +56,25 @@ function stillValid(entry: CacheEntry): boolean {
   return Object.entries(entry.inputs).every(([path, digest]) => fileDigest(path) === digest);
 }
 
+/** How a bundle's text becomes the cached artifact; `id` names the packing in the cache key. */
+export interface Packing {
+  id: string;
+  pack: (text: string) => Uint8Array;
+}
+
 /**
- * The single output file of an esbuild build (`write: false`) of `options`, packed by `pack` (the
- * packing is cached too: deflating a bundle costs more than checking it), from the cache when
- * nothing it was built from changed. `name` names the cache files (one entry per name).
+ * The single output file of an esbuild build (`write: false`) of `options`, packed by `packing`
+ * (the packed form is cached: packing can cost more than checking), from the cache when nothing it
+ * was built from changed. `name` names the cache files (one entry per name).
  */
 export async function cachedBundle(
   name: string,
   options: BuildOptions,
-  pack: (text: string) => Uint8Array,
+  packing: Packing,
   dir = BUNDLE_CACHE_DIR,
 ): Promise<CachedBundle> {
   const key = createHash('sha256')
-    .update(JSON.stringify({ esbuild: esbuildVersion(), options, pack: pack.toString() }))
+    .update(JSON.stringify({ esbuild: esbuildVersion(), options, packing: packing.id }))
     .digest('hex');
   const entryFile = join(dir, `${name}.json`);
   const artifactFile = join(dir, `${name}.bin`);
@@ -85,7 +91,7 @@ export async function cachedBundle(
   // esbuild starts a service process on first use: only a miss pays for it (stopBundler ends it).
   bundler ??= await import('esbuild');
   const out = await bundler.build({ ...options, write: false, metafile: true });
-  const artifact = pack(out.outputFiles![0]!.text);
+  const artifact = packing.pack(out.outputFiles![0]!.text);
   const base = options.absWorkingDir ?? process.cwd();
   const inputs: Record<string, string> = {};
   for (const input of Object.keys(out.metafile!.inputs)) {
