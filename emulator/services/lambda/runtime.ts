@@ -260,6 +260,15 @@ export const WARM_VIRTUAL_MS = 5 * 60_000;
 /** Real milliseconds an idle sandbox is kept warm before it is reclaimed (by default). */
 export const IDLE_RECLAIM_REAL_MS = 400;
 
+/** Idle sandboxes of every function, with the run whose invocation each last served. */
+const IDLE = new Set<{ env: ExecutionEnvironment; runtime: FunctionRuntime; runKey: string | undefined }>();
+
+/** Reclaim the idle sandboxes that `runKey` last used, except those of `keep`. */
+function evictIdleOf(runKey: string | undefined, keep: FunctionRuntime): void {
+  if (runKey === undefined) return;
+  for (const e of [...IDLE]) if (e.runKey === runKey && e.runtime !== keep) e.runtime.reclaim(e.env);
+}
+
 /** The warm pool for one configuration of one function. */
 export class FunctionRuntime {
   readonly config: RuntimeConfig;
@@ -288,7 +297,12 @@ export class FunctionRuntime {
     if (this.retired) throw new Error('runtime retired');
     let env = this.idle.pop();
     while (env?.dead) env = this.idle.pop();
-    env ??= new ExecutionEnvironment(this.config, this.deps, (e) => this.released(e));
+    if (!env) {
+      // A run that starts a new sandbox has moved on from the functions it left idle: reclaim
+      // those now, not after the idle timeout, so a run holds one loaded sandbox per step.
+      evictIdleOf(this.deps.clock.runKey(), this);
+      env = new ExecutionEnvironment(this.config, this.deps, (e) => this.released(e));
+    }
     this.busy.add(env);
     env.slot.runKey = this.deps.clock.runKey();
     // A cold start is a modelled latency: the bundle loads while virtual time stands still, then
@@ -325,17 +339,26 @@ export class FunctionRuntime {
       return;
     }
     this.idle.push(env);
+    const entry = { env, runtime: this, runKey: env.slot.runKey };
+    IDLE.add(entry);
     // Lambda reclaims idle sandboxes; the emulator does it after a short real time so that a run
     // with a dozen functions holds only the sandboxes in use (each one costs tens of MB).
-    const reclaim = setTimeout(() => {
-      const i = this.idle.indexOf(env);
-      if (i < 0) return;
-      this.idle.splice(i, 1);
-      env.dead = true;
-      void env.worker.terminate();
-    }, this.deps.idleReclaimMs());
+    const reclaim = setTimeout(() => this.reclaim(env), this.deps.idleReclaimMs());
     reclaim.unref();
-    env.onNextUse(() => clearTimeout(reclaim));
+    env.onNextUse(() => {
+      clearTimeout(reclaim);
+      IDLE.delete(entry);
+    });
+  }
+
+  /** End an idle sandbox now (its warmth is kept on the virtual clock: only memory changes). */
+  reclaim(env: ExecutionEnvironment): void {
+    for (const e of IDLE) if (e.env === env) IDLE.delete(e);
+    const i = this.idle.indexOf(env);
+    if (i < 0) return;
+    this.idle.splice(i, 1);
+    env.dead = true;
+    void env.worker.terminate();
   }
 
   /** A newer configuration took over: idle sandboxes go now, busy ones when they finish. */
