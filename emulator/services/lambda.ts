@@ -175,6 +175,11 @@ export class LambdaService implements EmulatedService, LambdaModel {
    * runs many executions in one emulator keeps them longer, so later runs find them loaded.
    */
   sandboxIdleMs = IDLE_RECLAIM_REAL_MS;
+  /**
+   * A run that starts a new sandbox reclaims those it left idle (memory only: warmth is virtual).
+   * Off for tests that keep sandboxes loaded for the runs after it.
+   */
+  reclaimOnNextStep = true;
   private readonly ctx: EmulatorContext;
   /** Keyed by `region/name`. */
   private readonly functions = new Map<string, LambdaFunction>();
@@ -834,6 +839,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
         clock: ctx.clock,
         minRealTimeoutMs: () => this.minRealTimeoutMs,
         idleReclaimMs: () => this.sandboxIdleMs,
+        reclaimOnNextStep: () => this.reclaimOnNextStep,
         coldStartMs: () => ctx.delay('coldStart', f.name),
         randomSeed: () => Math.floor(ctx.rngFor(`sandbox\u0000${f.name}`).next() * 2 ** 32),
         resolveDns: (hostname) =>

@@ -64,6 +64,7 @@ export class SharedEmulators {
       await previous;
       const emu = await Emulator.start({ profile: profileNamed(this.profile), timeScale: 0 });
       emu.lambda.sandboxIdleMs = SANDBOX_IDLE_MS;
+      emu.lambda.reclaimOnNextStep = false;
       const pristine = { world: structuredClone(emu.ctx.world), quotas: { ...emu.ctx.quotas } };
       return { emu, deployed: await deployFor(emu, o), pristine };
     })();

@@ -37,6 +37,8 @@ export interface RuntimeDeps {
   minRealTimeoutMs: () => number;
   /** Real milliseconds an idle sandbox waits for its next invocation before it is reclaimed. */
   idleReclaimMs: () => number;
+  /** Whether a run starting a new sandbox reclaims the ones it left idle (see FunctionRuntime.invoke). */
+  reclaimOnNextStep: () => boolean;
   /** Virtual ms a new sandbox's cold start takes (drawn from the latency profile). */
   coldStartMs: () => number;
   /** Seed of a new sandbox's Math.random (drawn from the run's stream: the same seed, the same jitter). */
@@ -300,7 +302,7 @@ export class FunctionRuntime {
     if (!env) {
       // A run that starts a new sandbox has moved on from the functions it left idle: reclaim
       // those now, not after the idle timeout, so a run holds one loaded sandbox per step.
-      evictIdleOf(this.deps.clock.runKey(), this);
+      if (this.deps.reclaimOnNextStep()) evictIdleOf(this.deps.clock.runKey(), this);
       env = new ExecutionEnvironment(this.config, this.deps, (e) => this.released(e));
     }
     this.busy.add(env);
