@@ -27,7 +27,7 @@ import {
 } from '../statemachine/contract.ts';
 import { unlistedModelFor } from '../tasks/lib/policies.ts';
 import { startOrAttach, type WatchResult, watchExecution } from '../workflows-src/action/execution.ts';
-import { deployProduct } from './deploy.ts';
+import { type DeployedProduct, deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { ensurePool } from './pool.ts';
 import { stderrLog } from './run.ts';
@@ -202,28 +202,77 @@ export async function runLocal(
   // The event clock (emulator/core/clock.ts) needs no scale: without a cap, simulated time jumps
   // to the next timer whenever the run waits, and stands still while it computes.
   const timeScale = o.timeScale ?? 0;
-  const input = withScenario(o.input, o.scenario);
   const emu = await Emulator.start({ profile, timeScale, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
-  let peakRss = process.memoryUsage().rss;
-  const rssTimer = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 100);
+  const rss = peakRssSampler();
   try {
     progress(
       `emulator listening on ${emu.url} (profile ${profile.name}, ${timeScale > 0 ? `time capped at scale ${timeScale}` : 'event clock, uncapped'})`,
     );
-    // The probe boundary allows the run's model, as a user's CDK configuration would, and a second
-    // one for the unlisted-model call (the endpoint policy must refuse it).
-    const scenario = SCENARIOS[o.scenario]!;
-    const unlisted = unlistedModelFor(input.modelId, DEFAULT_CONFIG.allowedModels);
-    const deployed = await deployProduct(emu, {
-      region: o.input.region,
-      allowedModels: [input.modelId, ...(scenario.deploy?.singleModel || !unlisted ? [] : [unlisted])],
-      ...(scenario.deploy?.vpcCidrPool ? { vpcCidrPool: scenario.deploy.vpcCidrPool } : {}),
-    });
+    const deployed = await deployFor(emu, o);
     progress(
       `deployed ${Object.keys(deployed.functionArns).length} functions and the state machine in ${(deployed.deployMs / 1000).toFixed(1)} s`,
     );
+    const result = await runInEmulator(emu, deployed, o, progress, hooks);
+    return {
+      ...result,
+      figures: {
+        ...result.figures,
+        wallSeconds: (performance.now() - wallStart) / 1000,
+        peakRssMb: rss.peakMb(),
+      },
+    };
+  } finally {
+    rss.stop();
+    await emu.close();
+  }
+}
+
+/** The product deployed the way a run of `o` needs it: its region, the probe boundary allowing its model. */
+export function deployFor(
+  emu: Emulator,
+  o: Pick<LocalOptions, 'scenario' | 'input'>,
+): Promise<DeployedProduct> {
+  const input = withScenario(o.input, o.scenario);
+  const scenario = SCENARIOS[o.scenario]!;
+  // The probe boundary allows the run's model, as a user's CDK configuration would, and a second
+  // one for the unlisted-model call (the endpoint policy must refuse it).
+  const unlisted = unlistedModelFor(input.modelId, DEFAULT_CONFIG.allowedModels);
+  return deployProduct(emu, {
+    region: o.input.region,
+    allowedModels: [input.modelId, ...(scenario.deploy?.singleModel || !unlisted ? [] : [unlisted])],
+    ...(scenario.deploy?.vpcCidrPool ? { vpcCidrPool: scenario.deploy.vpcCidrPool } : {}),
+  });
+}
+
+/** Peak RSS of this process, sampled every 100 ms until stopped. */
+function peakRssSampler(): { peakMb: () => number; stop: () => void } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 100);
+  return {
+    peakMb: () => Math.max(peak, process.memoryUsage().rss) / 1024 / 1024,
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * One verification in an emulator the product is already deployed in (`deployFor`): the
+ * scenario's world put in place, the execution followed to its end, the report and figures.
+ * Tests run many worlds in one emulator this way; the world stays set until the caller changes it.
+ */
+export async function runInEmulator(
+  emu: Emulator,
+  deployed: DeployedProduct,
+  o: LocalOptions,
+  progress: (line: string) => void = () => {},
+  hooks: LocalHooks = {},
+): Promise<LocalResult> {
+  const wallStart = performance.now();
+  const rss = peakRssSampler();
+  const input = withScenario(o.input, o.scenario);
+  try {
+    const scenario = SCENARIOS[o.scenario]!;
     if (input.pool) {
       const config = emu.clientConfig(o.input.region);
       const networks = await ensurePool(config, {
@@ -295,7 +344,7 @@ export async function runLocal(
       wallSeconds: (performance.now() - wallStart) / 1000,
       simulatedSeconds: (emu.ctx.now() - virtualStart) / 1000,
       stateTransitions: events.filter((e) => e.type?.endsWith('StateEntered')).length,
-      peakRssMb: Math.max(peakRss, process.memoryUsage().rss) / 1024 / 1024,
+      peakRssMb: rss.peakMb(),
       ...(verdictAt !== undefined && endedAt !== undefined
         ? { verdictToEndSeconds: (endedAt - verdictAt) / 1000 }
         : {}),
@@ -315,8 +364,7 @@ export async function runLocal(
       ...(safetyNet ? { safetyNet } : {}),
     };
   } finally {
-    clearInterval(rssTimer);
-    await emu.close();
+    rss.stop();
   }
 }
 

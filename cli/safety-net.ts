@@ -37,7 +37,7 @@ export async function deploySafetyNet(
   );
   if (existing?.stateMachineArn) return existing.stateMachineArn;
   // The role the CDK stack gives the safety net, installed by the local deployer (cli/deploy.ts).
-  const { safetyNetRoleArn: roleArn } = synthesizedProduct(
+  const { safetyNetRoleArn: roleArn } = await synthesizedProduct(
     emu.ctx.accountId,
     deployed.region,
     STATE_MACHINE_NAME,

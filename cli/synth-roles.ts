@@ -7,10 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { App, type CfnElement } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { PrivateLinkVerifyStack } from '../infra/stack.ts';
-import { PERMISSION_SETS } from '../infra/task-roles.ts';
+import type { CfnElement } from 'aws-cdk-lib';
 import { REPO_ROOT } from '../tasks/build.ts';
 import { SWEEPER_FUNCTION, TASKS } from '../tasks/manifest.ts';
 
@@ -64,13 +61,13 @@ function sourcesDigest(): string {
  * Synthesize once per account/region: a synth costs seconds (≈20 s measured on a loaded 2-core
  * machine), so the result is kept in memory and on disk, keyed by the digest of its sources.
  */
-export function synthesizedProduct(
+export async function synthesizedProduct(
   accountId: string,
   region: string,
   stateMachineName: string,
   allowedModels?: string[],
   vpcCidrPool?: string[],
-): SynthProduct {
+): Promise<SynthProduct> {
   const models = allowedModels?.length ? allowedModels : undefined;
   const pool = vpcCidrPool?.length ? vpcCidrPool : undefined;
   const keyed = [models?.join(','), pool ? `pool=${pool.join(',')}` : undefined].filter(Boolean).join(';');
@@ -84,21 +81,28 @@ export function synthesizedProduct(
     cache.set(key, stored);
     return { ...stored, synthMs: 0 };
   }
-  const product = synthesize(accountId, region, stateMachineName, models, pool);
+  const product = await synthesize(accountId, region, stateMachineName, models, pool);
   cache.set(key, product);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(product));
   return product;
 }
 
-function synthesize(
+async function synthesize(
   accountId: string,
   region: string,
   stateMachineName: string,
   allowedModels: string[] | undefined,
   vpcCidrPool?: string[],
-): SynthProduct {
+): Promise<SynthProduct> {
   const started = performance.now();
+  // aws-cdk-lib costs about 50 MB and half a second to load: only a cache miss pays for it.
+  const [{ App }, { Template }, { PrivateLinkVerifyStack }, { PERMISSION_SETS }] = await Promise.all([
+    import('aws-cdk-lib'),
+    import('aws-cdk-lib/assertions'),
+    import('../infra/stack.ts'),
+    import('../infra/task-roles.ts'),
+  ]);
   const app = new App();
   const stack = new PrivateLinkVerifyStack(app, 'PrivateLinkVerify', {
     env: { account: accountId, region },

@@ -18,7 +18,7 @@ import type {
   RestRequest,
   RestResult,
 } from '../core/service.ts';
-import { FunctionRuntime, type InvocationOutcome } from './lambda/runtime.ts';
+import { FunctionRuntime, IDLE_RECLAIM_REAL_MS, type InvocationOutcome } from './lambda/runtime.ts';
 
 const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'];
 const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -169,6 +169,17 @@ export class LambdaService implements EmulatedService, LambdaModel {
    * while a handler computes, so its Timeout, counted in virtual time, stops only waits.
    */
   minRealTimeoutMs = 5_000;
+  /**
+   * Real milliseconds an idle sandbox is kept for its next invocation before it is reclaimed
+   * (warm or cold is decided on the virtual clock either way, see lambda/runtime.ts). A test that
+   * runs many executions in one emulator keeps them longer, so later runs find them loaded.
+   */
+  sandboxIdleMs = IDLE_RECLAIM_REAL_MS;
+  /**
+   * A run that starts a new sandbox reclaims those it left idle (memory only: warmth is virtual).
+   * Off for tests that keep sandboxes loaded for the runs after it.
+   */
+  reclaimOnNextStep = true;
   private readonly ctx: EmulatorContext;
   /** Keyed by `region/name`. */
   private readonly functions = new Map<string, LambdaFunction>();
@@ -827,6 +838,8 @@ export class LambdaService implements EmulatedService, LambdaModel {
       {
         clock: ctx.clock,
         minRealTimeoutMs: () => this.minRealTimeoutMs,
+        idleReclaimMs: () => this.sandboxIdleMs,
+        reclaimOnNextStep: () => this.reclaimOnNextStep,
         coldStartMs: () => ctx.delay('coldStart', f.name),
         randomSeed: () => Math.floor(ctx.rngFor(`sandbox\u0000${f.name}`).next() * 2 ** 32),
         resolveDns: (hostname) =>

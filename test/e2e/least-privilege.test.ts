@@ -4,14 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runLocal } from '../../cli/local.ts';
-import { synthesizedProduct } from '../../cli/synth-roles.ts';
+import { type SynthProduct, synthesizedProduct } from '../../cli/synth-roles.ts';
+import { DEFAULT_ACCOUNT_ID } from '../../emulator/core/context.ts';
 import type { Emulator } from '../../emulator/emulator.ts';
 
 const REMOVED = 'ec2:ModifyVpcAttribute';
 
 /** Replace the network task role's policies with the synthesized ones minus one action. */
-function networkRoleWithout(emu: Emulator, action: string): void {
-  const synth = synthesizedProduct(emu.ctx.accountId, 'us-east-1', 'privatelink-verify');
+function networkRoleWithout(emu: Emulator, synth: SynthProduct, action: string): void {
   const role = synth.roles.find((r) => r.name === 'privatelink-verify-network')!;
   const ops = emu.iam.api.operations;
   const call = { caller: emu.ctx.identities.admin(), region: 'us-east-1', requestId: 't', headers: {} };
@@ -35,6 +35,7 @@ function networkRoleWithout(emu: Emulator, action: string): void {
 
 describe('least privilege, enforced locally', () => {
   it(`a network task role without ${REMOVED} fails the run with that action named`, async () => {
+    const synth = await synthesizedProduct(DEFAULT_ACCOUNT_ID, 'us-east-1', 'privatelink-verify');
     const result = await runLocal(
       {
         scenario: 'correct',
@@ -48,7 +49,7 @@ describe('least privilege, enforced locally', () => {
         quiet: true,
       },
       () => {},
-      { onStarted: (emu) => networkRoleWithout(emu, REMOVED) },
+      { onStarted: (emu) => networkRoleWithout(emu, synth, REMOVED) },
     );
     expect(result.report.verdict).toBe('error');
     expect(result.report.failure?.cause).toContain(`is not authorized to perform: ${REMOVED} on resource:`);

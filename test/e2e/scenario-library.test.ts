@@ -3,16 +3,20 @@
  * the emulator, with the world's settings put in place through the admin route. Each test asserts
  * the verdict, the obligation that decides it and the reason — and the rules of the verdict: no
  * pass in a tampered world, no perimeter `fail` in a world AWS did not answer, no `fail` in a
- * correct world.
+ * correct world. The worlds share emulators (one per deployment they need, test/helpers/
+ * shared-emulators.ts): each run starts from the emulator's own world with the scenario's on top.
  */
-import { describe, expect, it } from 'vitest';
-import { runLocal } from '../../cli/local.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SCENARIOS } from '../../cli/scenarios.ts';
 import { OBLIGATION_ORDER, TAG_KEYS } from '../../statemachine/contract.ts';
+import { SharedEmulators } from '../helpers/shared-emulators.ts';
 
 const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
 describe('scenario library: each world gets the verdict its observations support', () => {
+  const emulators = new SharedEmulators('instant');
+  afterAll(() => emulators.close());
+
   it('has at least 20 tampered or unobservable worlds and 3 unusual correct ones', () => {
     const all = Object.values(SCENARIOS);
     expect(all.filter((s) => s.kind !== 'correct').length).toBeGreaterThanOrEqual(20);
@@ -28,7 +32,7 @@ describe('scenario library: each world gets the verdict its observations support
     it(`${scenario.name} (${scenario.kind}): ${scenario.expect.verdict}${scenario.expect.obligation ? ` on ${scenario.expect.obligation}` : ''}`, async () => {
       const runId = `lib-${scenario.name}`.slice(0, 40);
       let left: unknown[] = [];
-      const result = await runLocal(
+      const result = await emulators.run(
         {
           scenario: scenario.name,
           input: { runId, region: 'us-east-1', modelId: MODEL },
@@ -36,7 +40,6 @@ describe('scenario library: each world gets the verdict its observations support
           json: false,
           quiet: true,
         },
-        () => {},
         { onFinished: (emu) => (left = emu.leftovers(TAG_KEYS.runId, runId)) },
       );
       const r = result.report;
@@ -83,6 +86,7 @@ describe('scenario library: each world gets the verdict its observations support
       // Every obligation has a row, whatever happened.
       expect(rows.map((o) => o.id)).toEqual([...OBLIGATION_ORDER]);
       expect(left).toEqual([]);
-    });
+      // The first world of each deployment also starts its emulator and deploys the product.
+    }, 180_000);
   }
 });

@@ -211,27 +211,34 @@ function finished(
   };
 }
 
-/** Every event after `afterId`, following pagination. */
+/**
+ * Every event after `afterId`, oldest first. Read newest first and stop at the first page that
+ * reaches `afterId`: each poll then costs one small page instead of the whole history (which
+ * carries every state's input and output), on AWS as locally.
+ */
 async function readNewEvents(
   client: SFNClient,
   executionArn: string,
   afterId: number,
 ): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
+  const newestFirst: HistoryEvent[] = [];
   let nextToken: string | undefined;
   do {
     const page = await client.send(
       new GetExecutionHistoryCommand({
         executionArn,
-        maxResults: 1000,
+        maxResults: 100,
+        reverseOrder: true,
         includeExecutionData: true,
         nextToken,
       }),
     );
-    for (const e of page.events ?? []) if ((e.id ?? 0) > afterId) events.push(e);
+    const events = page.events ?? [];
+    for (const e of events) if ((e.id ?? 0) > afterId) newestFirst.push(e);
+    if (events.some((e) => (e.id ?? 0) <= afterId)) break;
     nextToken = page.nextToken;
   } while (nextToken);
-  return events;
+  return newestFirst.reverse();
 }
 
 /**

@@ -61,7 +61,7 @@ export function validateDefinition(text: unknown): StateMachineDefinition {
       "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The definition must be a JSON object'",
     );
   }
-  const def = parsed as Record<string, unknown>;
+  let def = parsed as Record<string, unknown>;
   if (def.QueryLanguage === 'JSONata' || JSON.stringify(def).includes('"QueryLanguage":"JSONata"')) {
     throw new AwsError(
       'InvalidDefinition',
@@ -69,7 +69,7 @@ export function validateDefinition(text: unknown): StateMachineDefinition {
     );
   }
   try {
-    new StateMachine(def as unknown as StateMachineDefinition);
+    def = librarySchemaCheck(text, def);
   } catch (e) {
     const detail = String((e as Error).message)
       .replace(/^State machine definition is invalid, see error\(s\) below:\s*/, '')
@@ -90,6 +90,25 @@ export function validateDefinition(text: unknown): StateMachineDefinition {
     }
   }
   return def as unknown as StateMachineDefinition;
+}
+
+/**
+ * Definitions the library's validator accepted, by text. asl-validator compiles its JSON schemas
+ * anew on every call (about 0.3 s), and a process deploys the same definition again and again
+ * (every test emulator, every `npm start`); the verdict depends on the text alone.
+ */
+const ACCEPTED = new Map<string, string>();
+const ACCEPTED_MAX = 64;
+
+/** Validate `def` (parsed from `text`) as the library does, and leave it as validation leaves it. */
+function librarySchemaCheck(text: string, def: Record<string, unknown>): Record<string, unknown> {
+  const seen = ACCEPTED.get(text);
+  // The validator fills in defaults (each state's QueryLanguage): a hit returns the same result.
+  if (seen !== undefined) return JSON.parse(seen) as Record<string, unknown>;
+  new StateMachine(def as unknown as StateMachineDefinition);
+  if (ACCEPTED.size >= ACCEPTED_MAX) ACCEPTED.clear();
+  ACCEPTED.set(text, JSON.stringify(def));
+  return def;
 }
 
 const TASK_RESOURCE = /^arn:aws[\w-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:[^\s${}]+$/;
