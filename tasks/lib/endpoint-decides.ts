@@ -12,9 +12,8 @@
  * refusal by anything else — the caller's identity policy, an SCP, model access — is no evidence
  * about the endpoint policy, and neither is a call AWS did not answer: could-not-verify.
  */
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Observation, Outcome, ProbeEvent, ProbeResult } from '../../statemachine/contract.ts';
-import { client } from './clients.ts';
+import { assumeForOneCall } from './assume.ts';
 import type { Logger } from './log.ts';
 import { errorCode, explainOutcome, isUnobservedOutcome, refusedResource } from './outcomes.ts';
 import { invokeProbe } from './probe-runs.ts';
@@ -173,19 +172,8 @@ export async function callAsBystander(
   const roleName = o.bystanderRoleArn.split('/').pop()!;
   let credentials: ProbeEvent['credentials'];
   try {
-    const r = await client(STSClient, o.region).send(
-      new AssumeRoleCommand({
-        RoleArn: o.bystanderRoleArn,
-        RoleSessionName: `plv-bystander-${o.runId}`.slice(0, 64),
-        // The shortest STS allows: the credentials serve one call and travel in one invoke payload.
-        DurationSeconds: 900,
-      }),
-    );
-    credentials = {
-      accessKeyId: r.Credentials!.AccessKeyId!,
-      secretAccessKey: r.Credentials!.SecretAccessKey!,
-      sessionToken: r.Credentials!.SessionToken!,
-    };
+    // The credentials serve one call and travel in one invoke payload.
+    credentials = await assumeForOneCall(o.region, o.bystanderRoleArn, `plv-bystander-${o.runId}`);
   } catch (err) {
     return {
       obligation,

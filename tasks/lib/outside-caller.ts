@@ -5,10 +5,9 @@
  * shows the in-VPC success came through the endpoint's condition and not from the role alone.
  */
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Observation } from '../../statemachine/contract.ts';
 import { requestBody } from '../probe/handler.ts';
-import { client } from './clients.ts';
+import { assumeForOneCall, type SessionCredentials } from './assume.ts';
 import { classifyInvokeError, errorCode, httpStatus, isUnobservedOutcome } from './outcomes.ts';
 
 export async function callFromOutside(o: {
@@ -18,20 +17,9 @@ export async function callFromOutside(o: {
   runId: string;
 }): Promise<Observation> {
   const obligation = 'no-other-way-out' as const;
-  let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  let credentials: SessionCredentials;
   try {
-    const r = await client(STSClient, o.region).send(
-      new AssumeRoleCommand({
-        RoleArn: o.roleArn,
-        RoleSessionName: `plv-outside-${o.runId}`.slice(0, 64),
-        DurationSeconds: 900,
-      }),
-    );
-    credentials = {
-      accessKeyId: r.Credentials!.AccessKeyId!,
-      secretAccessKey: r.Credentials!.SecretAccessKey!,
-      sessionToken: r.Credentials!.SessionToken!,
-    };
+    credentials = await assumeForOneCall(o.region, o.roleArn, `plv-outside-${o.runId}`);
   } catch (err) {
     return {
       obligation,
