@@ -4,6 +4,8 @@
  * re-declares these shapes.
  */
 import * as z from 'zod';
+import { AWS_REGIONS, BEDROCK_CALLS, MODEL_ID_PATTERN, REGION_PATTERN } from './aws-names.ts';
+import { PerimeterInputSchema } from './perimeter-spec.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -53,51 +55,7 @@ export const INPUT_DIGEST_LENGTH = 8;
 /** A run id a person chooses: the name adds `-<digest>` and must still fit PROBE_RUN_ID_MAX. */
 export const USER_RUN_ID_MAX = PROBE_RUN_ID_MAX - 1 - INPUT_DIGEST_LENGTH;
 
-export const REGION_PATTERN =
-  /^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/;
-
-/** AWS commercial and GovCloud regions as of 2026: an input outside this list is a typo, not a new region to try. */
-export const AWS_REGIONS = [
-  'us-east-1',
-  'us-east-2',
-  'us-west-1',
-  'us-west-2',
-  'us-gov-east-1',
-  'us-gov-west-1',
-  'ca-central-1',
-  'ca-west-1',
-  'mx-central-1',
-  'sa-east-1',
-  'eu-central-1',
-  'eu-central-2',
-  'eu-west-1',
-  'eu-west-2',
-  'eu-west-3',
-  'eu-south-1',
-  'eu-south-2',
-  'eu-north-1',
-  'il-central-1',
-  'me-south-1',
-  'me-central-1',
-  'af-south-1',
-  'ap-east-1',
-  'ap-east-2',
-  'ap-south-1',
-  'ap-south-2',
-  'ap-northeast-1',
-  'ap-northeast-2',
-  'ap-northeast-3',
-  'ap-southeast-1',
-  'ap-southeast-2',
-  'ap-southeast-3',
-  'ap-southeast-4',
-  'ap-southeast-5',
-  'ap-southeast-6',
-  'ap-southeast-7',
-] as const;
-
-/** Foundation model id (`anthropic.claude-3-haiku-20240307-v1:0`) or cross-region inference profile (`us.…`). */
-export const MODEL_ID_PATTERN = /^((us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:\d+)?(:\d+k)?$/;
+export { AWS_REGIONS, BEDROCK_CALLS, type BedrockCall, MODEL_ID_PATTERN, REGION_PATTERN } from './aws-names.ts';
 
 const CIDR_PATTERN = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
@@ -185,8 +143,20 @@ export const ExecutionInputSchema = z
         'pool must be 1–24 lower-case letters, digits or "-" (the name given to pool create)',
       )
       .optional(),
+    /**
+     * The team's perimeter for this region (its spec, already read and checked): the tasks write
+     * its policies instead of the product's own and run its matrix. Absent: the product's own
+     * least-privilege pair and proof obligations for `modelId` alone.
+     */
+    perimeter: PerimeterInputSchema.optional(),
   })
   .superRefine((v, ctx) => {
+    if (v.perimeter && !v.perimeter.models.includes(v.modelId))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['modelId'],
+        message: `modelId ${v.modelId} is not one of the perimeter's models (${v.perimeter.models.join(', ')})`,
+      });
     // A pooled network's groups are built once by the pool: a run cannot leave 443 out of them.
     if (v.pool && !v.options.endpointAllows443)
       ctx.addIssue({
@@ -232,6 +202,8 @@ export const ProbeResultSchema = z.object({
   errorCode: z.string().optional(),
   errorMessage: z.string().optional(),
   modelId: z.string(),
+  /** The operation called; absent in results from before the probe called anything but InvokeModel. */
+  action: z.string().optional(),
   latencyMs: z.number(),
   at: z.string(),
 });
@@ -258,7 +230,10 @@ export const ProbeEventSchema = z.object({
   credentials: z
     .object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string() })
     .optional(),
+  /** The Bedrock runtime operation to call (a matrix row's action); the streaming ones read the stream to its end. */
+  action: z.enum(Object.keys(BEDROCK_CALLS) as [BedrockCallName, ...BedrockCallName[]]).default('InvokeModel'),
 });
+type BedrockCallName = keyof typeof BEDROCK_CALLS;
 export type ProbeEvent = z.input<typeof ProbeEventSchema>;
 
 export const ResourceRefSchema = z.object({
@@ -345,6 +320,8 @@ export const ProbeFunctionOutputSchema = z.object({
   /** The bystander role CreateProbe made (obligation 3); absent when the deployment names no role that may assume it. */
   bystanderRoleName: z.string().optional(),
   bystanderRoleArn: z.string().optional(),
+  /** The perimeter's extra roles (`roles:` of the spec), each created as `plv-x<n>-<run id>`. */
+  extraRoles: z.array(z.object({ name: z.string(), roleName: z.string(), roleArn: z.string() })).optional(),
   waitedSeconds: z.number().optional(),
 });
 export type ProbeFunctionOutput = z.infer<typeof ProbeFunctionOutputSchema>;
@@ -413,6 +390,35 @@ export const ObligationSchema = z.object({
 });
 export type Obligation = z.infer<typeof ObligationSchema>;
 
+// ---- the perimeter's matrix ----------------------------------------------------------------
+
+export const CellResultSchema = z.enum(['passed', 'failed', 'could-not-verify', 'skipped']);
+export type CellResult = z.infer<typeof CellResultSchema>;
+
+/**
+ * One cell of the expected-access matrix as observed: a row of the spec for one model. passed:
+ * the call ended as the row expects; failed: it ended as a decisive other outcome (allowed where a
+ * refusal was expected, refused by a policy where allowed was); could-not-verify: not answered,
+ * or refused by something that hides what the row asks about.
+ */
+export const MatrixCellSchema = z.object({
+  /** The row's name, or `row <n>` (1-based, as in the spec). */
+  row: z.string(),
+  index: z.number().int(),
+  caller: z.string(),
+  from: z.enum(['vpc', 'outside']),
+  model: z.string(),
+  action: z.string(),
+  phase: z.enum(['allow-policy', 'after-deny']),
+  expect: z.enum(['allowed', 'denied-by-endpoint-policy', 'denied-by-identity-policy']),
+  result: CellResultSchema,
+  observed: OutcomeSchema.optional(),
+  reason: z.string(),
+  evidence: z.array(z.string()).default([]),
+  tags: z.array(z.string()).default([]),
+});
+export type MatrixCell = z.infer<typeof MatrixCellSchema>;
+
 export const CheckSchema = z.object({
   name: z.enum(['allow', 'deny']),
   status: CheckStatusSchema,
@@ -429,6 +435,8 @@ export const CheckSchema = z.object({
   outcomesSeen: z.array(OutcomeSchema),
   /** What this check observed toward each proof obligation. */
   observations: z.array(ObservationSchema).default([]),
+  /** The perimeter's matrix cells of this check's phase, when the run carries a perimeter. */
+  matrix: z.array(MatrixCellSchema).optional(),
 });
 export type Check = z.infer<typeof CheckSchema>;
 
@@ -516,8 +524,12 @@ export const ReportSchema = z.object({
   verdict: VerdictSchema,
   /** Built only from obligations that passed (and, otherwise, the one that did not). */
   summary: z.string(),
-  /** The proof obligations, one row each: the verdict is decided from these alone. */
+  /** The proof obligations, one row each: with the matrix (when there is one), what the verdict is decided from. */
   obligations: z.array(ObligationSchema).default([]),
+  /** The spec the perimeter came from, when the run carried one. */
+  specFile: z.string().optional(),
+  /** Every cell of the perimeter's matrix, failures first; a failed cell fails the run, an unobserved one makes it `error`. */
+  matrix: z.array(MatrixCellSchema).optional(),
   checks: z.array(CheckSchema),
   propagationSeconds: z.number().optional(),
   /** Seconds from the flip until every call was refused from then on. */

@@ -5,19 +5,13 @@
  * The JSON Schema editors use is generated from this module (`npm run schemas`).
  */
 import * as z from 'zod';
-import { AWS_REGIONS, MODEL_ID_PATTERN } from './contract.ts';
+import { AWS_REGIONS, BEDROCK_CALLS, MODEL_ID_PATTERN } from './aws-names.ts';
 
 export const SPEC_VERSION = 1;
 export const DEFAULT_SPEC_FILE = 'privatelink-verify.yml';
 
-/** Bedrock runtime operations a matrix row may call, and the IAM action each is authorized as (Bedrock API reference). */
-export const SPEC_ACTIONS = {
-  InvokeModel: 'bedrock:InvokeModel',
-  Converse: 'bedrock:InvokeModel',
-  InvokeModelWithResponseStream: 'bedrock:InvokeModelWithResponseStream',
-  ConverseStream: 'bedrock:InvokeModelWithResponseStream',
-  CountTokens: 'bedrock:CountTokens',
-} as const;
+/** Bedrock runtime operations a matrix row may call, and the IAM action each is authorized as. */
+export const SPEC_ACTIONS = BEDROCK_CALLS;
 export type SpecAction = keyof typeof SPEC_ACTIONS;
 
 /**
