@@ -50,7 +50,6 @@ export const AWS_REGIONS = [
 /** Foundation model id (`anthropic.claude-3-haiku-20240307-v1:0`) or cross-region inference profile (`us.…`). */
 export const MODEL_ID_PATTERN = /^((us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:\d+)?(:\d+k)?$/;
 
-
 /**
  * The Bedrock runtime operations a probe call (and a matrix row) may make. Converse is authorized
  * as bedrock:InvokeModel and ConverseStream as bedrock:InvokeModelWithResponseStream (Amazon

@@ -55,7 +55,13 @@ export const INPUT_DIGEST_LENGTH = 8;
 /** A run id a person chooses: the name adds `-<digest>` and must still fit PROBE_RUN_ID_MAX. */
 export const USER_RUN_ID_MAX = PROBE_RUN_ID_MAX - 1 - INPUT_DIGEST_LENGTH;
 
-export { AWS_REGIONS, BEDROCK_CALLS, type BedrockCall, MODEL_ID_PATTERN, REGION_PATTERN } from './aws-names.ts';
+export {
+  AWS_REGIONS,
+  BEDROCK_CALLS,
+  type BedrockCall,
+  MODEL_ID_PATTERN,
+  REGION_PATTERN,
+} from './aws-names.ts';
 
 const CIDR_PATTERN = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
@@ -231,7 +237,9 @@ export const ProbeEventSchema = z.object({
     .object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string() })
     .optional(),
   /** The Bedrock runtime operation to call (a matrix row's action); the streaming ones read the stream to its end. */
-  action: z.enum(Object.keys(BEDROCK_CALLS) as [BedrockCallName, ...BedrockCallName[]]).default('InvokeModel'),
+  action: z
+    .enum(Object.keys(BEDROCK_CALLS) as [BedrockCallName, ...BedrockCallName[]])
+    .default('InvokeModel'),
 });
 type BedrockCallName = keyof typeof BEDROCK_CALLS;
 export type ProbeEvent = z.input<typeof ProbeEventSchema>;
@@ -355,6 +363,12 @@ export const OBLIGATION_CLAIMS: Record<ObligationId, string> = {
     "The run's own explicit Deny refused the call in every zone, and kept refusing there for the whole settle window",
   'probe-role-as-written':
     'The probe role has the policies and boundary the run gave it, and nothing else on it let its credentials reach Bedrock from outside the VPC',
+};
+
+/** Claims that read differently when the run carries the team's perimeter: its matrix rows are the calls. */
+export const PERIMETER_CLAIMS: Partial<Record<ObligationId, string>> = {
+  'policy-in-force-is-policy-written':
+    "The endpoint policy decides and is the one the run wrote from the team's perimeter: inside the VPC it refused the calls the perimeter's matrix says it refuses, and it read back as written before the allow phase, after the flip and at the end of the deny window",
 };
 
 /** Order of the rows in the report. */

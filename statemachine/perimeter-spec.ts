@@ -47,6 +47,9 @@ export const PLACEHOLDERS = {
 export type PlaceholderName = keyof typeof PLACEHOLDERS;
 export const PLACEHOLDER_PATTERN = /\$\{([A-Za-z]+)(?::([A-Za-z0-9_-]+))?\}/g;
 
+/** Extra roles a spec may declare (each becomes a role of the run, `plv-by-<run id>.x<n>`). */
+export const MAX_EXTRA_ROLES = 9;
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export const PolicySourceSchema = z.union([
@@ -107,7 +110,7 @@ export const PerimeterSpecSchema = z.strictObject({
       bystanderIdentity: PolicySourceSchema.optional(),
     })
     .default({}),
-  roles: z.array(ExtraRoleSchema).default([]),
+  roles: z.array(ExtraRoleSchema).max(MAX_EXTRA_ROLES, `at most ${MAX_EXTRA_ROLES} roles`).default([]),
   matrix: z.array(MatrixRowSchema).optional(),
   options: SpecOptionsSchema.default({}),
 });
@@ -269,9 +272,11 @@ export const PerimeterInputSchema = z.strictObject({
   endpointPolicy: z.record(z.string(), z.unknown()),
   identityPolicy: z.record(z.string(), z.unknown()),
   bystanderIdentityPolicy: z.record(z.string(), z.unknown()),
-  roles: z.array(
-    z.strictObject({ name: z.string().regex(NAME), identityPolicy: z.record(z.string(), z.unknown()) }),
-  ),
+  roles: z
+    .array(
+      z.strictObject({ name: z.string().regex(NAME), identityPolicy: z.record(z.string(), z.unknown()) }),
+    )
+    .max(MAX_EXTRA_ROLES),
   matrix: z.array(MatrixRowSchema).min(1),
   options: SpecOptionsSchema,
 });

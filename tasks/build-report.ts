@@ -6,12 +6,14 @@ import {
   type Check,
   hasLeftovers,
   type Leftover,
+  type MatrixCell,
   OBLIGATION_CLAIMS,
   OBLIGATION_ORDER,
   type Obligation,
   type ObligationId,
   type ObligationResult,
   type Observation,
+  PERIMETER_CLAIMS,
   type Report,
   type ReportOutput,
   type ResourceRef,
@@ -21,6 +23,7 @@ import {
   type StageName,
   type Verdict,
 } from '../statemachine/contract.ts';
+import { planCells, skippedCell, sortCells, unobservedCell } from './lib/matrix-cells.ts';
 
 interface BuildReportEvent {
   phase: 'verdict' | 'final';
@@ -68,6 +71,36 @@ const RESULT_RANK: Record<ObligationResult, number> = { failed: 0, 'could-not-ve
  * fails the row (an observation contradicted the claim); otherwise one that could not be made
  * leaves it could-not-verify; only a row whose every observation passed has passed.
  */
+function claimOf(s: RunState, id: ObligationId): string {
+  return (s.input.perimeter && PERIMETER_CLAIMS[id]) || OBLIGATION_CLAIMS[id];
+}
+
+/**
+ * Every cell of the perimeter's matrix: what the verify tasks observed, and for a phase that did
+ * not run, each of its cells as not observed and why. Undefined for a run without a perimeter.
+ */
+export function matrixOf(s: RunState): MatrixCell[] | undefined {
+  const perimeter = s.input.perimeter;
+  if (!perimeter) return undefined;
+  const unlisted = s.provisioned?.probe?.unlistedModelId;
+  const phaseCells = (phase: 'allow-policy' | 'after-deny', observed: MatrixCell[] | undefined) => {
+    if (observed) return observed;
+    const why =
+      phase === 'after-deny' && s.allow && s.allow.status !== 'passed'
+        ? 'not run: the deny phase was skipped because the allow phase did not pass'
+        : `not run: the run stopped before it (at the ${firstMissingStage(s)} stage${s.failure ? `, ${s.failure.Error}` : ''})`;
+    return planCells(perimeter, phase, unlisted).map((c) =>
+      c.row.skip ? skippedCell(c, `skipped: ${c.row.skip}`) : unobservedCell(c, why),
+    );
+  };
+  return sortCells([
+    ...phaseCells('allow-policy', s.allow?.matrix),
+    ...phaseCells('after-deny', s.deny?.matrix),
+  ]);
+}
+
+const cellLine = (c: MatrixCell) => `matrix ${c.row} (${c.model}): ${c.reason}`;
+
 export function obligationsOf(s: RunState): Obligation[] {
   // A leased network is read back when it is leased (tasks/lib/pool.ts): those observations count too.
   const observations: Observation[] = [
@@ -82,7 +115,7 @@ export function obligationsOf(s: RunState): Obligation[] {
     if (deciding.length === 0) {
       return {
         id,
-        claim: OBLIGATION_CLAIMS[id],
+        claim: claimOf(s, id),
         result: 'could-not-verify',
         observation: notObservedBecause(s, id),
         reason: notObservedBecause(s, id),
@@ -94,7 +127,7 @@ export function obligationsOf(s: RunState): Obligation[] {
     const result = sorted[0]!.result;
     return {
       id,
-      claim: OBLIGATION_CLAIMS[id],
+      claim: claimOf(s, id),
       result,
       observation: sorted.map((o) => o.observed).join('; '),
       reason: sorted
@@ -117,9 +150,20 @@ export function decideVerdict(s: RunState): {
   failure?: Report['failure'];
 } {
   const obligations = obligationsOf(s);
+  const matrix = matrixOf(s) ?? [];
   const passed = obligations.filter((o) => o.result === 'passed');
-  const failed = obligations.filter((o) => o.result === 'failed');
-  const unverified = obligations.filter((o) => o.result === 'could-not-verify');
+  // A cell's result decides like an obligation's: a contradiction fails, an unobserved cell is error.
+  const failed = [
+    ...obligations.filter((o) => o.result === 'failed'),
+    ...matrix.filter((c) => c.result === 'failed').map((c) => ({ id: 'matrix', reason: cellLine(c) })),
+  ];
+  const unverified = [
+    ...obligations.filter((o) => o.result === 'could-not-verify'),
+    ...matrix
+      .filter((c) => c.result === 'could-not-verify')
+      .map((c) => ({ id: 'matrix', reason: cellLine(c) })),
+  ];
+  const cellsPassed = matrix.filter((c) => c.result === 'passed').length;
   const proven = passed.length ? ` Proven: ${passed.map(clause).join('; ')}.` : ' Nothing was proven.';
   const stage = firstMissingStage(s);
   const cause = readableCause(s.failure?.Cause);
@@ -151,9 +195,12 @@ export function decideVerdict(s: RunState): {
       ? ` The Deny took effect ${s.deny.propagationSeconds} s after the policy change.`
       : '';
   const endpointId = s.provisioned?.endpoint?.vpcEndpointId ?? 'the endpoint';
+  const cells = matrix.length
+    ? ` Every matrix cell held (${cellsPassed} observed${matrix.length > cellsPassed ? `, ${matrix.length - cellsPassed} skipped` : ''}).`
+    : '';
   return {
     verdict: 'pass',
-    summary: `Verified for ${endpointId}:${proven.replace(' Proven:', '')}${took}`,
+    summary: `Verified for ${endpointId}:${proven.replace(' Proven:', '')}${cells}${took}`,
     obligations,
   };
 }
@@ -195,9 +242,13 @@ function costOf(s: RunState, finishedAt: Date): Report['cost'] {
 export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date = new Date()): Report {
   const { verdict, summary, failure, obligations } = decideVerdict(s);
   const checks: Check[] = [];
-  if (s.allow) checks.push(s.allow);
+  // The cells are the report's own matrix, once.
+  if (s.allow) {
+    const { matrix: _m, ...allow } = s.allow;
+    checks.push(allow);
+  }
   if (s.deny) {
-    const { propagationSeconds: _p, stableAfterSeconds: _s, ...deny } = s.deny;
+    const { propagationSeconds: _p, stableAfterSeconds: _s, matrix: _m, ...deny } = s.deny;
     checks.push(deny);
   } else if (s.allow && s.allow.status !== 'passed') {
     checks.push({
@@ -214,6 +265,7 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
   const startedAt = s.preflight?.startedAt ?? now.toISOString();
   const verdictAt =
     phase === 'verdict' ? now.toISOString() : (s.verdict?.timings.verdictAt ?? now.toISOString());
+  const matrix = matrixOf(s);
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
     runId: s.input.runId,
@@ -223,6 +275,8 @@ export function buildReport(s: RunState, phase: 'verdict' | 'final', now: Date =
     verdict,
     summary,
     obligations,
+    ...(s.input.perimeter ? { specFile: s.input.perimeter.specFile } : {}),
+    ...(matrix ? { matrix } : {}),
     checks,
     ...(s.deny?.propagationSeconds !== undefined ? { propagationSeconds: s.deny.propagationSeconds } : {}),
     ...(s.deny?.stableAfterSeconds !== undefined ? { stableAfterSeconds: s.deny.stableAfterSeconds } : {}),

@@ -22,7 +22,14 @@ import {
 import { client } from './lib/clients.ts';
 import { createLogger, type Logger } from './lib/log.ts';
 import { errorCode } from './lib/outcomes.ts';
-import { type KnownIds, knownIdsOf, listLeftovers, type TeardownPass, teardownPass } from './lib/teardown.ts';
+import {
+  extraRolesOf,
+  type KnownIds,
+  knownIdsOf,
+  listLeftovers,
+  type TeardownPass,
+  teardownPass,
+} from './lib/teardown.ts';
 import { budgetMs, waitUntil } from './lib/waiter.ts';
 import { LONGEST_TASK_TIMEOUT_SECONDS, TASKS } from './manifest.ts';
 
@@ -80,6 +87,9 @@ function target(event: unknown, now: Date): Target | undefined {
   const region = String(raw?.region ?? '');
   // Preflight refuses invalid input before creating anything: nothing to clean up then.
   if (!RUN_ID_PATTERN.test(runId) || !REGION_PATTERN.test(region)) return undefined;
+  // A perimeter's extra roles are named from the input, whichever way the run ended.
+  const roles = extraRolesOf(raw);
+  if (roles.length) known = { ...known, roles };
   const deadlines = ExecutionInputSchema.shape.deadlines.safeParse(raw?.deadlines);
   const cleanupSeconds = deadlines.success ? deadlines.data.cleanupSeconds : 3600;
   return {

@@ -21,16 +21,19 @@ import {
 } from '@aws-sdk/client-lambda';
 import { strToU8, zipSync } from 'fflate';
 import { PROBE_ROLE_PATH, type ProbeFunctionOutput } from '../statemachine/contract.ts';
-import { createBystanderRole } from './lib/bystander-role.ts';
+import { unlistedModel } from '../statemachine/perimeter-spec.ts';
+import { createBystanderRole, createCallerRole } from './lib/bystander-role.ts';
 import { client } from './lib/clients.ts';
 import { resourceFailed, timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
+import { extraRoleName, perimeterPolicies, templateValues } from './lib/perimeter.ts';
 import {
   IDENTITY_POLICY_NAME,
   identityPolicy,
   LAMBDA_VPC_MANAGED_POLICY,
   modelResourceArns,
+  PERIMETER_ROLE_POLICY_NAME,
   probeTrustPolicy,
   unlistedModelFor,
 } from './lib/policies.ts';
@@ -92,22 +95,32 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     throw resourceFailed(
       `the probe role is ${role.Arn}, but the endpoint policy names ${expectedArn}: the allow check could not pass`,
     );
+  const allowedModels = (process.env[TASK_ENV.allowedModels] ?? '').split(',').filter(Boolean);
+  const written = input.perimeter
+    ? perimeterPolicies(
+        input.perimeter,
+        templateValues({ ...state, preflight }, input.perimeter, endpoint.vpcEndpointId),
+      )
+    : undefined;
   // A model the stack allows but the endpoint policy does not name: the identity policy allows it
-  // too, so only the endpoint policy can refuse it (obligation 3).
-  const unlistedModelId = unlistedModelFor(
-    input.modelId,
-    (process.env[TASK_ENV.allowedModels] ?? '').split(',').filter(Boolean),
-  );
-  const unlistedArns = unlistedModelId
-    ? modelResourceArns(input.region, preflight.accountId, unlistedModelId)
-    : [];
+  // too, so only the endpoint policy can refuse it (obligation 3). A perimeter's own identity
+  // policy decides for itself whether it allows that model.
+  const unlistedModelId = input.perimeter
+    ? unlistedModel(input.perimeter.models, allowedModels)
+    : unlistedModelFor(input.modelId, allowedModels);
+  const unlistedArns =
+    unlistedModelId && !input.perimeter
+      ? modelResourceArns(input.region, preflight.accountId, unlistedModelId)
+      : [];
   // With the role, before anything can assume it: the role may call Bedrock only through this endpoint.
   await aws('PutRolePolicy', () =>
     client(IAMClient, input.region).send(
       new PutRolePolicyCommand({
         RoleName: name,
         PolicyName: IDENTITY_POLICY_NAME,
-        PolicyDocument: identityPolicy(endpoint.vpcEndpointId, preflight.modelResourceArns, unlistedArns),
+        PolicyDocument: written
+          ? written.identity()
+          : identityPolicy(endpoint.vpcEndpointId, preflight.modelResourceArns, unlistedArns),
       }),
     ),
   );
@@ -161,8 +174,9 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     fn = created.value!;
     log.info('probe function created', { functionArn: fn.FunctionArn, state: fn.State });
   }
-  // After CreateFunction, so it is off the critical path: the function's Pending wait covers it.
+  // After CreateFunction, so they are off the critical path: the function's Pending wait covers them.
   const verifyRoleArn = process.env[TASK_ENV.outsideCallerRoleArn];
+  const boundaryArn = process.env[TASK_ENV.probePermissionsBoundaryArn];
   const bystander = verifyRoleArn
     ? await createBystanderRole({
         region: input.region,
@@ -171,12 +185,27 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
         vpcEndpointId: endpoint.vpcEndpointId,
         modelResourceArns: preflight.modelResourceArns,
         tags,
-        ...(process.env[TASK_ENV.probePermissionsBoundaryArn]
-          ? { boundaryArn: process.env[TASK_ENV.probePermissionsBoundaryArn] }
-          : {}),
+        ...(boundaryArn ? { boundaryArn } : {}),
+        ...(written ? { policyDocument: written.bystanderIdentity() } : {}),
       })
     : undefined;
   if (bystander) log.info('bystander role ready', { roleArn: bystander.roleArn });
+  const extraRoles: NonNullable<ProbeFunctionOutput['extraRoles']> = [];
+  if (verifyRoleArn && written)
+    for (const [i, r] of input.perimeter!.roles.entries()) {
+      const made = await createCallerRole({
+        region: input.region,
+        roleName: extraRoleName(input.runId, i),
+        verifyRoleArn,
+        description: `privatelink-verify role "${r.name}" of the perimeter for run ${input.runId}`,
+        policyName: PERIMETER_ROLE_POLICY_NAME,
+        policyDocument: written.role(i),
+        tags,
+        ...(boundaryArn ? { boundaryArn } : {}),
+      });
+      extraRoles.push({ name: r.name, ...made });
+      log.info('perimeter role ready', { name: r.name, roleArn: made.roleArn });
+    }
   return {
     functionName: name,
     functionArn: fn.FunctionArn!,
@@ -186,5 +215,6 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     identityPolicyName: IDENTITY_POLICY_NAME,
     ...(unlistedModelId ? { unlistedModelId } : {}),
     ...(bystander ? { bystanderRoleName: bystander.roleName, bystanderRoleArn: bystander.roleArn } : {}),
+    ...(extraRoles.length ? { extraRoles } : {}),
   };
 }

@@ -36,7 +36,16 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
   const serviceName = serviceNameFor(input.region);
   const usable = await endpointServiceZones(input.region);
 
-  await refuseUnknownModel(input.region, input.modelId, log);
+  // A perimeter names its models: each must be one the stack's boundary allows (the spec comes
+  // from a pull request and must not reach past the stack) and one Bedrock offers here.
+  const models = input.perimeter?.models ?? [input.modelId];
+  const allowed = (process.env[TASK_ENV.allowedModels] ?? '').split(',').filter(Boolean);
+  const outside = input.perimeter && allowed.length ? models.filter((m) => !allowed.includes(m)) : [];
+  if (outside.length)
+    throw invalidInput(
+      `model ${outside.join(', ')} is outside the stack's allowedModels (${allowed.join(', ')}): add it to allowedModels and redeploy, or remove it from the spec`,
+    );
+  for (const m of models) await refuseUnknownModel(input.region, m, log);
 
   const identity = await aws('GetCallerIdentity', () =>
     client(STSClient, input.region).send(new GetCallerIdentityCommand({})),
@@ -46,7 +55,7 @@ export async function handler(event: { input?: unknown }): Promise<PreflightOutp
   const out: PreflightOutput = {
     serviceName,
     availabilityZones: [usable[0]!, usable[1]!],
-    modelResourceArns: modelResourceArns(input.region, accountId, input.modelId),
+    modelResourceArns: [...new Set(models.flatMap((m) => modelResourceArns(input.region, accountId, m)))],
     accountId,
     startedAt: startedAt.toISOString(),
     expiresAt: new Date(startedAt.getTime() + input.ttlMinutes * 60_000).toISOString(),

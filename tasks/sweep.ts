@@ -43,8 +43,10 @@ const describeError = (err: unknown) => `${errorCode(err)}: ${(err as Error)?.me
 export async function expiredRunIds(
   region: string,
   now = Date.now(),
-): Promise<{ runs: string[]; unlisted: string[] }> {
+): Promise<{ runs: string[]; unlisted: string[]; extraRoles: Record<string, string[]> }> {
   const runs = new Set<string>();
+  /** A perimeter's extra roles (`plv-by-<run>.x<n>`) by run: teardown cannot derive their number from the run id alone. */
+  const extraRoles: Record<string, string[]> = {};
   const unlisted: string[] = [];
   const consider = (tags: Record<string, string | undefined>) => {
     const expires = Date.parse(String(tags[TAG_KEYS.expiresAt]));
@@ -103,7 +105,11 @@ export async function expiredRunIds(
         if (!r.RoleName?.startsWith(PROBE_NAME_PREFIX) && !r.RoleName?.startsWith(BYSTANDER_NAME_PREFIX))
           continue;
         try {
-          consider(fromTags((await iamApi.send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags));
+          const tags = fromTags((await iamApi.send(new ListRoleTagsCommand({ RoleName: r.RoleName }))).Tags);
+          consider(tags);
+          const owner = tags[TAG_KEYS.runId];
+          if (owner && r.RoleName.startsWith(`${BYSTANDER_NAME_PREFIX}${owner}.x`))
+            extraRoles[String(owner)] = [...(extraRoles[String(owner)] ?? []), r.RoleName];
         } catch (err) {
           unlisted.push(`ListRoleTags ${r.RoleName}: ${describeError(err)}`);
         }
@@ -113,7 +119,7 @@ export async function expiredRunIds(
   } catch (err) {
     unlisted.push(`ListRoles: ${describeError(err)}`);
   }
-  return { runs: [...runs].sort(), unlisted };
+  return { runs: [...runs].sort(), unlisted, extraRoles };
 }
 
 /**
@@ -167,7 +173,7 @@ export async function handler(
   const region = event.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const log = createLogger('Sweeper', { region });
   const isLive = deps.isLive ?? executionLiveness(region, event.stateMachineArn);
-  const { runs: expired, unlisted } = await expiredRunIds(region);
+  const { runs: expired, unlisted, extraRoles } = await expiredRunIds(region);
   const leasing = await leasingRunIds(region);
   unlisted.push(...leasing.unlisted);
   const expiredRuns: string[] = [];
@@ -188,7 +194,8 @@ export async function handler(
   }
   const passes: SweepResult['passes'] = {};
   for (const runId of [...expiredRuns, ...deadLeaseRuns]) {
-    const p = await teardownPass(runId, region, log.with({ runId }));
+    const roles = extraRoles[runId];
+    const p = await teardownPass(runId, region, log.with({ runId }), roles ? { roles } : {});
     passes[runId] = { deleted: p.deleted, remaining: p.remaining, unlisted: p.unlisted };
     log.info('swept run', { runId, deleted: p.deleted.length, remaining: p.remaining.length });
   }

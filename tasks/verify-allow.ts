@@ -4,9 +4,11 @@
  * or the deadline passes. The success counts only if it went to this run's endpoint ENIs, and
  * then only once it also succeeded through the ENI of every zone, each called by its zonal name.
  */
-import type { Check, Observation } from '../statemachine/contract.ts';
+import type { Check, MatrixCell, Observation } from '../statemachine/contract.ts';
 import { callAsBystander, callUnlistedModel } from './lib/endpoint-decides.ts';
 import { createLogger } from './lib/log.ts';
+import { endpointDecidesFromCells, planCells, skippedCell, unobservedCell } from './lib/matrix-cells.ts';
+import { runMatrixPhase } from './lib/matrix-run.ts';
 import {
   noEgressRoutes,
   policyReadback,
@@ -15,6 +17,7 @@ import {
   throughTheseEnis,
 } from './lib/observations.ts';
 import { callFromOutside } from './lib/outside-caller.ts';
+import { perimeterPolicies, templateValues } from './lib/perimeter.ts';
 import { allowProbeEndpointPolicy, identityPolicy, modelResourceArns } from './lib/policies.ts';
 import {
   checkFrom,
@@ -74,11 +77,18 @@ export async function handler(
     readRole(input.region, probe.roleName),
   );
   const boundaryArn = process.env[TASK_ENV.probePermissionsBoundaryArn] || undefined;
-  const unlistedArns = probe.unlistedModelId
-    ? modelResourceArns(input.region, preflight.accountId, probe.unlistedModelId)
-    : [];
+  const unlistedArns =
+    probe.unlistedModelId && !input.perimeter
+      ? modelResourceArns(input.region, preflight.accountId, probe.unlistedModelId)
+      : [];
+  const perimeter = input.perimeter;
   const roleWritten = {
-    identityPolicy: identityPolicy(endpoint.vpcEndpointId, arns, unlistedArns),
+    identityPolicy: perimeter
+      ? perimeterPolicies(
+          perimeter,
+          templateValues({ ...state, preflight }, perimeter, endpoint.vpcEndpointId),
+        ).identity()
+      : identityPolicy(endpoint.vpcEndpointId, arns, unlistedArns),
     ...(boundaryArn ? { boundaryArn } : {}),
   };
   // Read before the allow phase; weighed once the outside call has shown what extras can do.
@@ -171,7 +181,34 @@ export async function handler(
   if (findings) observations.push(...roleAsWritten(findings, roleWritten, outside));
   // Obligation 3: the endpoint policy decides. Only while the allow policy is seen to carry traffic:
   // before that, a refusal would prove nothing.
-  if (status === 'passed' && 'value' in reading) {
+  let matrix: MatrixCell[] | undefined;
+  if (perimeter) {
+    // The perimeter's rows of this phase; its endpoint-refusal rows are what show the policy decides.
+    const planned = planCells(perimeter, 'allow-policy', probe.unlistedModelId);
+    matrix =
+      status === 'passed' && 'value' in reading
+        ? await runMatrixPhase({
+            input,
+            phase: 'allow-policy',
+            probe,
+            reading: reading.value,
+            intervalMs: input.options.probeIntervalSeconds * 1000,
+            // Cells are not the allow phase's wait: they get the Lambda's time, less a call's worth.
+            deadlineMs: Date.now() + (context?.getRemainingTimeInMillis?.() ?? 600_000) - 60_000,
+            log,
+          })
+        : planned.map((c) =>
+            c.row.skip
+              ? skippedCell(c, `skipped: ${c.row.skip}`)
+              : unobservedCell(
+                  c,
+                  'not run: the allowed call did not pass through this endpoint, so no other call would prove anything',
+                ),
+          );
+  }
+  if (matrix && status === 'passed' && 'value' in reading) {
+    observations.push(endpointDecidesFromCells(matrix));
+  } else if (status === 'passed' && 'value' in reading) {
     const decides = {
       region: input.region,
       runId: input.runId,
@@ -195,7 +232,10 @@ export async function handler(
       evidence: [],
     });
   }
-  const check = checkFrom('allow', 'allowed', p, status, reason, observations, p.firstMatch ?? p.last);
+  const check = {
+    ...checkFrom('allow', 'allowed', p, status, reason, observations, p.firstMatch ?? p.last),
+    ...(matrix ? { matrix } : {}),
+  };
   log.info('allow check finished', { status: check.status, reason: check.reason });
   return check;
 }

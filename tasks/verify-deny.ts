@@ -7,8 +7,10 @@
  * once more at the end. A timeout, a DNS failure, "no access to model", an implicit refusal or an
  * identity-policy refusal is NOT the run's Deny.
  */
-import type { Observation, ProbeResult, VerifyDenyOutput } from '../statemachine/contract.ts';
+import type { MatrixCell, Observation, ProbeResult, VerifyDenyOutput } from '../statemachine/contract.ts';
 import { createLogger } from './lib/log.ts';
+import { planCells, skippedCell, unobservedCell } from './lib/matrix-cells.ts';
+import { runMatrixPhase } from './lib/matrix-run.ts';
 import { policyReadback, throughTheseEnis } from './lib/observations.ts';
 import { refusedResource } from './lib/outcomes.ts';
 import { arnMatches } from './lib/policy-compare.ts';
@@ -97,8 +99,6 @@ export async function handler(
     log,
   });
 
-  await readBack('at the end of the deny window');
-
   const zones = rounds.map((t) => t.zone);
   const finding = judgeDenyRounds(
     r,
@@ -108,6 +108,33 @@ export async function handler(
     input.options.denySettleSeconds,
     input.deadlines.verifyDenySeconds,
   );
+  // The perimeter's after-deny rows: made once the run's own Deny is seen refusing everywhere,
+  // before the last read-back, so the policy they ran under is the one read back.
+  let matrix: MatrixCell[] | undefined;
+  if (input.perimeter) {
+    matrix =
+      finding.status === 'passed'
+        ? await runMatrixPhase({
+            input,
+            phase: 'after-deny',
+            probe,
+            reading: enis,
+            intervalMs: input.options.probeIntervalSeconds * 1000,
+            deadlineMs: Date.now() + (context?.getRemainingTimeInMillis?.() ?? 600_000) - 60_000,
+            log,
+          })
+        : planCells(input.perimeter, 'after-deny', probe.unlistedModelId).map((c) =>
+            c.row.skip
+              ? skippedCell(c, `skipped: ${c.row.skip}`)
+              : unobservedCell(
+                  c,
+                  "not run: the run's own Deny was not seen refusing in every zone, so no call after it would prove anything",
+                ),
+          );
+  }
+
+  await readBack('at the end of the deny window');
+
   const p = roundsAsPoll(r, finding);
   const timeline = [...finding.zoneLines, ...timelineLines(r.calls, flippedMs, 'flip')];
   const seconds = (ms: number) => Math.round((ms - flippedMs) / 100) / 10;
@@ -169,6 +196,7 @@ export async function handler(
   log.info('deny check finished', { status: check.status, propagationSeconds, stableAfterSeconds, reason });
   return {
     ...check,
+    ...(matrix ? { matrix } : {}),
     ...(propagationSeconds !== undefined ? { propagationSeconds } : {}),
     ...(stableAfterSeconds !== undefined ? { stableAfterSeconds } : {}),
   };

@@ -19,25 +19,29 @@ import { BYSTANDER_POLICY_NAME, bystanderTrustPolicy, identityPolicy } from './p
 import { bystanderName } from './run-state.ts';
 import { type RunTags, tagList } from './tags.ts';
 
-export interface BystanderRoleOptions {
+export interface CallerRoleOptions {
   region: string;
-  runId: string;
-  /** The only principal the bystander trusts: the verify tasks' role. */
+  roleName: string;
+  /** The only principal the role trusts: the verify tasks' role. */
   verifyRoleArn: string;
-  vpcEndpointId: string;
-  modelResourceArns: string[];
+  description: string;
+  policyName: string;
+  /** The role's inline identity policy, as written. */
+  policyDocument: string;
   tags: RunTags;
   boundaryArn?: string;
 }
 
-export async function createBystanderRole(
-  o: BystanderRoleOptions,
-): Promise<{ roleName: string; roleArn: string }> {
+/**
+ * A role the verify tasks assume for one call (the bystander, a perimeter's extra role): under the
+ * probe role path and boundary, tagged at creation, trusted by the verify role alone, with one
+ * inline identity policy. Idempotent by name.
+ */
+export async function createCallerRole(o: CallerRoleOptions): Promise<{ roleName: string; roleArn: string }> {
   const iam = client(IAMClient, o.region);
-  const roleName = bystanderName(o.runId);
   let role: Role | undefined;
   try {
-    role = (await aws('GetRole', () => iam.send(new GetRoleCommand({ RoleName: roleName })))).Role;
+    role = (await aws('GetRole', () => iam.send(new GetRoleCommand({ RoleName: o.roleName })))).Role;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
@@ -46,10 +50,10 @@ export async function createBystanderRole(
       await aws('CreateRole', () =>
         iam.send(
           new CreateRoleCommand({
-            RoleName: roleName,
+            RoleName: o.roleName,
             Path: PROBE_ROLE_PATH,
             AssumeRolePolicyDocument: bystanderTrustPolicy(o.verifyRoleArn),
-            Description: `privatelink-verify bystander for run ${o.runId}: the endpoint policy must refuse it`,
+            Description: o.description,
             ...(o.boundaryArn ? { PermissionsBoundary: o.boundaryArn } : {}),
             Tags: tagList(o.tags),
           }),
@@ -57,15 +61,40 @@ export async function createBystanderRole(
       )
     ).Role!;
   }
-  // The same grant as the probe role's, so nothing but the endpoint policy tells them apart.
   await aws('PutRolePolicy', () =>
     iam.send(
       new PutRolePolicyCommand({
-        RoleName: roleName,
-        PolicyName: BYSTANDER_POLICY_NAME,
-        PolicyDocument: identityPolicy(o.vpcEndpointId, o.modelResourceArns),
+        RoleName: o.roleName,
+        PolicyName: o.policyName,
+        PolicyDocument: o.policyDocument,
       }),
     ),
   );
-  return { roleName, roleArn: role.Arn! };
+  return { roleName: o.roleName, roleArn: role.Arn! };
+}
+
+export interface BystanderRoleOptions {
+  region: string;
+  runId: string;
+  verifyRoleArn: string;
+  vpcEndpointId: string;
+  modelResourceArns: string[];
+  tags: RunTags;
+  boundaryArn?: string;
+  /** The perimeter's bystander identity policy, rendered; default: the same grant as the probe role's. */
+  policyDocument?: string;
+}
+
+export function createBystanderRole(o: BystanderRoleOptions): Promise<{ roleName: string; roleArn: string }> {
+  return createCallerRole({
+    region: o.region,
+    roleName: bystanderName(o.runId),
+    verifyRoleArn: o.verifyRoleArn,
+    description: `privatelink-verify bystander for run ${o.runId}: the endpoint policy must refuse it`,
+    policyName: BYSTANDER_POLICY_NAME,
+    // The same grant as the probe role's, so nothing but the endpoint policy tells them apart.
+    policyDocument: o.policyDocument ?? identityPolicy(o.vpcEndpointId, o.modelResourceArns),
+    tags: o.tags,
+    ...(o.boundaryArn ? { boundaryArn: o.boundaryArn } : {}),
+  });
 }

@@ -56,14 +56,14 @@ export async function callThroughProbe(o: {
   return calls;
 }
 
-function callLine(label: string, c: CallResult): string {
+export function callLine(label: string, c: CallResult): string {
   if ('invokeError' in c) return `${label}: probe not invoked (${c.invokeError})`;
   const r = c.result;
   return `${label}: ${r.modelId} → ${r.outcome}${r.httpStatus !== undefined ? ` (HTTP ${r.httpStatus})` : ''} via ${r.resolvedAddresses.join(', ') || 'no address'}${r.errorMessage ? ` — ${r.errorCode ?? ''} ${r.errorMessage}` : ''}`;
 }
 
 /** True when the call went only to this run's endpoint ENIs (a refusal elsewhere is another endpoint's). */
-function throughOwnEnis(r: ProbeResult, reading: EndpointReading): boolean {
+export function throughOwnEnis(r: ProbeResult, reading: EndpointReading): boolean {
   const own = new Set(reading.enis.map((n) => n.privateIp));
   return r.resolvedAddresses.length > 0 && r.resolvedAddresses.every((a) => own.has(a));
 }

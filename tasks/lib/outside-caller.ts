@@ -5,7 +5,7 @@
  * shows the in-VPC success came through the endpoint's condition and not from the role alone.
  */
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
-import type { Observation } from '../../statemachine/contract.ts';
+import type { Observation, Outcome } from '../../statemachine/contract.ts';
 import { requestBody } from '../probe/handler.ts';
 import { assumeForOneCall, type SessionCredentials } from './assume.ts';
 import { classifyInvokeError, errorCode, httpStatus, isUnobservedOutcome } from './outcomes.ts';
@@ -71,6 +71,49 @@ export async function callFromOutside(o: {
       result: 'could-not-verify',
       observed: `the outside call was refused, but not by the probe role's identity policy (${outcome}), so it does not show aws:SourceVpce decides`,
       evidence,
+    };
+  } finally {
+    bedrock.destroy();
+  }
+}
+
+/** One call from outside the VPC as `roleArn`: its classified outcome, or why it was not made. */
+export async function callOnceFromOutside(o: {
+  region: string;
+  roleArn: string;
+  modelId: string;
+  action: string;
+  sessionName: string;
+}): Promise<{ outcome: Outcome; httpStatus?: number; evidence: string } | { assumeError: string }> {
+  let credentials: SessionCredentials;
+  try {
+    credentials = await assumeForOneCall(o.region, o.roleArn, o.sessionName);
+  } catch (err) {
+    return { assumeError: `AssumeRole ${o.roleArn}: ${errorCode(err)}: ${(err as Error).message}` };
+  }
+  if (o.action !== 'InvokeModel') throw new Error(`outside ${o.action} is not supported yet`);
+  const bedrock = new BedrockRuntimeClient({ region: o.region, credentials, maxAttempts: 3 });
+  try {
+    await bedrock.send(
+      new InvokeModelCommand({
+        modelId: o.modelId,
+        contentType: 'application/json',
+        accept: 'application/json',
+        body: requestBody(o.modelId),
+      }),
+    );
+    return {
+      outcome: 'allowed',
+      httpStatus: 200,
+      evidence: `outside the VPC as ${o.roleArn}: ${o.action} ${o.modelId} → allowed`,
+    };
+  } catch (err) {
+    const outcome = classifyInvokeError(err);
+    const status = httpStatus(err);
+    return {
+      outcome,
+      ...(status !== undefined ? { httpStatus: status } : {}),
+      evidence: `outside the VPC as ${o.roleArn}: ${o.action} ${o.modelId} → ${outcome} (HTTP ${status ?? '?'}) ${errorCode(err)}: ${(err as Error).message}`,
     };
   } finally {
     bedrock.destroy();

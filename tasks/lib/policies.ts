@@ -100,6 +100,9 @@ export function identityPolicy(
 
 export const BYSTANDER_POLICY_NAME = 'plv-bystander-invoke-through-endpoint';
 
+/** The inline policy name of a perimeter's extra role: the spec's identity policy for it, rendered. */
+export const PERIMETER_ROLE_POLICY_NAME = 'plv-perimeter-role';
+
 /**
  * The bystander's trust: only the verify tasks' role, which assumes it for one call from inside
  * the VPC (no service may assume it, so it never runs code of its own).

@@ -44,9 +44,11 @@ import {
   type ResourceRef,
   type RunState,
 } from '../../statemachine/contract.ts';
+import { MAX_EXTRA_ROLES } from '../../statemachine/perimeter-spec.ts';
 import { client } from './clients.ts';
 import type { Logger } from './log.ts';
 import { errorCode, isDependencyViolation, isNotFound } from './outcomes.ts';
+import { extraRoleName } from './perimeter.ts';
 import { isPooled } from './pool.ts';
 import { bystanderName, probeName } from './run-state.ts';
 import { runIdFilter } from './tags.ts';
@@ -56,20 +58,42 @@ type Ec2Type = 'vpc' | 'subnet' | 'security-group' | 'vpc-endpoint';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Ids the execution state recorded as created: found even when a tag lookup is refused. */
-export type KnownIds = Partial<Record<Ec2Type, string[]>>;
+/** What a run is known to have: EC2 ids, and the names of a perimeter's extra roles. */
+export type KnownIds = Partial<Record<Ec2Type, string[]>> & { roles?: string[] };
 
-export function knownIdsOf(state: Partial<Pick<RunState, 'network' | 'provisioned'>> | undefined): KnownIds {
+export function knownIdsOf(
+  state: (Partial<Pick<RunState, 'network' | 'provisioned'>> & { input?: unknown }) | undefined,
+): KnownIds {
   const n = state?.network;
   const e = state?.provisioned?.endpoint;
+  const roles = extraRolesOf(state?.input);
   // A leased network is the pool's: of it the run owns only its lease.
   if (n?.lease)
-    return { 'security-group': [n.lease.leaseGroupId], 'vpc-endpoint': e ? [e.vpcEndpointId] : [] };
+    return {
+      'security-group': [n.lease.leaseGroupId],
+      'vpc-endpoint': e ? [e.vpcEndpointId] : [],
+      ...(roles.length ? { roles } : {}),
+    };
   return {
+    ...(roles.length ? { roles } : {}),
     vpc: n ? [n.vpcId] : [],
     subnet: n ? [...n.subnetIds] : [],
     'security-group': n ? [n.workloadSecurityGroupId, n.endpointSecurityGroupId] : [],
     'vpc-endpoint': e ? [e.vpcEndpointId] : [],
   };
+}
+
+/**
+ * The extra roles a run's input may have made (one per `roles:` entry of its perimeter), read
+ * leniently: the input of a failed run may not parse, and its roles must still be found.
+ */
+export function extraRolesOf(input: unknown): string[] {
+  const raw = input as { runId?: unknown; perimeter?: { roles?: unknown } } | undefined;
+  const n = Array.isArray(raw?.perimeter?.roles) ? raw.perimeter.roles.length : 0;
+  if (typeof raw?.runId !== 'string' || !n) return [];
+  return Array.from({ length: Math.min(n, MAX_EXTRA_ROLES) }, (_, i) =>
+    extraRoleName(raw.runId as string, i),
+  );
 }
 
 export interface TeardownPass {
@@ -428,6 +452,7 @@ export async function teardownPass(
   await teardownEc2(client(EC2Client, region), runId, known, pass, log);
   // The bystander runs no code and owns no ENIs: it goes whenever teardown runs (NotFound is success).
   await teardownRole(region, bystanderName(runId), pass);
+  for (const role of known.roles ?? []) await teardownRole(region, role, pass);
   if (pass.lambdaEnisRemain) {
     pass.remaining.push({
       type: 'iam-role',
@@ -476,6 +501,15 @@ export async function listLeftovers(
     ],
     ['iam-role', name, 'GetRole', getRole(name)],
     ['iam-role', bystander, 'GetRole', getRole(bystander)],
+    ...(known.roles ?? []).map(
+      (r) =>
+        ['iam-role', r, 'GetRole', getRole(r)] as [
+          ResourceRef['type'],
+          string,
+          string,
+          () => Promise<unknown>,
+        ],
+    ),
   ];
   for (const [type, id, op, call] of probes) {
     try {
