@@ -11,13 +11,14 @@ import {
   runStaticChecks,
   type StaticCheckResult,
 } from '../perimeter/check.ts';
-import { diffPerimeters, renderChanges, type SpecChange } from '../perimeter/diff.ts';
+import { changesAgainstBase, renderChanges } from '../perimeter/diff.ts';
 import { junitXml } from '../perimeter/junit.ts';
 import { loadSpec } from '../perimeter/load.ts';
 import { perimeterInput } from '../perimeter/resolve.ts';
 import { STATIC_RULES } from '../perimeter/rules.ts';
 import { sarifLog } from '../perimeter/sarif.ts';
 import { DEFAULT_SPEC_FILE } from '../statemachine/perimeter-spec.ts';
+import { parseModelList, stackAllowedModels } from './allowed-models.ts';
 import { credentialMessage, EXIT, isCredentialError, UsageError } from './exit-codes.ts';
 
 export const CHECK_HELP = `Usage: privatelink-verify check [--spec FILE] [--base FILE] [--allowed-models A,B] [--sarif FILE] [--access-analyzer] [--json]
@@ -55,22 +56,6 @@ row (a prediction: a live run is the proof); 2 the spec has errors and cannot ru
 
 Rules: ${Object.keys(STATIC_RULES).join(', ')}`;
 
-/** The stack's allowedModels as configured for `cdk synth` in this directory. */
-function stackAllowedModels(): string[] {
-  let context: Record<string, unknown> = {};
-  if (existsSync('cdk.json')) {
-    try {
-      context =
-        (JSON.parse(readFileSync('cdk.json', 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
-    } catch {
-      throw new UsageError('cdk.json is not valid JSON: fix it or pass --allowed-models');
-    }
-  }
-  const allowed = context[CONTEXT_KEYS.allowedModels];
-  return resolveConfig(configFromContext((key) => (key === CONTEXT_KEYS.allowedModels ? allowed : undefined)))
-    .allowedModels;
-}
-
 export function renderFindings(r: StaticCheckResult): string {
   const lines = r.findings.map(
     (f) => `${f.at.file}:${f.at.line}:${f.at.column}: ${f.level} [${f.rule}] ${f.message}`,
@@ -102,22 +87,6 @@ export function staticJunit(r: StaticCheckResult): string {
       (f) => `${f.at.file}:${f.at.line}:${f.at.column}: [${f.rule}] ${f.message}`,
     ),
   });
-}
-
-/** What the spec at hand changes against the base branch's (absent or unreadable: all of it is new). */
-function changesAgainst(baseFile: string, head: StaticCheckResult): SpecChange[] {
-  let base: ReturnType<typeof perimeterInput> | undefined;
-  if (existsSync(baseFile)) {
-    try {
-      // The base branch is checked out elsewhere: its policy files sit beside its own spec.
-      base = perimeterInput(
-        loadSpec(baseFile, { repoRoot: dirname(resolve(baseFile)), displayName: 'base' }),
-      );
-    } catch {
-      base = undefined; // a broken base spec: everything in this one counts as new
-    }
-  }
-  return diffPerimeters(base, perimeterInput(head.loaded!));
 }
 
 /**
@@ -172,14 +141,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const listed = typeof values['allowed-models'] === 'string' ? values['allowed-models'] : undefined;
-  if (listed !== undefined && !listed.trim())
-    throw new UsageError('--allowed-models needs at least one model id (comma-separated)');
-  const allowedModels = listed
-    ? listed
-        .split(',')
-        .map((m) => m.trim())
-        .filter(Boolean)
-    : stackAllowedModels();
+  const allowedModels =
+    listed !== undefined ? parseModelList(listed, '--allowed-models') : stackAllowedModels();
   const result = await runStaticChecks(String(values.spec), { allowedModels, repoRoot: resolve('.') });
   if (values['access-analyzer'] && result.loaded && !blockingErrors(result).length) {
     const refused = await addAccessAnalyzerFindings(result);
@@ -191,7 +154,9 @@ export async function checkCommand(argv: string[]): Promise<number> {
   if (typeof values.sarif === 'string') writeFileSync(values.sarif, sarifLog(result.findings, '0.1.0'));
   if (typeof values.junit === 'string') writeFileSync(values.junit, staticJunit(result));
   const changes =
-    typeof values.base === 'string' && result.loaded ? changesAgainst(values.base, result) : undefined;
+    typeof values.base === 'string' && result.loaded
+      ? changesAgainstBase(values.base, result.loaded)
+      : undefined;
   process.stdout.write(
     values.json
       ? `${JSON.stringify({ specFile: result.specFile, findings: result.findings, changes, cells: result.cells.map((c) => ({ row: c.row.name ?? c.index + 1, region: c.region, model: c.model, expect: c.row.expect, predicted: c.prediction.outcome, because: c.prediction.because })), durationMs: result.durationMs }, null, 2)}\n`

@@ -27,6 +27,7 @@ import {
 } from '../statemachine/contract.ts';
 import { unlistedModelFor } from '../tasks/lib/policies.ts';
 import { startOrAttach, type WatchResult, watchExecution } from '../workflows-src/action/execution.ts';
+import { parseModelList } from './allowed-models.ts';
 import { type DeployedProduct, deployProduct } from './deploy.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { ensurePool } from './pool.ts';
@@ -43,6 +44,16 @@ Options:
   --scenario <name>     ${SCENARIO_NAMES.join(' | ')} (default: correct)
   --region <region>     AWS region (default: us-east-1)
   --model <id>          model id or inference profile (default: anthropic.claude-3-haiku-20240307-v1:0)
+  --spec <file>         verify a perimeter spec (YAML or JSON, e.g. privatelink-verify.yml): its
+                        static checks first (errors: exit 2, nothing created), then one execution
+                        per region of it, running its policies and every matrix row; replaces
+                        --model and --region
+  --allowed-models <l>  with --spec: the models the stack's probe boundary allows (default: the
+                        privatelink-verify:allowedModels context of ./cdk.json, else the stack default)
+  --junit <file>        with --spec: also write JUnit XML, one testcase per matrix cell and obligation
+  --sarif <file>        with --spec: also write SARIF 2.1.0 (static findings and failed cells, at
+                        the spec line that declares them)
+  --base <file>         with --spec: the base branch's spec, to say what this one changes
   --profile <name>      latency profile: instant | realistic (default: realistic)
   --time-scale <n>      cap: at least this many real seconds per simulated second, for human-speed
                         demos (default: no cap; simulated time moves by events, as fast as the CPU allows)
@@ -69,6 +80,10 @@ export interface LocalOptions {
   seed?: number;
   json: boolean;
   quiet: boolean;
+  /** The models the simulated stack's probe boundary allows (a spec run: what its static checks used). */
+  allowedModels?: readonly string[];
+  /** Verify a perimeter spec (cli/local-spec.ts): one execution per region of it. */
+  spec?: { file: string; allowedModels?: string[]; junit?: string; sarif?: string; base?: string };
 }
 
 export interface LocalResult {
@@ -98,8 +113,13 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
       args: argv,
       options: {
         scenario: { type: 'string', default: 'correct' },
-        region: { type: 'string', default: 'us-east-1' },
-        model: { type: 'string', default: 'anthropic.claude-3-haiku-20240307-v1:0' },
+        region: { type: 'string' },
+        model: { type: 'string' },
+        spec: { type: 'string' },
+        'allowed-models': { type: 'string' },
+        junit: { type: 'string' },
+        sarif: { type: 'string' },
+        base: { type: 'string' },
         profile: { type: 'string', default: 'realistic' },
         'time-scale': { type: 'string' },
         'run-id': { type: 'string' },
@@ -117,6 +137,13 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
     throw new UsageError(`${(err as Error).message} (see --help)`);
   }
   if (values.help) return 'help';
+  const spec = values.spec === undefined ? undefined : String(values.spec);
+  if (spec !== undefined && (values.model !== undefined || values.region !== undefined))
+    throw new UsageError('--spec names its own models and regions: drop --model and --region');
+  if (spec === undefined)
+    for (const f of ['allowed-models', 'junit', 'sarif', 'base'])
+      if (values[f] !== undefined) throw new UsageError(`--${f} needs --spec`);
+  if (spec === '') throw new UsageError('--spec needs a file name (for example privatelink-verify.yml)');
   const scenario = String(values.scenario);
   if (!SCENARIOS[scenario])
     throw new UsageError(`unknown scenario "${scenario}": use one of ${SCENARIO_NAMES.join(', ')}`);
@@ -146,8 +173,8 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
           .replace(/[-:T.Z]/g, '')
           .slice(0, 14)}`,
     ),
-    region: String(values.region),
-    modelId: String(values.model),
+    region: String(values.region ?? 'us-east-1'),
+    modelId: String(values.model ?? DEFAULT_MODEL),
     // An empty --vpc-cidr is a mistake to name, not a request for the default.
     ...(values['vpc-cidr'] !== undefined ? { vpcCidr: String(values['vpc-cidr']) } : {}),
     ...(values.pool !== undefined ? { pool: String(values.pool) } : {}),
@@ -163,8 +190,23 @@ export function parseLocalArgs(argv: string[]): LocalOptions | 'help' {
     ...(poolSize !== undefined ? { poolSize } : {}),
     json: Boolean(values.json),
     quiet: Boolean(values.quiet),
+    ...(spec !== undefined
+      ? {
+          spec: {
+            file: spec,
+            ...(values['allowed-models'] !== undefined
+              ? { allowedModels: parseModelList(String(values['allowed-models']), '--allowed-models') }
+              : {}),
+            ...(values.junit !== undefined ? { junit: String(values.junit) } : {}),
+            ...(values.sarif !== undefined ? { sarif: String(values.sarif) } : {}),
+            ...(values.base !== undefined ? { base: String(values.base) } : {}),
+          },
+        }
+      : {}),
   };
 }
+
+export const DEFAULT_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
 /** The execution input a scenario runs with: its deliberate misconfigurations on top of the user's input. */
 export function withScenario(input: ExecutionInputArgs, scenario: string): ExecutionInputArgs {
@@ -230,7 +272,7 @@ export async function runLocal(
 /** The product deployed the way a run of `o` needs it: its region, the probe boundary allowing its model. */
 export function deployFor(
   emu: Emulator,
-  o: Pick<LocalOptions, 'scenario' | 'input'>,
+  o: Pick<LocalOptions, 'scenario' | 'input' | 'allowedModels'>,
 ): Promise<DeployedProduct> {
   const input = withScenario(o.input, o.scenario);
   const scenario = SCENARIOS[o.scenario]!;
@@ -239,7 +281,9 @@ export function deployFor(
   const unlisted = unlistedModelFor(input.modelId, DEFAULT_CONFIG.allowedModels);
   return deployProduct(emu, {
     region: o.input.region,
-    allowedModels: [input.modelId, ...(scenario.deploy?.singleModel || !unlisted ? [] : [unlisted])],
+    allowedModels: o.allowedModels
+      ? [...o.allowedModels]
+      : [input.modelId, ...(scenario.deploy?.singleModel || !unlisted ? [] : [unlisted])],
     ...(scenario.deploy?.vpcCidrPool ? { vpcCidrPool: scenario.deploy.vpcCidrPool } : {}),
   });
 }

@@ -39,6 +39,7 @@ export async function localCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const progress = opts.quiet || opts.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  if (opts.spec) return specCommand({ ...opts, spec: opts.spec }, progress);
   const result = await runLocal(opts, progress, {
     onFinished: (emu) =>
       progress(
@@ -53,6 +54,25 @@ export async function localCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(opts.json ? `${JSON.stringify(result.report, null, 2)}\n` : renderLocalResult(result));
   return result.exitCode;
+}
+
+/** `local --spec`: the static checks' findings, then each region's report, then the files asked for. */
+async function specCommand(
+  opts: Parameters<typeof runLocal>[0] & { spec: NonNullable<Parameters<typeof runLocal>[0]['spec']> },
+  progress: (line: string) => void,
+): Promise<number> {
+  const { runSpecLocally } = await import('./local-spec.ts');
+  const { renderFindings } = await import('./check.ts');
+  const r = await runSpecLocally(opts, progress);
+  if (r.static.findings.length || r.exitCode === EXIT.badInput)
+    (r.exitCode === EXIT.badInput ? process.stderr : process.stdout).write(renderFindings(r.static));
+  if (r.exitCode === EXIT.badInput && !r.results.length) return r.exitCode;
+  process.stdout.write(
+    opts.json
+      ? `${JSON.stringify(r.reports.length === 1 ? r.reports[0] : r.reports, null, 2)}\n`
+      : r.results.map((x) => renderLocalResult(x)).join('\n'),
+  );
+  return r.exitCode;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -2,9 +2,13 @@
  * What a pull request changes in the perimeter: models, policy statements, extra roles, matrix
  * rows and options, compared by meaning (statements by Sid, rows by name) rather than by text.
  */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { PerimeterInput } from '../statemachine/perimeter-spec.ts';
+import { type LoadedSpec, loadSpec } from './load.ts';
 import { statementsOf } from './policy-checks.ts';
+import { perimeterInput } from './resolve.ts';
 
 export interface SpecChange {
   kind: 'added' | 'removed' | 'changed';
@@ -71,4 +75,19 @@ export function diffPerimeters(base: PerimeterInput | undefined, head: Perimeter
 export function renderChanges(changes: readonly SpecChange[]): string {
   if (!changes.length) return 'No change to the perimeter against the base.';
   return ['Changes against the base:', ...changes.map((c) => `  ${c.kind} ${c.subject}`)].join('\n');
+}
+
+/** What the spec changes against the base branch's; a missing or broken base makes all of it new. */
+export function changesAgainstBase(baseFile: string, loaded: LoadedSpec): SpecChange[] {
+  let base: ReturnType<typeof perimeterInput> | undefined;
+  if (existsSync(baseFile)) {
+    try {
+      base = perimeterInput(
+        loadSpec(baseFile, { repoRoot: dirname(resolve(baseFile)), displayName: 'base' }),
+      );
+    } catch {
+      base = undefined;
+    }
+  }
+  return diffPerimeters(base, perimeterInput(loaded));
 }

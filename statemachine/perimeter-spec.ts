@@ -80,7 +80,7 @@ export type MatrixRow = z.output<typeof MatrixRowSchema>;
 export const SpecOptionsSchema = z.strictObject({
   probeIntervalSeconds: z.number().min(1).max(60).optional(),
   /** How long the Deny must keep refusing after the first refusal. */
-  settleSeconds: z.number().int().min(0).max(600).optional(),
+  settleSeconds: z.number().int().min(0).max(300).optional(),
   vpcCidr: z.string().min(1).optional(),
   ttlMinutes: z.number().int().min(15).max(1440).optional(),
   verifyAllowSeconds: z.number().int().min(10).max(840).optional(),

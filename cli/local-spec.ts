@@ -1,0 +1,79 @@
+/**
+ * `privatelink-verify local --spec FILE`: the team's perimeter verified on the emulator the way
+ * the action verifies it on AWS. Static checks first (their errors stop it with nothing created),
+ * then one execution per region of the spec, in parallel, each in an emulator of its own with the
+ * product deployed as the stack's allowedModels say, each running the spec's policies and matrix.
+ */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { blockingErrors, runStaticChecks, type StaticCheckResult } from '../perimeter/check.ts';
+import { changesAgainstBase, type SpecChange } from '../perimeter/diff.ts';
+import { executionInputFor, perimeterInput } from '../perimeter/resolve.ts';
+import type { Report } from '../statemachine/contract.ts';
+import { stackAllowedModels } from './allowed-models.ts';
+import { EXIT } from './exit-codes.ts';
+import { type LocalOptions, type LocalResult, runLocal } from './local.ts';
+
+export interface SpecRunResult {
+  static: StaticCheckResult;
+  /** One per region, in the spec's order; empty when the static checks stopped the run. */
+  results: LocalResult[];
+  reports: Report[];
+  changes?: SpecChange[];
+  exitCode: number;
+}
+
+/** The worst of several runs' exit codes: bad input, then could not verify, then failed, then ok. */
+export function worstExit(codes: readonly number[]): number {
+  for (const c of [EXIT.badInput, EXIT.infrastructure, EXIT.credentials, EXIT.verificationFailed])
+    if (codes.includes(c)) return c;
+  return codes.find((c) => c !== EXIT.ok) ?? EXIT.ok;
+}
+
+export async function runSpecLocally(
+  o: LocalOptions & { spec: NonNullable<LocalOptions['spec']> },
+  progress: (line: string) => void,
+): Promise<SpecRunResult> {
+  const allowedModels = o.spec.allowedModels ?? stackAllowedModels();
+  const checked = await runStaticChecks(o.spec.file, { allowedModels, repoRoot: resolve('.') });
+  progress(
+    `${checked.specFile}: static checks in ${Math.round(checked.durationMs)} ms (${checked.findings.length} finding(s), ${checked.cells.length} cell(s) predicted)`,
+  );
+  if (blockingErrors(checked).length || !checked.loaded)
+    return { static: checked, results: [], reports: [], exitCode: EXIT.badInput };
+  const perimeter = perimeterInput(checked.loaded);
+  const regions = checked.loaded.spec.regions;
+  const inputSize = Math.max(
+    ...regions.map((r) => JSON.stringify(executionInputFor(o.input, perimeter, r, regions.length)).length),
+  );
+  progress(`${regions.length} region(s): ${regions.join(', ')}; execution input ${inputSize} bytes`);
+  const results = await Promise.all(
+    regions.map((region) =>
+      runLocal(
+        {
+          ...o,
+          input: executionInputFor(o.input, perimeter, region, regions.length),
+          allowedModels,
+        },
+        regions.length > 1 ? (line) => progress(`[${region}] ${line}`) : progress,
+      ),
+    ),
+  );
+  return {
+    static: checked,
+    results,
+    reports: results.map((r) => r.report),
+    ...(o.spec.base ? { changes: changesAgainstBase(o.spec.base, checked.loaded) } : {}),
+    exitCode: worstExit(results.map((r) => r.exitCode)),
+  };
+}
+
+/** The files `--junit` and `--sarif` ask for. */
+export function writeSpecOutputs(
+  o: NonNullable<LocalOptions['spec']>,
+  r: SpecRunResult,
+  writers: { junit: (r: SpecRunResult) => string; sarif: (r: SpecRunResult) => string },
+): void {
+  if (o.junit) writeFileSync(o.junit, writers.junit(r));
+  if (o.sarif) writeFileSync(o.sarif, writers.sarif(r));
+}
