@@ -114,6 +114,19 @@ function unknownPlaceholders(
   return found;
 }
 
+/** Where a template uses the placeholder `name`. */
+function placeholderUses(template: unknown, name: string): (string | number)[][] {
+  const found: (string | number)[][] = [];
+  const walk = (v: unknown, path: (string | number)[]) => {
+    if (typeof v === 'string') {
+      if ([...v.matchAll(PLACEHOLDER_PATTERN)].some((m) => m[1] === name && !m[2])) found.push(path);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+  };
+  walk(template, []);
+  return found;
+}
+
 /** The grammar and the rules every policy of its kind must meet before it is worth evaluating. */
 export function checkPolicy(
   policy: LocatedPolicy,
@@ -139,6 +152,17 @@ export function checkPolicy(
         .join(', ')} or \${RoleArn:<role name>}`,
       u.path,
     );
+  if (kind === 'endpoint')
+    for (const path of placeholderUses(policy.template, 'VpcEndpointId'))
+      push(
+        'endpoint-policy-names-itself',
+        'error',
+        // The run creates the endpoint with its policy (no propagation wait on the critical path),
+        // so the id does not exist yet when the policy is written; inside an endpoint policy a
+        // condition on its own id is always true anyway.
+        '${VpcEndpointId} cannot be used in the endpoint policy: the endpoint is created with this policy, before its id exists (and every call through it comes from it)',
+        path,
+      );
   if (findings.length) return findings;
 
   const rendered = opts.rendered(policy.template);

@@ -9,6 +9,8 @@ export const STATIC_RULES: Record<string, string> = {
   'policy-grammar': 'A policy must follow the IAM policy grammar for its kind.',
   'policy-version': 'A policy should declare Version 2012-10-17.',
   'policy-size': 'A policy must fit AWS size limits once rendered.',
+  'endpoint-policy-names-itself':
+    'An endpoint policy cannot name its own endpoint id: the endpoint is created with it.',
   'endpoint-broad-action': 'An endpoint policy must not allow every action.',
   'endpoint-any-principal': 'An endpoint policy must not allow any principal without a condition.',
   'endpoint-system-key-wildcard':

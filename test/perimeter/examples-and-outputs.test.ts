@@ -3,7 +3,7 @@
  * SARIF is valid SARIF 2.1.0, and the committed JSON Schema is the one the contract generates.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,10 +68,18 @@ describe('privatelink-verify check', () => {
   });
 
   it('exits 2 for a spec that cannot run (a model outside the boundary), with the stack allowedModels of cdk.json', () => {
-    // cdk.json allows only Claude 3 Haiku, so the team example's inference profile is outside the boundary.
-    const r = cli(['--spec', 'examples/team-perimeter.yml']);
+    // The repository's cdk.json allows Haiku, Titan Text Express and the Sonnet 3.5 profile: Llama is outside.
+    const dir = mkdtempSync(join(tmpdir(), 'plv-boundary-'));
+    copyFileSync(join(ROOT, 'cdk.json'), join(dir, 'cdk.json'));
+    writeFileSync(
+      join(dir, 'privatelink-verify.yml'),
+      'version: 1\nmodels:\n  - anthropic.claude-3-haiku-20240307-v1:0\n  - meta.llama3-8b-instruct-v1:0\n',
+    );
+    const r = spawnSync(process.execPath, [BIN, 'check'], { cwd: dir, encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stdout).toMatch(/\[model-outside-boundary\] model us\.anthropic\.claude-3-5-sonnet/);
+    expect(r.stdout).toMatch(
+      /privatelink-verify\.yml:4:5: error \[model-outside-boundary\] model meta\.llama3-8b/,
+    );
     expect(r.stderr).toBe('');
   });
 
@@ -120,7 +128,15 @@ describe('privatelink-verify check', () => {
   it('--junit for a spec that cannot run has one failing case naming the errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'plv-junit-'));
     const file = join(dir, 'static.xml');
-    const r = cli(['--spec', 'examples/team-perimeter.yml', '--junit', file]);
+    // The team example with a stack that allows only Haiku: its inference profile is outside the boundary.
+    const r = cli([
+      '--spec',
+      'examples/team-perimeter.yml',
+      '--allowed-models',
+      'anthropic.claude-3-haiku-20240307-v1:0',
+      '--junit',
+      file,
+    ]);
     expect(r.status).toBe(2);
     const xml = new XMLParser({ ignoreAttributes: false, isArray: (n) => n === 'testcase' }).parse(
       readFileSync(file, 'utf8'),

@@ -62,6 +62,17 @@ describe('static checks of a perimeter spec', () => {
     expect(r.findings[0]!.message).toMatch(/\$\{ModelArn\}.*\$\{ModelArns\}/);
   });
 
+  it('an endpoint policy naming ${VpcEndpointId} is refused (the endpoint is created with it); the identity policy may', async () => {
+    const selfNamed = {
+      ...GOOD_ENDPOINT,
+      Condition: { StringEquals: { 'aws:SourceVpce': '${VpcEndpointId}' } },
+    };
+    const r = await check(withEndpointStatement(selfNamed));
+    expect(r.findings.map((f) => f.rule)).toEqual(['endpoint-policy-names-itself']);
+    expect(blockingErrors(r)).toHaveLength(1);
+    expect(await rules(withIdentityStatement(GOOD_IDENTITY))).toEqual([]);
+  });
+
   it('an endpoint policy without Principal is refused (AWS requires one)', async () => {
     const { Principal: _p, ...noPrincipal } = GOOD_ENDPOINT;
     expect(await rules(withEndpointStatement(noPrincipal))).toContain('policy-grammar');
