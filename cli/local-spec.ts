@@ -35,7 +35,10 @@ export async function runSpecLocally(
   progress: (line: string) => void,
 ): Promise<SpecRunResult> {
   const allowedModels = o.spec.allowedModels ?? stackAllowedModels();
-  const checked = await runStaticChecks(o.spec.file, { allowedModels, repoRoot: resolve('.') });
+  const checked = await runStaticChecks(o.spec.file, {
+    allowedModels,
+    repoRoot: o.spec.repoRoot ?? resolve('.'),
+  });
   progress(
     `${checked.specFile}: static checks in ${Math.round(checked.durationMs)} ms (${checked.findings.length} finding(s), ${checked.cells.length} cell(s) predicted)`,
   );

@@ -83,7 +83,15 @@ export interface LocalOptions {
   /** The models the simulated stack's probe boundary allows (a spec run: what its static checks used). */
   allowedModels?: readonly string[];
   /** Verify a perimeter spec (cli/local-spec.ts): one execution per region of it. */
-  spec?: { file: string; allowedModels?: string[]; junit?: string; sarif?: string; base?: string };
+  spec?: {
+    file: string;
+    allowedModels?: string[];
+    junit?: string;
+    sarif?: string;
+    base?: string;
+    /** Root the spec's policy files must stay inside (default: the working directory). */
+    repoRoot?: string;
+  };
 }
 
 export interface LocalResult {
