@@ -2,14 +2,20 @@
  * The proof obligations without AWS: each comparison on the world where its claim is false, and
  * the rules that fold observations into rows and rows into a verdict.
  */
+
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadSpec } from '../../perimeter/load.ts';
+import { perimeterInput } from '../../perimeter/resolve.ts';
 import {
   ExecutionInputSchema,
+  type MatrixCell,
   OBLIGATION_ORDER,
   type Observation,
   type RunState,
 } from '../../statemachine/contract.ts';
-import { decideVerdict, obligationsOf } from '../../tasks/build-report.ts';
+import { decideVerdict, matrixOf, obligationsOf } from '../../tasks/build-report.ts';
+import { planCells, unobservedCell } from '../../tasks/lib/matrix-cells.ts';
 import {
   noEgressRoutes,
   policyReadback,
@@ -307,5 +313,82 @@ describe('folding observations into rows and rows into a verdict', () => {
     // The summary quotes the deciding observation and what passed, never the ones that did not.
     expect(v.summary).toMatch(/^Failed: a route to igw-1\. Proven: /);
     expect(v.summary).not.toMatch(/throttled/);
+  });
+});
+
+describe("folding a perimeter's matrix into the verdict", () => {
+  const perimeter = perimeterInput(
+    loadSpec(fileURLToPath(new URL('../../examples/walkthrough.yml', import.meta.url))),
+  );
+  const input = ExecutionInputSchema.parse({
+    runId: 'r',
+    region: 'us-east-1',
+    modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+    perimeter,
+  });
+  const passedAll: Observation[] = OBLIGATION_ORDER.map((obligation) => ({
+    obligation,
+    result: 'passed',
+    observed: `${obligation} passed`,
+    evidence: [],
+  }));
+  const cellsOf = (phase: 'allow-policy' | 'after-deny', result: (row: string) => MatrixCell['result']) =>
+    planCells(perimeter, phase, 'amazon.titan-text-express-v1').map((c) => ({
+      ...unobservedCell(c, 'x'),
+      result: result(c.row.name!),
+      reason: `${c.row.name} ${result(c.row.name!)}`,
+    }));
+  const state = (allowCell: (row: string) => MatrixCell['result'], deny = true) =>
+    ({
+      input,
+      allow: {
+        name: 'allow',
+        status: 'passed',
+        expected: 'allowed',
+        reason: '',
+        attempts: 1,
+        elapsedSeconds: 1,
+        outcomesSeen: [],
+        observations: passedAll,
+        matrix: cellsOf('allow-policy', allowCell),
+      },
+      ...(deny
+        ? {
+            deny: {
+              name: 'deny',
+              status: 'passed',
+              expected: 'denied-by-endpoint-policy',
+              reason: '',
+              attempts: 1,
+              elapsedSeconds: 1,
+              outcomesSeen: [],
+              observations: [],
+              matrix: cellsOf('after-deny', () => 'passed'),
+            },
+          }
+        : {}),
+    }) as unknown as RunState;
+
+  it('passes only when every obligation and every cell passed', () => {
+    expect(decideVerdict(state(() => 'passed')).verdict).toBe('pass');
+    expect(matrixOf(state(() => 'passed'))).toHaveLength(5);
+  });
+
+  it('one failed cell fails the run, beside passing obligations, and the summary names it', () => {
+    const v = decideVerdict(state((row) => (row === 'bystander-in-vpc-refused' ? 'failed' : 'passed')));
+    expect(v.verdict).toBe('fail');
+    expect(v.summary).toMatch(/^Failed: matrix bystander-in-vpc-refused/);
+  });
+
+  it('an unobserved cell makes it error, not fail; a phase that did not run leaves its cells unobserved', () => {
+    expect(
+      decideVerdict(state((row) => (row === 'unlisted-model-refused' ? 'could-not-verify' : 'passed')))
+        .verdict,
+    ).toBe('error');
+    const noDeny = state(() => 'passed', false);
+    const denyCell = matrixOf(noDeny)!.find((c) => c.phase === 'after-deny')!;
+    expect(denyCell.result).toBe('could-not-verify');
+    expect(denyCell.reason).toMatch(/^not run: the run stopped before it/);
+    expect(decideVerdict(noDeny).verdict).toBe('error');
   });
 });
