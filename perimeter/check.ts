@@ -4,6 +4,7 @@
  * written would fail. Errors stop a run (exit 2); warnings are reported and let it go on.
  */
 import {
+  MAX_PERIMETER_INPUT_BYTES,
   PROBE_BOUNDARY_ACTIONS,
   renderTemplate,
   SPEC_ACTIONS,
@@ -13,6 +14,7 @@ import {
 import { type LoadedSpec, loadSpec, SpecLoadError } from './load.ts';
 import { checkPolicy, type Finding } from './policy-checks.ts';
 import { predictMatrix, type RowCell, staticTemplateValues } from './predict.ts';
+import { perimeterInput } from './resolve.ts';
 
 export type { Finding } from './policy-checks.ts';
 
@@ -167,6 +169,16 @@ export async function runStaticChecks(file: string, opts: StaticCheckOptions): P
   for (const [policy, kind, label] of policies)
     findings.push(...checkPolicy(policy, kind, label, { roles, rendered }));
   findings.push(...boundaryFindings(loaded, opts.allowedModels));
+  // The perimeter travels in each execution's input, and the state the tasks add to it (the
+  // matrix cells above all) shares Step Functions' 256 KiB payload limit: keep a quarter for it.
+  const size = Buffer.byteLength(JSON.stringify(perimeterInput(loaded)));
+  if (size > MAX_PERIMETER_INPUT_BYTES)
+    findings.push({
+      rule: 'spec-too-large',
+      level: 'error',
+      message: `the perimeter is ${Math.round(size / 1024)} KiB in the execution input, above ${MAX_PERIMETER_INPUT_BYTES / 1024} KiB (Step Functions passes at most 256 KiB of state): shorten its policies or matrix, or split it into several specs`,
+      at: loaded.source.locate([]),
+    });
   // Predictions need policies that parse and rows that name known callers and models.
   const cells = findings.some((f) => f.level === 'error')
     ? []

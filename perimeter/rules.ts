@@ -3,6 +3,7 @@ export const STATIC_RULES: Record<string, string> = {
   'spec-file': 'The spec file must exist and be readable.',
   'spec-syntax': 'The spec must be valid YAML or JSON.',
   'spec-schema': 'The spec must match the perimeter spec schema (schemas/perimeter-spec.schema.json).',
+  'spec-too-large': 'The perimeter must fit in an execution input with room for the run state (64 KiB).',
   'policy-file': 'A policy file must exist inside the repository, relative to the spec.',
   'policy-syntax': 'A policy file must hold one JSON object.',
   'template-placeholder': 'Policy templates may use only the known placeholders.',

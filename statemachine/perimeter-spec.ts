@@ -47,6 +47,13 @@ export const PLACEHOLDERS = {
 export type PlaceholderName = keyof typeof PLACEHOLDERS;
 export const PLACEHOLDER_PATTERN = /\$\{([A-Za-z]+)(?::([A-Za-z0-9_-]+))?\}/g;
 
+/**
+ * The most a perimeter may take in an execution input: Step Functions passes at most 256 KiB of
+ * state (AWS Step Functions Developer Guide, "Quotas": maximum input or result data size for a
+ * task, activity or execution, 256 KiB), and the tasks' outputs need the rest.
+ */
+export const MAX_PERIMETER_INPUT_BYTES = 64 * 1024;
+
 /** Extra roles a spec may declare (each becomes a role of the run, `plv-by-<run id>.x<n>`). */
 export const MAX_EXTRA_ROLES = 9;
 

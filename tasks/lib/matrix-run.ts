@@ -33,6 +33,10 @@ import type { EndpointReading } from './readback.ts';
 
 /** Cells in flight at once: each is one probe invoke (or one outside call) at a time. */
 const CONCURRENCY = 4;
+/** Evidence lines a cell keeps (the last calls): the cells travel in the run state, under 256 KiB with the rest. */
+const EVIDENCE_LINES = 2;
+const clip = (lines: string[]) =>
+  lines.slice(-EVIDENCE_LINES).map((l) => (l.length > 400 ? `${l.slice(0, 399)}…` : l));
 /** Calls per cell: a fresh role's policy may take seconds to be in effect (IAM eventual consistency). */
 const ATTEMPTS = 4;
 
@@ -124,7 +128,8 @@ export async function runMatrixPhase(o: MatrixRunOptions): Promise<MatrixCell[]>
         );
       }
     }
-    if (!last) return unobservedCell(c, 'the probe could not be invoked, so the call was not made', evidence);
+    if (!last)
+      return unobservedCell(c, 'the probe could not be invoked, so the call was not made', clip(evidence));
     return judgeCell(
       c,
       {
@@ -132,7 +137,7 @@ export async function runMatrixPhase(o: MatrixRunOptions): Promise<MatrixCell[]>
         ...(last.httpStatus !== undefined ? { httpStatus: last.httpStatus } : {}),
         throughOwnEnis: throughOwnEnis(last, o.reading),
       },
-      evidence,
+      clip(evidence),
     );
   };
 
@@ -156,7 +161,7 @@ export async function runMatrixPhase(o: MatrixRunOptions): Promise<MatrixCell[]>
       last = r;
       if (!again(r.outcome, r.httpStatus, c)) break;
     }
-    return judgeCell(c, last!, evidence);
+    return judgeCell(c, last!, clip(evidence));
   };
 
   const one = async (c: PlannedCell): Promise<MatrixCell> => {

@@ -62,6 +62,13 @@ describe('static checks of a perimeter spec', () => {
     expect(r.findings[0]!.message).toMatch(/\$\{ModelArn\}.*\$\{ModelArns\}/);
   });
 
+  it('a perimeter too large for an execution input is refused; the same rows fewer pass', async () => {
+    const rows = (n: number) =>
+      `matrix:\n${Array.from({ length: n }, (_, i) => `  - { name: workload-allowed-through-the-endpoint-${i}, expect: allowed, tags: [a-rather-long-tag-for-size] }`).join('\n')}\n`;
+    expect(await rules(`${MINIMAL}${rows(700)}`)).toContain('spec-too-large');
+    expect(await rules(`${MINIMAL}${rows(20)}`)).not.toContain('spec-too-large');
+  });
+
   it('an endpoint policy naming ${VpcEndpointId} is refused (the endpoint is created with it); the identity policy may', async () => {
     const selfNamed = {
       ...GOOD_ENDPOINT,
