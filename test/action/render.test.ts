@@ -422,3 +422,34 @@ describe('several regions, one document', () => {
     expect(md).not.toContain('<script>');
   });
 });
+
+describe('a long matrix in the sticky comment', () => {
+  it("cut to GitHub's limit, the comment still holds every failing cell (they come first)", () => {
+    const many = (region: string, failAt: number) =>
+      Array.from({ length: 150 }, (_, i) =>
+        cell({
+          index: i,
+          row: `row-${region}-${i}`,
+          expect: 'allowed',
+          result: i === failAt ? 'failed' : 'passed',
+          observed: i === failAt ? 'denied-by-identity-policy' : 'allowed',
+          reason: `${'an observation worth reading in full '.repeat(4)}${i}`,
+          evidence: [`evidence line for ${i} `.repeat(6)],
+        }),
+      );
+    const reports = ['us-east-1', 'eu-west-1', 'ap-southeast-2'].map((r, i) =>
+      liveReport(r, many(r, 149 - i), i === 0 ? 'fail' : 'pass'),
+    );
+    const md = `${COMMENT_MARKER}\n${renderRegionReportsMarkdown(reports)}`;
+    expect(md.length).toBeGreaterThan(BODY_LIMIT);
+    const cut = truncateBody(md, 'See the job summary.');
+    expect(cut.length).toBeLessThanOrEqual(BODY_LIMIT);
+    for (const [r, i] of [
+      ['us-east-1', 149],
+      ['eu-west-1', 148],
+      ['ap-southeast-2', 147],
+    ])
+      expect(cut).toContain(`**row-${r}-${i}**`);
+    expect(cut).toContain('**450 cells: 447 passed, 3 failed**');
+  });
+});
