@@ -3,14 +3,16 @@
  * could-not-verify as errors; and every failed or unverified cell as a SARIF result at the line of
  * the spec that declares its row, in a log that validates against the SARIF 2.1.0 schema.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { runStaticChecks } from '../../perimeter/check.ts';
 import { cellName, liveCellName, liveJunitXml } from '../../perimeter/junit.ts';
+import { writeLiveOutputs } from '../../perimeter/live-outputs.ts';
 import { loadSpec } from '../../perimeter/load.ts';
 import { LIVE_RULES } from '../../perimeter/rules.ts';
 import { cellAnchor, liveSarifLog } from '../../perimeter/sarif.ts';
@@ -307,5 +309,26 @@ describe('SARIF from live reports', () => {
     expect(loc.artifactLocation.uri).toBe('examples/walkthrough.yml');
     expect(loc.region.startLine).toBe(walkText.split('\n').findIndex((l) => l.startsWith('version:')) + 1);
     expect(loc.region.startColumn).toBe(1);
+  });
+});
+
+describe('writeLiveOutputs', () => {
+  it('writes the JUnit and SARIF asked for, in directories it creates, and counts the cells of every region', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'plv-live-')), 'reports');
+    const reports = [
+      liveReport('us-east-1', failingCells(), 'fail'),
+      liveReport('eu-west-1', allPassed('eu-west-1'), 'pass'),
+    ];
+    const out = writeLiveOutputs(
+      { reports, spec: loaded(), version: '0.1.0' },
+      { junit: join(dir, 'live.xml'), sarif: join(dir, 'sarif', 'live.sarif') },
+    );
+    expect(out.cells).toEqual({ passed: 7, failed: 2, 'could-not-verify': 1, skipped: 0 });
+    expect(parseJunit(readFileSync(join(dir, 'live.xml'), 'utf8'))).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(dir, 'sarif', 'live.sarif'), 'utf8')).runs[0].results).toHaveLength(
+      3,
+    );
+    const none = writeLiveOutputs({ reports, spec: loaded(), version: '0.1.0' }, {});
+    expect(none.junit).toBe(out.junit);
   });
 });
