@@ -11,28 +11,23 @@ import { LIVE_RULES, STATIC_RULES } from './rules.ts';
 
 export const TOOL_NAME = 'privatelink-verify';
 
-/** A result before it is built: a finding, or a live cell's. */
-interface Located extends Finding {
-  /** Exclusive end column on the start line, when the text is at hand (else the builder's default). */
-  endColumn?: number;
-}
-
-function buildLog(results: readonly Located[], rules: Record<string, string>, version: string): string {
+function buildLog(results: readonly Finding[], rules: Record<string, string>, version: string): string {
   const run = new SarifRunBuilder().initSimple({ toolDriverName: TOOL_NAME, toolDriverVersion: version });
   for (const [ruleId, text] of Object.entries(rules))
     run.addRule(new SarifRuleBuilder().initSimple({ ruleId, shortDescriptionText: text }));
-  for (const f of results)
-    run.addResult(
-      new SarifResultBuilder().initSimple({
-        level: f.level,
-        messageText: f.message,
-        ruleId: f.rule,
-        fileUri: f.at.file,
-        startLine: f.at.line,
-        startColumn: f.at.column,
-        ...(f.endColumn !== undefined ? { endLine: f.at.line, endColumn: f.endColumn } : {}),
-      }),
-    );
+  for (const f of results) {
+    const result = new SarifResultBuilder().initSimple({
+      level: f.level,
+      messageText: f.message,
+      ruleId: f.rule,
+      fileUri: f.at.file,
+    });
+    // Start only: the builder would add endColumn 1, before the start column (the SARIF multitool's
+    // SARIF1013 refuses that). SARIF 2.1.0 (region): "If endColumn is absent, it SHALL default to a
+    // value one greater than the column number of the last character on the line": to the line's end.
+    result.setLocationRegion({ startLine: f.at.line, startColumn: f.at.column });
+    run.addResult(result);
+  }
   const log = new SarifBuilder();
   log.addRun(run);
   return log.buildSarifJsonString({ indent: true });
@@ -63,10 +58,9 @@ function rowWords(cell: MatrixCell): string {
 export function liveCellResults(
   reports: readonly Report[],
   spec: Pick<LoadedSpec, 'source' | 'matrix'>,
-): Located[] {
-  const lines = spec.source.text.split(/\r?\n/);
+): Finding[] {
   return reports.flatMap((r) =>
-    (r.matrix ?? []).flatMap((cell): Located[] => {
+    (r.matrix ?? []).flatMap((cell): Finding[] => {
       if (cell.result !== 'failed' && cell.result !== 'could-not-verify') return [];
       const at = cellAnchor(spec, cell);
       const where = `${rowWords(cell)} in ${r.region} for ${cell.model}`;
@@ -74,15 +68,12 @@ export function liveCellResults(
         cell.result === 'failed'
           ? `${where}: expected ${cell.expect}, observed ${cell.observed ?? 'nothing'}: ${cell.reason}`
           : `${where} could not be verified (expected ${cell.expect}${cell.observed ? `, observed ${cell.observed}` : ''}): ${cell.reason}`;
-      // The row's first line, from where the row starts to the end of that line.
-      const lineLength = lines[at.line - 1]?.length;
       return [
         {
           rule: cell.result === 'failed' ? 'cell-failed' : 'cell-could-not-verify',
           level: cell.result === 'failed' ? 'error' : 'warning',
           message,
           at,
-          ...(lineLength !== undefined && lineLength + 1 > at.column ? { endColumn: lineLength + 1 } : {}),
         },
       ];
     }),
