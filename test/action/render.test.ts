@@ -279,6 +279,29 @@ describe('expected-access matrix', () => {
     expect(gfmCells('| a|b | first line | x \\\\| y |')).toHaveLength(5);
   });
 
+  it('evidence a row repeated while it polled is shown once, with how many times', () => {
+    const polled = cell({
+      index: 2,
+      row: 'outside-allowed',
+      expect: 'allowed',
+      result: 'failed',
+      observed: 'denied-by-identity-policy',
+      reason: 'refused',
+      evidence: [
+        'call: denied-by-identity-policy',
+        'call: denied-by-identity-policy',
+        'call: denied-by-identity-policy',
+        'last: other',
+      ],
+    });
+    const md = renderReportMarkdown(liveReport('us-east-1', [polled]));
+    expect(md).toContain(
+      '<details><summary>4 line(s)</summary>call: denied-by-identity-policy (×3)<br>last: other</details>',
+    );
+    const text = renderReportText(liveReport('us-east-1', [polled]));
+    expect(text).toContain('        | call: denied-by-identity-policy (×3)\n        | last: other\n');
+  });
+
   it('text: a count, one aligned line per cell, failures first, the reason under each cell that did not pass', () => {
     const text = renderReportText(liveReport('us-east-1', failingCells()));
     expect(text).toContain('  Expected-access matrix: 5 cells: 2 passed, 2 failed, 1 could not be verified');

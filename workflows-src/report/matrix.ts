@@ -4,7 +4,7 @@
  * could not be verified, then passes, then skipped rows with their reason.
  */
 import type { CellResult, MatrixCell } from '../../statemachine/contract.ts';
-import { oneLine, tableCell } from './text.ts';
+import { collapseRepeats, oneLine, tableCell } from './text.ts';
 
 /** A cell with the region whose run observed it (one report per region). */
 export interface RegionCell {
@@ -74,9 +74,10 @@ export function matrixMarkdown(cells: readonly RegionCell[], opts: { regionColum
     const code = (s: string | undefined) => (s ? `\`${tableCell(s).replaceAll('`', "'")}\`` : '—');
     // A passed cell says enough by its icon; the others carry their reason and folded evidence.
     const reason = cell.result === 'passed' ? '' : tableCell(why(cell));
+    const lines = collapseRepeats(cell.evidence);
     const evidence =
-      cell.result !== 'passed' && cell.evidence.length
-        ? `<details><summary>${cell.evidence.length} line(s)</summary>${cell.evidence.map(tableCell).join('<br>')}</details>`
+      cell.result !== 'passed' && lines.length
+        ? `<details><summary>${cell.evidence.length} line(s)</summary>${lines.map(tableCell).join('<br>')}</details>`
         : '';
     const cols = [
       ...(opts.regionColumn ? [code(region)] : []),
@@ -123,7 +124,7 @@ export function matrixText(cells: readonly RegionCell[], opts: { regionColumn: b
     );
     if (cell.result !== 'passed') {
       out.push(`        ${oneLine(why(cell))}`);
-      for (const l of cell.evidence) out.push(`        | ${oneLine(l)}`);
+      for (const l of collapseRepeats(cell.evidence)) out.push(`        | ${oneLine(l)}`);
     }
   });
   return out;

@@ -16,3 +16,14 @@ export function tableCell(s: string): string {
 export function escapeMarkdownText(s: string): string {
   return s.replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
+
+/** Runs of the same line as one, with how many times it came: a row polled until its window ended repeats itself. */
+export function collapseRepeats(lines: readonly string[]): string[] {
+  const out: { line: string; n: number }[] = [];
+  for (const line of lines) {
+    const last = out.at(-1);
+    if (last && last.line === line) last.n++;
+    else out.push({ line, n: 1 });
+  }
+  return out.map(({ line, n }) => (n > 1 ? `${line} (×${n})` : line));
+}
