@@ -14,6 +14,7 @@ import { REPO_ROOT } from '../../workflows-src/build.ts';
 import {
   combinedOutcome,
   describeFailure,
+  describeFailures,
   formatDuration,
   renderRegionReportsMarkdown,
   renderRegionReportsText,
@@ -390,6 +391,26 @@ describe('several regions, one document', () => {
     expect(md).toContain('_No matrix cells from `eu-west-1`: see its section below._');
     expect(renderRegionReportsText([us(), eu('error', { matrix: undefined })])).toContain(
       '    no matrix cells from eu-west-1',
+    );
+  });
+
+  it('the failed step names the failed matrix cells, region by region, even when every obligation passed', () => {
+    const passedObligations = fixtureReport('pass').obligations;
+    const cellsOnly = liveReport('us-east-1', failingCells(), 'fail', { obligations: passedObligations });
+    expect(describeFailure(cellsOnly)).toBe(
+      `matrix row "analytics-allowed" (${MODEL}) failed: refused: no statement of the endpoint policy allows the analytics role matrix row "outside-allowed" (${MODEL}) failed: refused by the identity policy: aws:SourceVpce does not match from outside`,
+    );
+    // The could-not-verify cell of the same run is named only when nothing failed.
+    const unverified = liveReport('us-east-1', [failingCells()[2]!], 'error', {
+      obligations: passedObligations,
+      failure: { stage: 'verify-deny', error: 'CouldNotVerify' },
+    });
+    expect(describeFailure(unverified)).toMatch(
+      /^matrix row "run-deny-refuses" \(.*\) could-not-verify: every call/,
+    );
+    expect(describeFailures([eu(), cellsOnly])).toMatch(/^us-east-1: matrix row "analytics-allowed"/);
+    expect(describeFailures([eu(), eu('error')])).toMatch(
+      /^eu-west-1: obligation "own-deny-refuses-stably" could-not-verify/,
     );
   });
 

@@ -6,6 +6,7 @@
 import type { SpecChange } from '../../perimeter/diff.ts';
 import {
   type Check,
+  type MatrixCell,
   type Obligation,
   type ObligationResult,
   type ProbeResult,
@@ -249,12 +250,20 @@ export function describeFailure(report: Report): string {
   const obligations = report.obligations ?? [];
   const broken = obligations.filter((o) => o.result === 'failed');
   const unverified = obligations.filter((o) => o.result === 'could-not-verify');
-  const describe = (rows: Obligation[]) =>
-    rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.reason || o.observation)}`).join(' ');
-  if (broken.length > 0) return describe(broken);
+  const cells = report.matrix ?? [];
+  const brokenCells = cells.filter((c) => c.result === 'failed');
+  const unverifiedCells = cells.filter((c) => c.result === 'could-not-verify');
+  const describe = (rows: Obligation[], cs: MatrixCell[]) =>
+    [
+      ...rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.reason || o.observation)}`),
+      ...cs.map((c) => `matrix row "${c.row}" (${c.model}) ${c.result}: ${oneLine(c.reason)}`),
+    ].join(' ');
+  // A failed matrix cell fails the run as a failed obligation does (Report.matrix).
+  if (broken.length > 0 || brokenCells.length > 0) return describe(broken, brokenCells);
   // A stage that stopped the run says more than the rows it left unobserved.
   const stopped = report.failure && report.failure.error !== 'CouldNotVerify';
-  if (!stopped && report.verdict === 'error' && unverified.length > 0) return describe(unverified);
+  if (!stopped && report.verdict === 'error' && unverified.length + unverifiedCells.length > 0)
+    return describe(unverified, unverifiedCells);
   const failed = report.checks.filter((c) => c.status === 'failed');
   if (failed.length > 0) {
     return failed
@@ -432,6 +441,14 @@ export function renderRegionReportsMarkdown(
   }
   out.push(...linkLines({ ...(opts.workflowRunUrl ? { workflowRunUrl: opts.workflowRunUrl } : {}) }));
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+/** describeFailure for several regions: each region that did not pass, by name. */
+export function describeFailures(reports: readonly Report[]): string {
+  const notPassed = reports.filter((r) => runOutcomeOf(r) !== 'pass');
+  if (reports.length === 1) return describeFailure(reports[0]!);
+  if (notPassed.length === 0) return reports.map((r) => `${r.region}: ${r.summary}`).join(' | ');
+  return notPassed.map((r) => `${r.region}: ${describeFailure(r)}`).join(' | ');
 }
 
 /** The same document for a terminal. */
