@@ -98,7 +98,7 @@ export function liveJunitXml(reports: readonly Report[]): string {
       } else if (c.result === 'could-not-verify') {
         t.error(`could not verify: ${c.reason}`, 'could-not-verify', evidence || undefined);
       } else if (c.result === 'skipped') {
-        t.skipped().standardOutput(`skipped: ${c.reason}`);
+        t.skipped().standardOutput(/^skipped\b/i.test(c.reason) ? c.reason : `skipped: ${c.reason}`);
       } else if (c.reason || evidence) {
         t.standardOutput([c.reason, evidence].filter(Boolean).join('\n'));
       }

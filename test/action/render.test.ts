@@ -243,6 +243,14 @@ describe('expected-access matrix', () => {
     );
     expect(body[3]![9]).toBe('—');
     expect(body[5]![9]).toBe('skipped: Converse not enabled in this account yet');
+    // As the tasks write it (tasks/lib/matrix-run.ts: "skipped: <skip>"), "skipped" is said once.
+    const asTasksWrite = renderReportMarkdown(
+      liveReport('us-east-1', [
+        { ...skippedRow, reason: 'skipped: Converse not enabled in this account yet' },
+      ]),
+    );
+    expect(asTasksWrite).toContain('| skipped: Converse not enabled in this account yet |');
+    expect(asTasksWrite).not.toContain('skipped: skipped');
     // The obligations are still there, one row each, after the matrix.
     expect(md.indexOf('| Claim | Observation | Result | Evidence |')).toBeGreaterThan(
       md.indexOf('### Expected-access matrix'),

@@ -47,7 +47,9 @@ export function matrixCountLine(cells: readonly MatrixCell[]): string {
 
 /** Why a cell came out as it did; a skipped row's reason is why it was not run. */
 function why(cell: MatrixCell): string {
-  if (cell.result === 'skipped') return cell.reason ? `skipped: ${cell.reason}` : 'skipped';
+  // The tasks write a skipped cell's reason as "skipped: <the row's skip>"; say "skipped" once.
+  if (cell.result === 'skipped')
+    return /^skipped\b/i.test(cell.reason) ? cell.reason : `skipped: ${cell.reason}`;
   return cell.reason;
 }
 
