@@ -36,3 +36,11 @@ export const STATIC_RULES: Record<string, string> = {
   'access-analyzer-suggestion':
     'IAM Access Analyzer ValidatePolicy suggestions: style that does not change access.',
 };
+
+/** Rules of a live run's results (the live SARIF log): a cell of the matrix as observed. */
+export const LIVE_RULES: Record<string, string> = {
+  'cell-failed':
+    'A matrix cell must end as its row expects: a live run observed a decisive other outcome (allowed where a refusal was expected, or refused by another policy).',
+  'cell-could-not-verify':
+    'A live run must observe every matrix cell: throttling, outages or a refusal that hides the answer left this one unproven.',
+};

@@ -1,9 +1,12 @@
 /**
  * One renderer for the verification report: Markdown for the job summary and the pull request
- * comment, plain text for the terminal (the CLI's `run` command reuses it).
+ * comment, plain text for the terminal (the CLI's `run` command reuses it). A spec with several
+ * regions runs one execution, so one report, per region: renderRegionReports* make them one document.
  */
+import type { SpecChange } from '../../perimeter/diff.ts';
 import {
   type Check,
+  type MatrixCell,
   type Obligation,
   type ObligationResult,
   type ProbeResult,
@@ -12,6 +15,8 @@ import {
   type RunOutcome,
   runOutcomeOf,
 } from '../../statemachine/contract.ts';
+import { matrixMarkdown, matrixText, type RegionCell } from './matrix.ts';
+import { escapeMarkdownText, oneLine, tableCell } from './text.ts';
 
 export interface MarkdownOptions {
   /** Execution ARN, shown so a reader can find the run in Step Functions. */
@@ -60,14 +65,21 @@ const CHECK_TITLE: Record<Check['name'], string> = {
 
 /** Markdown for a job summary or a pull request comment. */
 export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {}): string {
+  const out = [`## ${VERDICT_HEADLINE[runOutcomeOf(report)]}`, ''];
+  out.push(...reportBodyMarkdown(report, opts, { matrix: true }));
+  out.push(...linkLines(opts));
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+/** Everything of one report under its headline; `matrix: false` when a combined table shows its cells. */
+function reportBodyMarkdown(report: Report, opts: MarkdownOptions, show: { matrix: boolean }): string[] {
   const out: string[] = [];
-  const outcome = runOutcomeOf(report);
-  out.push(`## ${VERDICT_HEADLINE[outcome]}`, '');
   const facts = [
     `**Region** \`${report.region}\``,
     `**Model** \`${report.modelId}\``,
     report.vpcEndpointId ? `**Endpoint** \`${report.vpcEndpointId}\`` : undefined,
     `**Run** \`${report.runId}\``,
+    report.specFile ? `**Spec** \`${tableCell(report.specFile)}\`` : undefined,
   ].filter(Boolean);
   out.push(facts.join(' · '), '');
   out.push(escapeMarkdownText(report.summary), '');
@@ -89,6 +101,8 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
       '',
     );
   }
+
+  if (show.matrix && report.matrix) out.push(...matrixMarkdown(cellsOf([report]), { regionColumn: false }));
 
   const obligations = report.obligations ?? [];
   if (obligations.length > 0) {
@@ -147,24 +161,42 @@ export function renderReportMarkdown(report: Report, opts: MarkdownOptions = {})
   out.push(`- Estimated cost: **$${report.cost.estimatedUsd.toFixed(4)}** (${report.cost.basis})`);
   out.push('', '</details>', '');
 
+  return out;
+}
+
+function linkLines(opts: {
+  executionUrl?: string;
+  workflowRunUrl?: string;
+  executionArn?: string;
+}): string[] {
+  const out: string[] = [];
   const links: string[] = [];
   if (opts.executionUrl) links.push(`[Step Functions execution](${opts.executionUrl})`);
   if (opts.workflowRunUrl) links.push(`[workflow run](${opts.workflowRunUrl})`);
   if (links.length) out.push(links.join(' · '));
   if (opts.executionArn) out.push(`<sub>\`${opts.executionArn}\`</sub>`);
-  return `${out.join('\n').trimEnd()}\n`;
+  return out;
 }
 
 /** Plain text for a terminal. */
 export function renderReportText(report: Report): string {
-  const out: string[] = [];
   const outcome = runOutcomeOf(report);
-  out.push(`${outcome.toUpperCase()}: ${VERDICT_HEADLINE[outcome].replace(/^\S+\s/, '')}`);
+  const out = [textHeadline(outcome), ...reportBodyText(report, { matrix: true })];
+  return `${out.join('\n')}\n`;
+}
+
+function textHeadline(outcome: RunOutcome, suffix = ''): string {
+  return `${outcome.toUpperCase()}: ${VERDICT_HEADLINE[outcome].replace(/^\S+\s/, '')}${suffix}`;
+}
+
+function reportBodyText(report: Report, show: { matrix: boolean }): string[] {
+  const out: string[] = [];
   const warning = leftoverWarning(report);
   if (warning) out.push(`  WARNING: ${warning}`);
   out.push(
     `  region ${report.region}, model ${report.modelId}, run ${report.runId}${report.vpcEndpointId ? `, endpoint ${report.vpcEndpointId}` : ''}`,
   );
+  if (report.specFile) out.push(`  spec ${oneLine(report.specFile)}`);
   out.push(`  ${report.summary}`);
   if (report.failure) {
     out.push(
@@ -172,6 +204,7 @@ export function renderReportText(report: Report): string {
     );
   }
   out.push('');
+  if (show.matrix && report.matrix) out.push(...matrixText(cellsOf([report]), { regionColumn: false }), '');
   for (const o of report.obligations ?? []) {
     out.push(`  [${o.result}] ${OBLIGATION_TITLE[o.id]}: ${o.claim}`);
     out.push(`           observed: ${oneLine(o.observation)}`);
@@ -209,7 +242,7 @@ export function renderReportText(report: Report): string {
     out.push(`    left over: ${r.type} ${r.id}${r.reason ? ` (${oneLine(r.reason)})` : ''}`);
   for (const u of report.cleanup.unlisted ?? []) out.push(`    could not list: ${oneLine(u)}`);
   out.push(`  estimated cost: $${report.cost.estimatedUsd.toFixed(4)} (${report.cost.basis})`);
-  return `${out.join('\n')}\n`;
+  return out;
 }
 
 /** One line that names the failing check and why: the message a failed step ends with. */
@@ -217,12 +250,20 @@ export function describeFailure(report: Report): string {
   const obligations = report.obligations ?? [];
   const broken = obligations.filter((o) => o.result === 'failed');
   const unverified = obligations.filter((o) => o.result === 'could-not-verify');
-  const describe = (rows: Obligation[]) =>
-    rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.reason || o.observation)}`).join(' ');
-  if (broken.length > 0) return describe(broken);
+  const cells = report.matrix ?? [];
+  const brokenCells = cells.filter((c) => c.result === 'failed');
+  const unverifiedCells = cells.filter((c) => c.result === 'could-not-verify');
+  const describe = (rows: Obligation[], cs: MatrixCell[]) =>
+    [
+      ...rows.map((o) => `obligation "${o.id}" ${o.result}: ${oneLine(o.reason || o.observation)}`),
+      ...cs.map((c) => `matrix row "${c.row}" (${c.model}) ${c.result}: ${oneLine(c.reason)}`),
+    ].join(' ');
+  // A failed matrix cell fails the run as a failed obligation does (Report.matrix).
+  if (broken.length > 0 || brokenCells.length > 0) return describe(broken, brokenCells);
   // A stage that stopped the run says more than the rows it left unobserved.
   const stopped = report.failure && report.failure.error !== 'CouldNotVerify';
-  if (!stopped && report.verdict === 'error' && unverified.length > 0) return describe(unverified);
+  if (!stopped && report.verdict === 'error' && unverified.length + unverifiedCells.length > 0)
+    return describe(unverified, unverifiedCells);
   const failed = report.checks.filter((c) => c.status === 'failed');
   if (failed.length > 0) {
     return failed
@@ -297,16 +338,152 @@ export function formatDuration(s: number): string {
   return `${Math.floor(whole / 60)} min ${whole % 60} s`;
 }
 
-function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
+// ---- several regions, one document -------------------------------------------------------
+
+/** The cells of some reports, each with the region whose run observed it. */
+export function cellsOf(reports: readonly Report[]): RegionCell[] {
+  return reports.flatMap((r) => (r.matrix ?? []).map((cell) => ({ region: r.region, cell })));
 }
 
-/** Keep a table cell in its row: no newlines, no unescaped pipes. */
-function tableCell(s: string): string {
-  return escapeMarkdownText(oneLine(s)).replaceAll('|', '\\|');
+/**
+ * Worst first. A failure outranks an error as it does inside one run (build-report.ts
+ * decideVerdict: "an observation that contradicts a claim is a perimeter failure, whatever else
+ * happened"): a region that proved the perimeter broken is the news, whatever another could not see.
+ */
+const OUTCOME_RANK: readonly RunOutcome[] = ['fail', 'error', 'pass-with-leftovers', 'pass'];
+
+/** The outcome of several regions' runs: the worst of their runOutcomeOf; no report at all is an error. */
+export function combinedOutcome(reports: readonly Report[]): RunOutcome {
+  if (reports.length === 0) return 'error';
+  const outcomes = reports.map(runOutcomeOf);
+  return OUTCOME_RANK.find((o) => outcomes.includes(o)) ?? 'error';
 }
 
-/** Text from the run must not open HTML comments or tags in the comment (it could hide the marker). */
-function escapeMarkdownText(s: string): string {
-  return s.replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+const OUTCOME_ICON: Record<RunOutcome, string> = {
+  pass: '✅',
+  'pass-with-leftovers': '⚠️',
+  fail: '❌',
+  error: '⚠️',
+};
+
+const OUTCOME_WORDS: Record<RunOutcome, string> = {
+  pass: 'passed',
+  'pass-with-leftovers': 'passed, resources left behind',
+  fail: 'failed',
+  error: 'could not complete',
+};
+
+export interface RegionReportsOptions {
+  /** Per region: that execution's links, and whether its cleanup is still running. */
+  perRegion?: Readonly<Record<string, Omit<MarkdownOptions, 'workflowRunUrl'>>>;
+  /** Link to the workflow run that produced the reports. */
+  workflowRunUrl?: string;
+  /** What the pull request changes in the perimeter against the base branch (perimeter/diff.ts). */
+  changes?: readonly SpecChange[];
+}
+
+function changesMarkdown(changes: readonly SpecChange[]): string[] {
+  const out = ['### What this pull request changes', ''];
+  if (changes.length === 0) out.push('No change to the perimeter against the base branch.');
+  for (const c of changes) out.push(`- **${c.kind}** ${escapeMarkdownText(oneLine(c.subject))}`);
+  out.push('');
+  return out;
+}
+
+const specFilesOf = (reports: readonly Report[]) => [
+  ...new Set(reports.flatMap((r) => (r.specFile ? [r.specFile] : []))),
+];
+/** Reports of a run that carried a perimeter but whose cells are not there (a run that stopped early). */
+const withoutMatrix = (reports: readonly Report[]) => reports.filter((r) => !r.matrix);
+const regionCount = (reports: readonly Report[]) => new Set(reports.map((r) => r.region)).size;
+
+/**
+ * One Markdown document for the reports of one spec's regions (job summary, sticky comment): the
+ * worst outcome as headline, every region's outcome and leftovers up top, what the pull request
+ * changes, one matrix of every region's cells, then each region's obligations, checks and costs.
+ */
+export function renderRegionReportsMarkdown(
+  reports: readonly Report[],
+  opts: RegionReportsOptions = {},
+): string {
+  const out = [`## ${VERDICT_HEADLINE[combinedOutcome(reports)]}`, ''];
+  const specs = specFilesOf(reports);
+  const facts = [
+    specs.length ? `**Spec** ${specs.map((f) => `\`${tableCell(f)}\``).join(', ')}` : undefined,
+    reports.length
+      ? `**Regions** ${reports.map((r) => `\`${r.region}\` ${OUTCOME_ICON[runOutcomeOf(r)]} ${OUTCOME_WORDS[runOutcomeOf(r)]}`).join(' · ')}`
+      : 'No region reported.',
+  ].filter(Boolean);
+  out.push(facts.join(' · '), '');
+  // Leftovers up top too: the headline of a failing run would otherwise not mention them.
+  const warnings = reports.flatMap((r) => {
+    const w = leftoverWarning(r);
+    return w ? [`> - \`${r.region}\`: ${escapeMarkdownText(w)}`] : [];
+  });
+  if (warnings.length) out.push('> [!WARNING]', '> Resources may be left behind:', ...warnings, '');
+  if (opts.changes) out.push(...changesMarkdown(opts.changes));
+  if (reports.some((r) => r.matrix)) {
+    out.push(...matrixMarkdown(cellsOf(reports), { regionColumn: regionCount(reports) > 1 }));
+    const without = withoutMatrix(reports);
+    if (without.length)
+      out.push(
+        `_No matrix cells from ${without.map((r) => `\`${r.region}\``).join(', ')}: see ${without.length === 1 ? 'its section' : 'their sections'} below._`,
+        '',
+      );
+  }
+  for (const r of reports) {
+    const outcome = runOutcomeOf(r);
+    const regionOpts = opts.perRegion?.[r.region] ?? {};
+    out.push(`### ${OUTCOME_ICON[outcome]} \`${r.region}\`: ${OUTCOME_WORDS[outcome]}`, '');
+    out.push(...reportBodyMarkdown(r, regionOpts, { matrix: false }));
+    const links = linkLines(regionOpts);
+    if (links.length) out.push(...links, '');
+  }
+  out.push(...linkLines({ ...(opts.workflowRunUrl ? { workflowRunUrl: opts.workflowRunUrl } : {}) }));
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+/** describeFailure for several regions: each region that did not pass, by name. */
+export function describeFailures(reports: readonly Report[]): string {
+  const notPassed = reports.filter((r) => runOutcomeOf(r) !== 'pass');
+  if (reports.length === 1) return describeFailure(reports[0]!);
+  if (notPassed.length === 0) return reports.map((r) => `${r.region}: ${r.summary}`).join(' | ');
+  return notPassed.map((r) => `${r.region}: ${describeFailure(r)}`).join(' | ');
+}
+
+/** The same document for a terminal. */
+export function renderRegionReportsText(
+  reports: readonly Report[],
+  opts: Pick<RegionReportsOptions, 'changes'> = {},
+): string {
+  const each = reports.map((r) => `${r.region} ${runOutcomeOf(r)}`).join(', ');
+  const out = [
+    textHeadline(combinedOutcome(reports), reports.length ? ` (${each})` : ': no region reported'),
+  ];
+  for (const r of reports) {
+    const w = leftoverWarning(r);
+    if (w) out.push(`  WARNING: ${r.region}: ${w}`);
+  }
+  for (const f of specFilesOf(reports)) out.push(`  spec ${oneLine(f)}`);
+  out.push('');
+  if (opts.changes) {
+    out.push('  What this pull request changes:');
+    if (opts.changes.length === 0) out.push('    no change to the perimeter against the base branch');
+    for (const c of opts.changes) out.push(`    ${c.kind} ${oneLine(c.subject)}`);
+    out.push('');
+  }
+  if (reports.some((r) => r.matrix)) {
+    out.push(...matrixText(cellsOf(reports), { regionColumn: regionCount(reports) > 1 }));
+    const without = withoutMatrix(reports);
+    if (without.length) out.push(`    no matrix cells from ${without.map((r) => r.region).join(', ')}`);
+    out.push('');
+  }
+  for (const r of reports) {
+    out.push(
+      `== ${r.region}: ${runOutcomeOf(r).toUpperCase()} ==`,
+      ...reportBodyText(r, { matrix: false }),
+      '',
+    );
+  }
+  return `${out.join('\n').trimEnd()}\n`;
 }
