@@ -340,7 +340,9 @@ describe('the endpoint policy allows only bedrock:InvokeModel', () => {
       expect(res.status).toBe(403);
       expect(res.headers.get('content-type')).toBe('application/json');
       expect(res.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
-      expect((await res.json()).message).toMatch(/bedrock:InvokeModelWithResponseStream action$/);
+      expect(((await res.json()) as { message: string }).message).toMatch(
+        /bedrock:InvokeModelWithResponseStream action$/,
+      );
     }
   });
 
