@@ -5,8 +5,9 @@ import type { ServiceName } from './service.ts';
 /**
  * Fault injection, a setting of the emulator so tests can prove retries and cleanup.
  * `throttle`, `server-error`, `error` and `delay` are applied by the router before an operation
- * runs; `not-found-after-create` and `dependency-violation` are consulted by the services at the
- * point where AWS would show them.
+ * runs; `not-found-after-create`, `dependency-violation` and `stream-error` are consulted by the
+ * services at the point where AWS would show them (`stream-error`: an exception inside a streaming
+ * response that has already answered 200, after its first event).
  */
 export type FaultKind =
   | 'throttle'
@@ -14,7 +15,8 @@ export type FaultKind =
   | 'error'
   | 'delay'
   | 'not-found-after-create'
-  | 'dependency-violation';
+  | 'dependency-violation'
+  | 'stream-error';
 
 export interface FaultRule {
   kind: FaultKind;

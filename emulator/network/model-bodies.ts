@@ -257,7 +257,7 @@ export function complete(model: FoundationModel, prompt: string, maxTokens: numb
   };
 }
 
-function maxTokensOf(family: ModelFamily, req: Record<string, unknown>): number | undefined {
+export function maxTokensOf(family: ModelFamily, req: Record<string, unknown>): number | undefined {
   const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
   switch (family) {
     case 'anthropic':

@@ -299,18 +299,23 @@ export async function explainPath(
   return { ...base, outcome: 'allowed', decidedBy: 'identity-policy' };
 }
 
-/** The whole path of a runtime call (InvokeModel / Converse) for a model id, profile id or ARN. */
+/**
+ * The whole path of a runtime call for a model id, profile id or ARN, authorized as `action`:
+ * bedrock:InvokeModel (InvokeModel, Converse) by default; the streaming calls and CountTokens
+ * pass their own action, so a policy allowing only InvokeModel refuses them on the same hops.
+ */
 export async function explainBedrockPath(
   ctx: EmulatorContext,
   caller: Caller,
   region: string,
   modelId: string,
   hostname?: string,
+  action = 'bedrock:InvokeModel',
 ): Promise<PathDecision & { target: ModelTarget }> {
   const target = resolveModelTarget(modelId, region, ctx.accountId, ctx.isBedrockRegion(region));
   const decision = await explainPath(ctx, caller, region, {
     endpointService: 'bedrock-runtime',
-    action: 'bedrock:InvokeModel',
+    action,
     resources: target.resourceArns,
     ...(hostname ? { hostname } : {}),
   });

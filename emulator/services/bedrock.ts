@@ -15,6 +15,7 @@ import {
   type InferenceProfile,
   inferenceProfileArn,
   inferenceProfilesIn,
+  type ModelTarget,
   resolveModelTarget,
 } from '../network/catalog.ts';
 import { EmulatedDns } from '../network/dns.ts';
@@ -24,15 +25,46 @@ import {
   countTokens,
   invokeResponse,
   MalformedInput,
+  maxTokensOf,
   parseInvokeBody,
+  promptText,
 } from '../network/model-bodies.ts';
 import { explainBedrockPath, explainPath, type PathDecision } from '../network/path.ts';
+import {
+  chunkEvents,
+  converseStreamEvents,
+  EVENT_STREAM_CONTENT_TYPE,
+  encodeEventStream,
+  type StreamMessage,
+  streamChunks,
+} from '../network/stream-bodies.ts';
 
 /** Inference profiles were published on this date; a fixed value keeps responses stable. */
 const PROFILE_CREATED = '2024-08-27T00:00:00Z';
 
 /**
- * Amazon Bedrock: the runtime (InvokeModel, Converse) and the parts of the control plane the
+ * The IAM action each runtime operation is authorized as (Bedrock Runtime API reference: "This
+ * operation requires permissions to perform the bedrock:InvokeModelWithResponseStream action";
+ * Bedrock User Guide on Converse: Converse needs bedrock:InvokeModel, ConverseStream
+ * bedrock:InvokeModelWithResponseStream). The same table as statemachine/aws-names.ts
+ * BEDROCK_CALLS, which the emulator does not import; test/emulator/bedrock-actions.test.ts checks
+ * that they agree.
+ */
+export const RUNTIME_ACTIONS = {
+  InvokeModel: 'bedrock:InvokeModel',
+  Converse: 'bedrock:InvokeModel',
+  InvokeModelWithResponseStream: 'bedrock:InvokeModelWithResponseStream',
+  ConverseStream: 'bedrock:InvokeModelWithResponseStream',
+  CountTokens: 'bedrock:CountTokens',
+} as const;
+type RuntimeOperation = keyof typeof RUNTIME_ACTIONS;
+
+/** Models that count tokens (see countTokens below): the Claude 3.5 and later generations. */
+const COUNTS_TOKENS = /^anthropic\.claude-(3-5-|3-7-|opus-4|sonnet-4|haiku-4)/;
+
+/**
+ * Amazon Bedrock: the runtime (InvokeModel, InvokeModelWithResponseStream, Converse,
+ * ConverseStream, CountTokens) and the parts of the control plane the
  * product reads (foundation models, inference profiles). Both sign as `bedrock`, so one service
  * serves both. Every call walks the emulated network path first (network/path.ts).
  */
@@ -55,9 +87,27 @@ export class BedrockService implements EmulatedService {
         },
         {
           method: 'POST',
+          path: '/model/{modelId}/invoke-with-response-stream',
+          operation: 'InvokeModelWithResponseStream',
+          handler: (r, c) => this.invokeModelWithResponseStream(r, c),
+        },
+        {
+          method: 'POST',
           path: '/model/{modelId}/converse',
           operation: 'Converse',
           handler: (r, c) => this.converse(r, c),
+        },
+        {
+          method: 'POST',
+          path: '/model/{modelId}/converse-stream',
+          operation: 'ConverseStream',
+          handler: (r, c) => this.converseStream(r, c),
+        },
+        {
+          method: 'POST',
+          path: '/model/{modelId}/count-tokens',
+          operation: 'CountTokens',
+          handler: (r, c) => this.countTokens(r, c),
         },
         {
           method: 'GET',
@@ -131,29 +181,34 @@ export class BedrockService implements EmulatedService {
     }
   }
 
-  private async invokeModel(req: RestRequest, call: OperationCall): Promise<RestResult> {
+  /**
+   * The network and policy path of a runtime call, authorized as the operation's own IAM action;
+   * the model the call reaches, or what the caller sees instead (a refusal throws).
+   */
+  private async runtimePath(
+    operation: RuntimeOperation,
+    req: RestRequest,
+    call: OperationCall,
+  ): Promise<{ model: FoundationModel; target: ModelTarget } | { refused: RestResult }> {
     const modelId = req.params.modelId!;
-    const d = await explainBedrockPath(this.ctx, call.caller, call.region, modelId, awsHost(req));
-    const refused = this.settle('InvokeModel', call, modelId, d);
-    if (refused) return refused;
-    const model = this.modelOf(d.target);
-    const contentType = String(req.headers['content-type'] ?? 'application/json');
-    // The JS SDK sends application/octet-stream when contentType is left out; Bedrock reads the body as JSON either way.
-    if (!/^application\/(json|octet-stream)\b/.test(contentType)) {
-      throw new AwsError(
-        'ValidationException',
-        `The provided content type ${contentType} is not supported.`,
-        400,
-      );
-    }
-    let body: Record<string, unknown>;
-    try {
-      body = parseInvokeBody(model.family, req.body);
-    } catch (e) {
-      if (e instanceof MalformedInput) throw new AwsError('ValidationException', e.message, 400);
-      throw e;
-    }
-    const answer = invokeResponse(model, body, call.requestId);
+    const d = await explainBedrockPath(
+      this.ctx,
+      call.caller,
+      call.region,
+      modelId,
+      awsHost(req),
+      RUNTIME_ACTIONS[operation],
+    );
+    const refused = this.settle(operation, call, modelId, d);
+    if (refused) return { refused };
+    return { model: this.modelOf(d.target), target: d.target };
+  }
+
+  private async invokeModel(req: RestRequest, call: OperationCall): Promise<RestResult> {
+    const p = await this.runtimePath('InvokeModel', req, call);
+    if ('refused' in p) return p.refused;
+    const body = invokeBody(p.model, req);
+    const answer = invokeResponse(p.model, body, call.requestId);
     const usage = usageOf(answer);
     return {
       status: 200,
@@ -167,34 +222,26 @@ export class BedrockService implements EmulatedService {
     };
   }
 
+  /**
+   * The body's checks come before the stream, as InvokeModel's do: a refusal or a malformed body
+   * is a plain HTTP error, and only a call that will be answered opens the event stream
+   * (content type application/vnd.amazon.eventstream; the model's own content type in
+   * X-Amzn-Bedrock-Content-Type, InvokeModelWithResponseStream in the Bedrock Runtime API reference).
+   */
+  private async invokeModelWithResponseStream(req: RestRequest, call: OperationCall): Promise<RestResult> {
+    const p = await this.runtimePath('InvokeModelWithResponseStream', req, call);
+    if ('refused' in p) return p.refused;
+    const body = invokeBody(p.model, req);
+    const chunks = streamChunks(p.model, body, maxTokensOf(p.model.family, body), call.requestId);
+    return this.stream('InvokeModelWithResponseStream', chunkEvents(chunks), {
+      'x-amzn-bedrock-content-type': 'application/json',
+    });
+  }
+
   private async converse(req: RestRequest, call: OperationCall): Promise<RestResult> {
-    const modelId = req.params.modelId!;
-    const d = await explainBedrockPath(this.ctx, call.caller, call.region, modelId, awsHost(req));
-    const refused = this.settle('Converse', call, modelId, d);
-    if (refused) return refused;
-    const model = this.modelOf(d.target);
-    let input: Record<string, any>;
-    try {
-      input = req.body.length ? JSON.parse(req.body.toString('utf8')) : {};
-    } catch {
-      throw new AwsError('SerializationException', 'Could not parse the request body.', 400);
-    }
-    const messages: { role?: string; content?: unknown }[] = Array.isArray(input.messages)
-      ? input.messages
-      : [];
-    if (messages.length === 0 || messages[0]?.role !== 'user') {
-      throw new AwsError(
-        'ValidationException',
-        'A conversation must start with a user message. Try again with a conversation that starts with a user message.',
-        400,
-      );
-    }
-    const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-    const prompt = contentText(lastUser?.content);
-    const maxTokens =
-      typeof input.inferenceConfig?.maxTokens === 'number' ? input.inferenceConfig.maxTokens : undefined;
-    const c = complete(model, prompt, maxTokens);
-    const inputTokens = countTokens(messages.map((m) => contentText(m.content)).join('\n'));
+    const p = await this.runtimePath('Converse', req, call);
+    if ('refused' in p) return p.refused;
+    const { c, inputTokens } = this.conversation(p.model, req);
     return {
       json: {
         output: { message: { role: 'assistant', content: [{ text: c.text }] } },
@@ -202,6 +249,84 @@ export class BedrockService implements EmulatedService {
         usage: { inputTokens, outputTokens: c.outputTokens, totalTokens: inputTokens + c.outputTokens },
         metrics: { latencyMs: 120 },
       },
+    };
+  }
+
+  private async converseStream(req: RestRequest, call: OperationCall): Promise<RestResult> {
+    const p = await this.runtimePath('ConverseStream', req, call);
+    if ('refused' in p) return p.refused;
+    const { c, inputTokens } = this.conversation(p.model, req);
+    return this.stream(
+      'ConverseStream',
+      converseStreamEvents(c, inputTokens, c.truncated ? 'max_tokens' : 'end_turn'),
+    );
+  }
+
+  /**
+   * CountTokens: `{ input: { invokeModel: { body } } | { converse: { messages, system } } }` →
+   * `{ inputTokens }` (CountTokens in the Bedrock Runtime API reference). Only some models count
+   * tokens (Bedrock User Guide, "Monitor your token usage by counting tokens before running
+   * inference": Claude 3.5 Haiku, 3.5 Sonnet and v2, 3.7 Sonnet, Opus 4, Sonnet 4); others, and
+   * inference profile ids, are refused with ValidationException "The provided model doesn't
+   * support counting tokens." (the service's text as quoted in alchemy.run's Bedrock CountTokens page).
+   */
+  private async countTokens(req: RestRequest, call: OperationCall): Promise<RestResult> {
+    const p = await this.runtimePath('CountTokens', req, call);
+    if ('refused' in p) return p.refused;
+    if (p.target.kind !== 'foundation-model' || !COUNTS_TOKENS.test(p.model.modelId)) {
+      throw new AwsError('ValidationException', "The provided model doesn't support counting tokens.", 400);
+    }
+    const input = jsonBody(req).input as Record<string, any> | undefined;
+    const members = input && typeof input === 'object' ? Object.keys(input) : [];
+    if (members.length !== 1) {
+      // A union takes exactly one member (Smithy); Coral's validation wording.
+      throw new AwsError(
+        'ValidationException',
+        members.length === 0
+          ? "1 validation error detected: Value null at 'input' failed to satisfy constraint: Member must not be null"
+          : 'Only one member of the input union may be set.',
+        400,
+      );
+    }
+    if (input!.invokeModel) {
+      const raw = Buffer.from(String(input!.invokeModel.body ?? ''), 'base64');
+      const body = parseOrRefuse(p.model, raw);
+      return { json: { inputTokens: countTokens(promptText(p.model.family, body)) } };
+    }
+    if (input!.converse) {
+      const { inputTokens } = conversationOf(p.model, input!.converse);
+      return { json: { inputTokens } };
+    }
+    throw new AwsError('ValidationException', 'The provided input is not supported.', 400);
+  }
+
+  /** Converse and ConverseStream read the same request. */
+  private conversation(model: FoundationModel, req: RestRequest) {
+    return conversationOf(model, jsonBody(req));
+  }
+
+  /** A 200 event stream; a `stream-error` fault puts an exception in it after the first event. */
+  private stream(
+    operation: string,
+    events: StreamMessage[],
+    headers: Record<string, string> = {},
+  ): RestResult {
+    const fault = this.ctx.faults.take('stream-error', 'bedrock', operation);
+    const messages: StreamMessage[] = fault
+      ? [
+          events[0]!,
+          {
+            kind: 'exception',
+            exceptionType: unionMember(fault.code ?? 'ModelStreamErrorException'),
+            message: fault.message ?? 'The model stream was interrupted. Try your request again.',
+            ...(fault.status !== undefined ? { extra: { originalStatusCode: fault.status } } : {}),
+          },
+        ]
+      : events;
+    return {
+      status: 200,
+      headers: { 'content-type': EVENT_STREAM_CONTENT_TYPE, ...headers },
+      raw: encodeEventStream(messages),
     };
   }
 
@@ -349,6 +474,63 @@ function usageOf(answer: any): { input: number; output: number } {
   if (answer?.prompt_token_count !== undefined)
     return { input: answer.prompt_token_count, output: answer.generation_token_count };
   return { input: 0, output: 0 };
+}
+
+/** An InvokeModel-style body: the content type the caller declared, then the family's schema. */
+function invokeBody(model: FoundationModel, req: RestRequest): Record<string, unknown> {
+  const contentType = String(req.headers['content-type'] ?? 'application/json');
+  // The JS SDK sends application/octet-stream when contentType is left out; Bedrock reads the body as JSON either way.
+  if (!/^application\/(json|octet-stream)\b/.test(contentType)) {
+    throw new AwsError(
+      'ValidationException',
+      `The provided content type ${contentType} is not supported.`,
+      400,
+    );
+  }
+  return parseOrRefuse(model, req.body);
+}
+
+function parseOrRefuse(model: FoundationModel, body: Buffer): Record<string, unknown> {
+  try {
+    return parseInvokeBody(model.family, body);
+  } catch (e) {
+    if (e instanceof MalformedInput) throw new AwsError('ValidationException', e.message, 400);
+    throw e;
+  }
+}
+
+function jsonBody(req: RestRequest): Record<string, any> {
+  try {
+    return req.body.length ? JSON.parse(req.body.toString('utf8')) : {};
+  } catch {
+    throw new AwsError('SerializationException', 'Could not parse the request body.', 400);
+  }
+}
+
+/** The Converse request's messages checked as Bedrock checks them, and the model's answer. */
+function conversationOf(model: FoundationModel, input: Record<string, any>) {
+  const messages: { role?: string; content?: unknown }[] = Array.isArray(input.messages)
+    ? input.messages
+    : [];
+  if (messages.length === 0 || messages[0]?.role !== 'user') {
+    throw new AwsError(
+      'ValidationException',
+      'A conversation must start with a user message. Try again with a conversation that starts with a user message.',
+      400,
+    );
+  }
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+  const prompt = contentText(lastUser?.content);
+  const maxTokens =
+    typeof input.inferenceConfig?.maxTokens === 'number' ? input.inferenceConfig.maxTokens : undefined;
+  const c = complete(model, prompt, maxTokens);
+  const inputTokens = countTokens(messages.map((m) => contentText(m.content)).join('\n'));
+  return { c, inputTokens };
+}
+
+/** `ModelStreamErrorException` → `modelStreamErrorException`: the member of the stream's union. */
+function unionMember(errorName: string): string {
+  return errorName.charAt(0).toLowerCase() + errorName.slice(1);
 }
 
 export { explainBedrockPath } from '../network/path.ts';

@@ -1,7 +1,8 @@
 /**
  * The probe runs inside the run's VPC. It resolves the bedrock-runtime host name (private
- * addresses mean the endpoint's private DNS is in effect), calls InvokeModel once, and returns a
- * classified outcome. It never throws for an expected refusal: refusals are the evidence.
+ * addresses mean the endpoint's private DNS is in effect), makes one call of the event's `action`
+ * (InvokeModel unless a matrix row names another operation; calls.ts, streams read to their end),
+ * and returns a classified outcome. It never throws for an expected refusal: refusals are the evidence.
  *
  * Told an endpoint-specific name (`endpointHost`, a zonal name from the endpoint's DnsEntries),
  * it resolves and calls that name instead, so the call goes through that zone's ENI: the way AWS
@@ -12,10 +13,11 @@
  * names outright), and SigV4 signs for the `bedrock` service in the region whatever host carries it.
  */
 import { lookup } from 'node:dns/promises';
-import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ProbeEventSchema, type ProbeResult } from '../../statemachine/contract.ts';
 import { classifyInvokeError, errorCode, httpStatus } from '../lib/outcomes.ts';
+import { callBedrock } from './calls.ts';
 
 const clients = new Map<string, BedrockRuntimeClient>();
 
@@ -24,8 +26,9 @@ function client(region: string, timeoutSeconds: number, endpointHost?: string): 
   let c = clients.get(key);
   if (!c) {
     // One attempt with a short timeout: a black-holed path must show up as a timeout, not eat the
-    // Lambda's time. InvokeModel is plain request/response, so HTTP/1.1 (the client defaults to
-    // HTTP/2 for streaming) keeps connect and idle timeouts simple and explicit.
+    // Lambda's time. HTTP/1.1 (the client defaults to HTTP/2 for streaming) keeps connect and idle
+    // timeouts simple and explicit; the response streams of InvokeModelWithResponseStream and
+    // ConverseStream are plain HTTP/1.1 bodies, their event stream framing read by the SDK.
     c = new BedrockRuntimeClient({
       region,
       ...(endpointHost ? { endpoint: `https://${endpointHost}` } : {}),
@@ -62,37 +65,13 @@ function bystanderClient(
 const PRIVATE_RANGES = [/^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./];
 export const isPrivateAddress = (ip: string) => PRIVATE_RANGES.some((r) => r.test(ip));
 
-/** The smallest valid request body for each model family. */
-export function requestBody(modelId: string): string {
-  const base = modelId.replace(/^(us|eu|apac|us-gov|global)\./, '');
-  const prompt = 'Reply with the single word: ok';
-  if (base.startsWith('anthropic.')) {
-    return JSON.stringify({
-      anthropic_version: 'bedrock-2023-05-31',
-      max_tokens: 16,
-      messages: [{ role: 'user', content: prompt }],
-    });
-  }
-  if (base.startsWith('amazon.titan-text'))
-    return JSON.stringify({ inputText: prompt, textGenerationConfig: { maxTokenCount: 16 } });
-  if (base.startsWith('amazon.nova')) {
-    return JSON.stringify({
-      messages: [{ role: 'user', content: [{ text: prompt }] }],
-      inferenceConfig: { maxTokens: 16 },
-    });
-  }
-  if (base.startsWith('meta.')) return JSON.stringify({ prompt, max_gen_len: 16 });
-  if (base.startsWith('mistral.'))
-    return JSON.stringify({ prompt: `<s>[INST] ${prompt} [/INST]`, max_tokens: 16 });
-  if (base.startsWith('cohere.command-r')) return JSON.stringify({ message: prompt, max_tokens: 16 });
-  return JSON.stringify({ prompt, max_tokens: 16 });
-}
+export { requestBody } from './calls.ts';
 
 export async function handler(event: unknown): Promise<ProbeResult> {
   const e = ProbeEventSchema.parse(event);
   const hostname = e.endpointHost ?? `bedrock-runtime.${e.region}.amazonaws.com`;
   const started = Date.now();
-  const base = { hostname, modelId: e.modelId, at: new Date(started).toISOString() };
+  const base = { hostname, modelId: e.modelId, action: e.action, at: new Date(started).toISOString() };
 
   let resolvedAddresses: string[] = [];
   try {
@@ -114,14 +93,7 @@ export async function handler(event: unknown): Promise<ProbeResult> {
   // position; a client of its own keeps them out of the cached clients.
   const signer = e.credentials ? bystanderClient(e.region, e.timeoutSeconds, e.credentials) : undefined;
   try {
-    await (signer ?? client(e.region, e.timeoutSeconds, e.endpointHost)).send(
-      new InvokeModelCommand({
-        modelId: e.modelId,
-        contentType: 'application/json',
-        accept: 'application/json',
-        body: requestBody(e.modelId),
-      }),
-    );
+    await callBedrock(signer ?? client(e.region, e.timeoutSeconds, e.endpointHost), e.action, e.modelId);
     return {
       ...base,
       outcome: 'allowed',
