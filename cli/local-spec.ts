@@ -8,9 +8,12 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { blockingErrors, runStaticChecks, type StaticCheckResult } from '../perimeter/check.ts';
 import { changesAgainstBase, type SpecChange } from '../perimeter/diff.ts';
+import { writeLiveOutputs } from '../perimeter/live-outputs.ts';
 import { executionInputFor, perimeterInput } from '../perimeter/resolve.ts';
+import { sarifLog } from '../perimeter/sarif.ts';
 import type { Report } from '../statemachine/contract.ts';
 import { stackAllowedModels } from './allowed-models.ts';
+import { staticJunit } from './check.ts';
 import { EXIT } from './exit-codes.ts';
 import { type LocalOptions, type LocalResult, runLocal } from './local.ts';
 
@@ -71,12 +74,21 @@ export async function runSpecLocally(
   };
 }
 
-/** The files `--junit` and `--sarif` ask for. */
-export function writeSpecOutputs(
-  o: NonNullable<LocalOptions['spec']>,
-  r: SpecRunResult,
-  writers: { junit: (r: SpecRunResult) => string; sarif: (r: SpecRunResult) => string },
-): void {
-  if (o.junit) writeFileSync(o.junit, writers.junit(r));
-  if (o.sarif) writeFileSync(o.sarif, writers.sarif(r));
+/**
+ * The files `--junit` and `--sarif` ask for: the live cells and obligations with the static
+ * findings, or, when the static checks stopped the run, the static findings alone.
+ */
+export function writeSpecOutputs(o: NonNullable<LocalOptions['spec']>, r: SpecRunResult): void {
+  if (!o.junit && !o.sarif) return;
+  if (r.results.length && r.static.loaded) {
+    writeLiveOutputs(
+      { reports: r.reports, spec: r.static.loaded, findings: r.static.findings, version: VERSION },
+      { ...(o.junit ? { junit: o.junit } : {}), ...(o.sarif ? { sarif: o.sarif } : {}) },
+    );
+    return;
+  }
+  if (o.junit) writeFileSync(o.junit, staticJunit(r.static));
+  if (o.sarif) writeFileSync(o.sarif, sarifLog(r.static.findings, VERSION));
 }
+
+const VERSION = '0.1.0';

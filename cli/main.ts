@@ -56,21 +56,28 @@ export async function localCommand(argv: string[]): Promise<number> {
   return result.exitCode;
 }
 
-/** `local --spec`: the static checks' findings, then each region's report, then the files asked for. */
+/** `local --spec`: the static checks' findings, then the reports (one per region), then the files asked for. */
 async function specCommand(
   opts: Parameters<typeof runLocal>[0] & { spec: NonNullable<Parameters<typeof runLocal>[0]['spec']> },
   progress: (line: string) => void,
 ): Promise<number> {
-  const { runSpecLocally } = await import('./local-spec.ts');
+  const { runSpecLocally, writeSpecOutputs } = await import('./local-spec.ts');
   const { renderFindings } = await import('./check.ts');
   const r = await runSpecLocally(opts, progress);
   if (r.static.findings.length || r.exitCode === EXIT.badInput)
     (r.exitCode === EXIT.badInput ? process.stderr : process.stdout).write(renderFindings(r.static));
-  if (r.exitCode === EXIT.badInput && !r.results.length) return r.exitCode;
+  writeSpecOutputs(opts.spec, r);
+  if (!r.results.length) return r.exitCode;
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(r.reports.length === 1 ? r.reports[0] : r.reports, null, 2)}\n`);
+    return r.exitCode;
+  }
+  const { renderRegionReportsText } = await import('../workflows-src/report/render.ts');
+  // One region: the local report as ever (its matrix included); several: one document, then each run's figures.
   process.stdout.write(
-    opts.json
-      ? `${JSON.stringify(r.reports.length === 1 ? r.reports[0] : r.reports, null, 2)}\n`
-      : r.results.map((x) => renderLocalResult(x)).join('\n'),
+    r.results.length === 1 && !r.changes
+      ? renderLocalResult(r.results[0]!)
+      : `${renderRegionReportsText(r.reports, r.changes ? { changes: r.changes } : {})}\n${r.results.map((x) => renderLocalResult(x)).join('\n')}`,
   );
   return r.exitCode;
 }

@@ -219,6 +219,9 @@ function resourcesOf(s: RunState): ResourceRef[] {
   if (s.provisioned?.probe) {
     r.push({ type: 'lambda-function', id: s.provisioned.probe.functionName });
     r.push({ type: 'iam-role', id: s.provisioned.probe.roleName });
+    if (s.provisioned.probe.bystanderRoleName)
+      r.push({ type: 'iam-role', id: s.provisioned.probe.bystanderRoleName });
+    for (const x of s.provisioned.probe.extraRoles ?? []) r.push({ type: 'iam-role', id: x.roleName });
   }
   return r;
 }

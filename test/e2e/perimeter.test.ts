@@ -163,6 +163,35 @@ describe('a perimeter spec verified live on the emulator', () => {
     expect(r.results[0]!.leftovers).toEqual([]);
   });
 
+  it('the team example: two models (one an inference profile), Converse and streaming rows, an extra role; every cell holds', async () => {
+    const r = await verify(join(ROOT, 'examples/team-perimeter.yml'), 'pm-team');
+    const [report] = r.reports;
+    expect(report!.verdict).toBe('pass');
+    const cells = report!.matrix!;
+    expect(cells.filter((c) => c.result === 'passed')).toHaveLength(13);
+    expect(cells.filter((c) => c.result === 'skipped').map((c) => c.row)).toEqual([
+      'count-tokens',
+      'count-tokens',
+    ]);
+    expect(new Set(cells.filter((c) => c.result === 'passed').map((c) => c.action))).toEqual(
+      new Set(['InvokeModel', 'InvokeModelWithResponseStream', 'Converse']),
+    );
+    expect(report!.resources.map((x) => x.id)).toContain('plv-by-pm-team.x1');
+    expect(r.results[0]!.leftovers).toEqual([]);
+  });
+
+  it('a spec with two regions runs one execution per region, each with its own run id', async () => {
+    const repo = repoWith({
+      'privatelink-verify.yml': `version: 1\nregions: [us-east-1, us-west-2]\nmodels: [${HAIKU}]\n`,
+    });
+    const r = await verify(join(repo, 'privatelink-verify.yml'), 'pm-regions', repo);
+    expect(r.reports.map((x) => [x.region, x.runId, x.verdict])).toEqual([
+      ['us-east-1', 'pm-regions-us-east-1', 'pass'],
+      ['us-west-2', 'pm-regions-us-west-2', 'pass'],
+    ]);
+    expect(r.exitCode).toBe(0);
+  });
+
   it('a spec asking for a model outside the boundary is refused before anything is created', async () => {
     const r = await verify(join(ROOT, 'examples/team-perimeter.yml'), 'pm-boundary', ROOT, [HAIKU]);
     expect(r.exitCode).toBe(2);
