@@ -4,6 +4,7 @@ import { BEDROCK_CALLS, type BedrockCall } from '../../statemachine/aws-names.ts
 import { callFromOutside, callOnceFromOutside } from '../../tasks/lib/outside-caller.ts';
 import { handler } from '../../tasks/probe/handler.ts';
 import { ACCOUNT, build, closePathWorld, REGION } from '../helpers/path-world.ts';
+import { eventually } from '../helpers/wait.ts';
 
 /**
  * The probe handler and the outside caller make each operation a matrix row may name, against
@@ -200,7 +201,13 @@ describe('the probe makes the operation the event names, from inside the VPC', (
     );
     await waitUsable(w.emu, w.vpceId);
     for (const action of ['InvokeModelWithResponseStream', 'ConverseStream'] as const) {
-      expect((await handler({ region: REGION, modelId: SONNET, action })).outcome).toBe('allowed');
+      // The new policy propagates like any endpoint policy change: wait until it is in force.
+      await eventually(
+        () => handler({ region: REGION, modelId: SONNET, action }),
+        (r) => r.outcome === 'allowed',
+        `${action} allowed under the opened policy`,
+        30_000,
+      );
       w.emu.setFaults([{ kind: 'stream-error', service: 'bedrock', operation: action, times: 1 }]);
       const broken = await handler({ region: REGION, modelId: SONNET, action });
       expect(broken).toMatchObject({ outcome: 'unknown-error', errorCode: 'ModelStreamErrorException' });
