@@ -133,8 +133,8 @@ export async function run(): Promise<void> {
           );
       }
       if (spec.problems.length) {
-        await publishSpec(inputs, spec, []);
         for (const line of spec.problems) core.error(line, annotationOf(line));
+        await publishSpec(inputs, spec, []);
         core.setFailed(
           `The perimeter spec ${spec.static.specFile} cannot run (${spec.problems.length} error(s), each above). Nothing was started.`,
         );
@@ -225,7 +225,7 @@ function annotationOf(line: string): core.AnnotationProperties {
   const m = /^([^:]+):(\d+):(\d+): \[([\w-]+)\]/.exec(line);
   if (!m) return { title: 'privatelink-verify' };
   return {
-    title: `privatelink-verify: ${m[4]}`,
+    title: `privatelink-verify ${m[4]}`,
     file: m[1]!,
     startLine: Number(m[2]),
     startColumn: Number(m[3]),
@@ -243,7 +243,7 @@ function announceStatic(spec: CheckedSpec): void {
     const line = `${f.at.file}:${f.at.line}:${f.at.column}: [${f.rule}] ${f.message}`;
     if (blocking.has(line)) continue;
     core.warning(`${line}${f.rule === 'row-will-fail' ? ' (a prediction: the live run decides)' : ''}`, {
-      title: `privatelink-verify: ${f.rule}`,
+      title: `privatelink-verify ${f.rule}`,
       file: f.at.file,
       startLine: f.at.line,
       startColumn: f.at.column,

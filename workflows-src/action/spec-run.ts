@@ -75,6 +75,8 @@ export async function checkSpec(
     allowedModels,
     repoRoot: resolve(workspace),
   });
+  // A spec that could not be loaded is named by its absolute path: name it as the workflow did.
+  if (!checked.loaded) checked.specFile = inputs.spec;
   const problems = blockingErrors(checked).map(
     (f) => `${f.at.file}:${f.at.line}:${f.at.column}: [${f.rule}] ${f.message}`,
   );
