@@ -112,7 +112,7 @@ function regionFixture(verdicts: Record<string, Report['verdict']>, fallback: Re
             Cause: JSON.stringify(final),
           };
   };
-  regions.forEach((r, i) => branch(String(i), r, verdicts[r]!));
+  for (const [i, r] of regions.entries()) branch(String(i), r, verdicts[r]!);
   branch('Other', 'us-east-1', fallback);
   return JSON.stringify({ Comment: 'FIXTURE: a report per region', StartAt: 'Start', States: states });
 }
