@@ -240,6 +240,29 @@ describe('a spec that cannot run', () => {
     expect(JSON.parse(run.outputs['execution-arns']!)).toHaveLength(1);
   });
 
+  it("without allowed-models it takes the stack's from the workspace's cdk.json, else the stack default", async () => {
+    const cdk = JSON.stringify({ context: { 'privatelink-verify:allowedModels': [MODEL] } });
+    const specText = spec(['us-east-1'], [MODEL, TITAN]);
+    const noInput = (ws: string, runId: string) => {
+      const e = env(passArn, ws, runId);
+      delete e.inputs['allowed-models'];
+      return e;
+    };
+    // cdk.json names only Haiku: Titan is outside this stack's boundary.
+    const narrow = await runBundledAction(
+      noInput(workspace({ 'privatelink-verify.yml': specText, 'cdk.json': cdk }), '9511'),
+    );
+    expect(narrow.code).toBe(1);
+    expect(narrow.stdout).toContain(
+      `model ${TITAN} is outside the probe boundary's allowed models (${MODEL})`,
+    );
+    // No cdk.json: the stack default, which names Titan too.
+    const fallback = await runBundledAction(
+      noInput(workspace({ 'privatelink-verify.yml': specText }), '9512'),
+    );
+    expect(fallback.code, fallback.stdout).toBe(0);
+  });
+
   it('a schema error names its line and column', async () => {
     const ws = workspace({ 'privatelink-verify.yml': `${spec(['us-east-1'])}colour: blue\n` });
     const before = (await executionsOf(passArn)).length;

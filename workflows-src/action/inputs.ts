@@ -91,6 +91,8 @@ export function parseInputs(get: (name: string) => string, opts: ParseOptions = 
   const problems: string[] = [];
   const raw = (name: string, fallback = '') => get(name).trim() || fallback;
   const fileExists = opts.fileExists ?? (() => false);
+  // Only a caller that reads specs (the action) is told a spec would do instead.
+  const orSpec = (what: string) => (opts.fileExists ? ` (or a ${INPUT_NAMES.spec} that names ${what})` : '');
 
   const specText = raw(INPUT_NAMES.spec);
   const specPath = specText || INPUT_DEFAULTS.spec;
@@ -117,8 +119,7 @@ export function parseInputs(get: (name: string) => string, opts: ParseOptions = 
 
   const region = raw(INPUT_NAMES.region);
   if (!region) {
-    if (!spec)
-      problems.push(`${INPUT_NAMES.region} is required (or a ${INPUT_NAMES.spec} that names regions)`);
+    if (!spec) problems.push(`${INPUT_NAMES.region} is required${orSpec('regions')}`);
   } else {
     const problem = inputFieldProblem('region', region);
     if (problem) problems.push(`${INPUT_NAMES.region} "${region}": ${problem}`);
@@ -126,8 +127,7 @@ export function parseInputs(get: (name: string) => string, opts: ParseOptions = 
 
   const modelId = raw(INPUT_NAMES.modelId);
   if (!modelId) {
-    if (!spec)
-      problems.push(`${INPUT_NAMES.modelId} is required (or a ${INPUT_NAMES.spec} that names models)`);
+    if (!spec) problems.push(`${INPUT_NAMES.modelId} is required${orSpec('models')}`);
   } else {
     const problem = inputFieldProblem('modelId', modelId);
     if (problem) problems.push(`${INPUT_NAMES.modelId} "${modelId}": ${problem}`);

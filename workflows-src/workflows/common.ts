@@ -17,6 +17,7 @@ export const VARS = {
   stateMachineArn: expr(`env.${SETTINGS_ENV.stateMachineArn}`),
   region: expr(`env.${SETTINGS_ENV.region}`),
   modelId: expr(`env.${SETTINGS_ENV.modelId}`),
+  allowedModels: expr(`env.${SETTINGS_ENV.allowedModels}`),
 } as const;
 
 /** Fail with a sentence, not with configure-aws-credentials' complaint, while settings.ts is unfilled. */
@@ -78,6 +79,7 @@ export function verifyStep(w: {
       'state-machine-arn': VARS.stateMachineArn,
       spec: SPEC_FILE,
       ...(w.baseSpec ? { 'base-spec': w.baseSpec } : {}),
+      'allowed-models': VARS.allowedModels,
       region: w.region,
       'model-id': w.modelId,
       wait: w.wait,
