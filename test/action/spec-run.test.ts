@@ -169,6 +169,26 @@ describe('the IAM data embedded in the bundle', () => {
       logLevel: 'silent',
     });
     const allowed = [MODEL, 'amazon.titan-text-express-v1', 'us.anthropic.claude-3-5-sonnet-20240620-v1:0'];
+    // Without the plugin the bundle looks for the data beside itself and cannot predict anything.
+    const bare = join(dir, 'bare.mjs');
+    await build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: bare,
+      banner: {
+        js: "import { createRequire as __c } from 'node:module'; const require = __c(import.meta.url);",
+      },
+      logLevel: 'silent',
+    });
+    const broken = spawnSync(
+      process.execPath,
+      [bare, join(REPO_ROOT, 'privatelink-verify.yml'), JSON.stringify(allowed), REPO_ROOT],
+      { cwd: dir, encoding: 'utf8' },
+    );
+    expect(broken.status).not.toBe(0);
+    expect(broken.stderr).toContain('ENOENT');
     for (const spec of [
       'privatelink-verify.yml',
       'examples/walkthrough.yml',
