@@ -313,6 +313,34 @@ describe('a spec that cannot run', () => {
   });
 });
 
+describe("a fork's pull request", () => {
+  it('gets its spec checked statically and nothing started, even when the workflow runs the action', async () => {
+    const ws = workspace({ 'privatelink-verify.yml': spec(['us-east-1']) });
+    const before = (await executionsOf(passArn)).length;
+    const e = { ...env(passArn, ws, '9701'), payload: pullRequestPayload(43, { fork: true }) };
+    const run = await runBundledAction(e);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/::notice title=PrivateLink verification skipped::.*not verified live/);
+    expect((await executionsOf(passArn)).length).toBe(before);
+    expect(gh.requests).toEqual([]);
+    expect(run.summary).toContain('checked, not verified live');
+    expect(run.outputs.outcome).toBeUndefined();
+    expect(testcases(run.outputs['junit-file']!).length).toBeGreaterThan(0);
+    // The same spec from this repository's own branch runs.
+    const own = await runBundledAction(env(passArn, ws, '9702'));
+    expect(own.code, own.stdout).toBe(0);
+    expect((await executionsOf(passArn)).length).toBe(before + 1);
+  });
+
+  it('with a spec that cannot run still fails the step', async () => {
+    const ws = workspace({ 'privatelink-verify.yml': spec(['us-east-1'], [OUTSIDE]) });
+    const e = { ...env(passArn, ws, '9703'), payload: pullRequestPayload(43, { fork: true }) };
+    const run = await runBundledAction(e);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('[model-outside-boundary]');
+  });
+});
+
 describe('a spec of two regions', () => {
   it('starts one execution per region, each with the perimeter, its region and the first model, under names of its own', async () => {
     const ws = workspace({ 'privatelink-verify.yml': spec(['us-east-1', 'eu-west-1'], [MODEL, TITAN]) });

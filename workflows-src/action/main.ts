@@ -140,6 +140,13 @@ export async function run(): Promise<void> {
         );
         return;
       }
+      // A fork's spec is checked but never run live, whatever the workflow does (pull_request_target
+      // with the fork's checkout, say): the workflows skip forks, and so does the action.
+      if (isForkPullRequest(context.payload as Record<string, any>)) {
+        await publishSpec(inputs, spec, [], { skipped: FORK_SKIP });
+        core.notice(FORK_SKIP, { title: 'PrivateLink verification skipped' });
+        return;
+      }
       core.info(
         `${planned.length} region(s): ${planned.map((p) => p.region).join(', ')}; models ${spec.perimeter!.models.join(', ')}; execution input ${Math.max(...planned.map((p) => inputBytes(p.input)))} bytes at most`,
       );
@@ -262,10 +269,19 @@ function outputDir(): string {
  * The outputs of a spec run. report-json stays ONE report (the region that decides the outcome),
  * so every consumer that parses it as a report keeps working; reports-json has them all.
  */
-async function publishSpec(inputs: VerifyInputs, spec: CheckedSpec, runs: RegionRun[]): Promise<void> {
+const FORK_SKIP =
+  "The spec of a fork's pull request is checked statically but not verified live (forks get no AWS credentials): a maintainer can run the on-demand workflow after review.";
+
+async function publishSpec(
+  inputs: VerifyInputs,
+  spec: CheckedSpec,
+  runs: RegionRun[],
+  opts: { skipped?: string } = {},
+): Promise<void> {
   const runUrl = workflowRunUrl();
   const rendered = renderSpecRun({
     static: spec.static,
+    ...(opts.skipped ? { skipped: opts.skipped } : {}),
     problems: spec.problems,
     ...(spec.perimeter ? { perimeter: spec.perimeter } : {}),
     runs,
@@ -284,6 +300,14 @@ async function publishSpec(inputs: VerifyInputs, spec: CheckedSpec, runs: Region
   core.setOutput('junit-file', junitFile);
   core.setOutput('sarif-file', sarifFile);
 
+  if (opts.skipped) {
+    // Nothing ran: no verdict, no comment (a fork's token cannot write one); the summary says why.
+    await core.summary
+      .addRaw(rendered.markdown, true)
+      .write()
+      .catch(() => undefined);
+    return;
+  }
   const outcomes = runs.map(outcomeOfRun);
   const decide = runs[decidingIndex(outcomes)];
   const reports = runs.flatMap((r) => (r.result?.report ? [r.result.report] : []));

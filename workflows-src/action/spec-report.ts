@@ -29,6 +29,8 @@ export interface SpecRunContext {
   static: StaticCheckResult;
   /** Lines that stopped the run before anything was started; empty when it ran. */
   problems: readonly string[];
+  /** Why the spec, though it can run, was not run live (a fork's pull request). */
+  skipped?: string;
   perimeter?: PerimeterInput;
   runs: readonly RegionRun[];
   changes?: readonly SpecChange[];
@@ -55,7 +57,7 @@ export interface SpecRendering {
 export function renderSpecRun(ctx: SpecRunContext): SpecRendering {
   return {
     markdown: specMarkdown(ctx),
-    junit: ctx.problems.length || !ctx.perimeter ? staticJunit(ctx.static) : liveJunit(ctx),
+    junit: ctx.problems.length || ctx.skipped || !ctx.perimeter ? staticJunit(ctx.static) : liveJunit(ctx),
     sarif: sarifLog(ctx.static.findings, TOOL_VERSION),
   };
 }
@@ -70,6 +72,8 @@ function specMarkdown(ctx: SpecRunContext): string {
       '',
       'Check it locally with `npx privatelink-verify check`.',
     );
+  } else if (ctx.skipped) {
+    parts.push(`## ⏭️ Perimeter spec \`${ctx.static.specFile}\` checked, not verified live`, '', ctx.skipped);
   } else {
     const several = ctx.runs.length > 1;
     for (const run of ctx.runs) {
