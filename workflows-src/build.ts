@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Document, isScalar, visit } from 'yaml';
 import { ACTION_METADATA } from './action/metadata.ts';
+import { iamDataPlugin } from './iam-data-plugin.ts';
 import { WORKFLOWS } from './workflows/index.ts';
 import { PINNED_ACTIONS } from './workflows/pins.ts';
 import type { Workflow } from './workflows/types.ts';
@@ -38,6 +39,8 @@ export async function bundleAction(): Promise<string> {
     },
     write: false,
     logLevel: 'silent',
+    // The static checks' IAM data is read from files beside the package: embed what they need.
+    plugins: [iamDataPlugin],
   });
   return out.outputFiles[0]!.text;
 }

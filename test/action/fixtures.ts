@@ -6,7 +6,7 @@
  * Also: running the bundled dist/index.js as a child process, as the runner does.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -202,6 +202,11 @@ export interface ActionEnv {
   runId?: string;
   runAttempt?: string;
   repository?: string;
+  /**
+   * The checked-out repository (GITHUB_WORKSPACE and the step's working directory). Default: an
+   * empty directory, so no spec is found and the run is today's single region/model run.
+   */
+  workspace?: string;
 }
 
 /** Run dist/index.js the way the runner does: INPUT_* and GITHUB_* variables, files for outputs and summary. */
@@ -218,6 +223,10 @@ export async function runBundledAction(
   writeFileSync(files.output, '');
   writeFileSync(files.summary, '');
   writeFileSync(files.event, JSON.stringify(e.payload));
+  const workspace = e.workspace ?? join(dir, 'workspace');
+  const runnerTemp = join(dir, 'runner-temp');
+  mkdirSync(workspace, { recursive: true });
+  mkdirSync(runnerTemp, { recursive: true });
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     AWS_ENDPOINT_URL: e.emulatorUrl,
@@ -235,9 +244,11 @@ export async function runBundledAction(
     GITHUB_EVENT_PATH: files.event,
     GITHUB_OUTPUT: files.output,
     GITHUB_STEP_SUMMARY: files.summary,
+    GITHUB_WORKSPACE: workspace,
+    RUNNER_TEMP: runnerTemp,
   };
   for (const [k, v] of Object.entries(e.inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const child = spawn(process.execPath, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DIST], { env, cwd: workspace, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let signalled = false;

@@ -2,12 +2,16 @@
  * End to end: the bundled action against the emulator with the real product deployed (the task
  * Lambdas and the verification ASL), not a fixture.
  */
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployProduct } from '../../cli/deploy.ts';
 import { runCommand } from '../../cli/run.ts';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { ReportSchema, TAG_KEYS } from '../../statemachine/contract.ts';
 import { COMMENT_MARKER } from '../../workflows-src/action/github.ts';
+import { REPO_ROOT } from '../../workflows-src/build.ts';
 import { startTestEmulator } from '../helpers/emulator.ts';
 import { MODEL, pullRequestPayload, runBundledAction } from './fixtures.ts';
 import { GitHubStandIn } from './github-stand-in.ts';
@@ -81,6 +85,38 @@ describe('the bundled action with the product deployed', () => {
       emu.ctx.world = { ...emu.ctx.world, endpointPolicyUpdatesApply: true };
     }
   }, 120_000);
+});
+
+describe("the bundled action with this repository's perimeter spec and the product deployed", () => {
+  it("verifies the spec's matrix live: the report carries every cell, the JUnit file one case each", async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'plv-e2e-ws-'));
+    copyFileSync(join(REPO_ROOT, 'privatelink-verify.yml'), join(ws, 'privatelink-verify.yml'));
+    const result = await runBundledAction({
+      emulatorUrl: emu.url,
+      githubUrl: gh.url,
+      event: 'pull_request',
+      payload: pullRequestPayload(8),
+      runId: '6201',
+      workspace: ws,
+      inputs: {
+        'state-machine-arn': stateMachineArn,
+        wait: 'complete',
+        'github-token': 'ghs_standin',
+        'poll-interval-seconds': '0.05',
+        'timeout-minutes': '5',
+      },
+    });
+    expect(result.code, result.stdout).toBe(0);
+    const report = ReportSchema.parse(JSON.parse(result.outputs['report-json']!));
+    expect(report.specFile).toBe('privatelink-verify.yml');
+    expect(report.matrix?.length).toBeGreaterThan(0);
+    expect(report.matrix!.every((c) => c.result === 'passed' || c.result === 'skipped')).toBe(true);
+    const junit = readFileSync(result.outputs['junit-file']!, 'utf8');
+    const cases = junit.match(/<testcase /g) ?? [];
+    expect(cases.length).toBe(report.matrix!.length);
+    expect(junit).not.toContain('<failure');
+    expect(emu.leftovers(TAG_KEYS.runId, report.runId)).toEqual([]);
+  }, 180_000);
 });
 
 describe('privatelink-verify run --local', () => {

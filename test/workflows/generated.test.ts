@@ -58,7 +58,9 @@ describe('workflow policy', () => {
         for (const [scope, level] of Object.entries(job.permissions ?? {})) {
           if (scope === 'security-events') {
             // Only the job that uploads the spec's SARIF findings may write security events.
-            expect(`${name} ${scope}:${level}`, w.file).toBe('static-check security-events:write');
+            expect(`${w.file} ${name} ${scope}:${level}`).toBe(
+              'verify-pull-request.yml code-scanning security-events:write',
+            );
             continue;
           }
           expect(
@@ -113,27 +115,65 @@ describe('workflow policy', () => {
     expect(steps).toContain('npm test');
   });
 
-  it('checks the perimeter spec statically first: SARIF to code scanning, the live run skipped only when the spec cannot run', () => {
+  it('passes the spec and the base branch spec (a sparse checkout of that one file) to the action', () => {
+    const { doc } = load('verify-pull-request.yml');
+    const steps = doc.jobs.verify.steps;
+    const verify = steps.find((s: any) => s.id === 'verify');
+    expect(verify.with.spec).toBe('privatelink-verify.yml');
+    expect(verify.with['base-spec']).toBe('.privatelink-verify-base/privatelink-verify.yml');
+    // With a spec the spec's regions and models are verified; the settings only without one.
+    expect(verify.with.region).toBe(
+      "${{ hashFiles('privatelink-verify.yml') == '' && env.PRIVATELINK_VERIFY_REGION || '' }}",
+    );
+    const base = steps.find((s: any) => s.with?.path === '.privatelink-verify-base');
+    expect(base.uses).toMatch(/^actions\/checkout@[0-9a-f]{40}$/);
+    expect(base.with).toMatchObject({
+      ref: '${{ github.event.pull_request.base.sha }}',
+      'sparse-checkout': 'privatelink-verify.yml',
+      'sparse-checkout-cone-mode': false,
+      'persist-credentials': false,
+    });
+    // After the main checkout, whose clean would remove it.
+    expect(steps.indexOf(base)).toBeGreaterThan(steps.findIndex((s: any) => s.uses === base.uses));
+    // Nothing of the live run waits for the static job: the action checks the spec itself.
+    expect(doc.jobs.verify.needs).toBeUndefined();
+  });
+
+  it('uploads the SARIF from a job that alone writes security events and runs no pull request code', () => {
+    const { doc } = load('verify-pull-request.yml');
+    const job = doc.jobs['code-scanning'];
+    expect(job.permissions).toEqual({ contents: 'read', 'security-events': 'write' });
+    expect(job.needs).toEqual(['verify']);
+    expect(job.if).toBe("always() && needs.verify.outputs.sarif != ''");
+    expect(doc.jobs.verify.outputs.sarif).toBe('${{ steps.verify.outputs.sarif-file }}');
+    const uses = job.steps.map((s: any) => String(s.uses).split('@')[0]);
+    expect(uses).toEqual(['actions/download-artifact', 'github/codeql-action/upload-sarif']);
+    expect(job.steps.some((s: any) => s.run)).toBe(false);
+    const handOff = doc.jobs.verify.steps.find((s: any) => s.with?.name === job.steps[0].with.name);
+    expect(handOff.with.path).toBe('${{ steps.verify.outputs.sarif-file }}');
+    expect(handOff.if).toContain('always()');
+    const junit = doc.jobs.verify.steps.find((s: any) => s.with?.name === 'privatelink-verify-junit');
+    expect(String(junit.uses)).toMatch(/^actions\/upload-artifact@[0-9a-f]{40}$/);
+    expect(junit.with.path).toBe('${{ steps.verify.outputs.junit-file }}');
+    expect(JSON.stringify(job)).not.toContain('configure-aws-credentials');
+  });
+
+  it('checks a fork pull request statically, with no write permission and no AWS', () => {
     const { doc } = load('verify-pull-request.yml');
     const job = doc.jobs['static-check'];
-    expect(job.permissions).toEqual({ contents: 'read', 'security-events': 'write' });
+    expect(job.if).toBe('!(github.event.pull_request.head.repo.full_name == github.repository)');
+    expect(job.permissions).toEqual({ contents: 'read' });
     const steps = job.steps.map((s: any) => s.run ?? s.uses);
     expect(steps.join('\n')).toMatch(
-      /npx privatelink-verify check --spec privatelink-verify\.yml --base "\$RUNNER_TEMP\/base\/privatelink-verify\.yml" --sarif privatelink-verify\.sarif/,
+      /npx privatelink-verify check --spec privatelink-verify\.yml --base "\$RUNNER_TEMP\/base\/privatelink-verify\.yml"/,
     );
-    const upload = job.steps.find((s: any) =>
-      String(s.uses).startsWith('github/codeql-action/upload-sarif@'),
-    );
-    expect(upload.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
-    expect(doc.jobs.verify.needs).toEqual(['static-check']);
     expect(JSON.stringify(job)).not.toContain('configure-aws-credentials');
   });
 
   it('skips fork pull requests with a notice and never gives them AWS credentials', () => {
     const { doc } = load('verify-pull-request.yml');
-    expect(doc.jobs.verify.if).toBe(
-      "github.event.pull_request.head.repo.full_name == github.repository && needs.static-check.outputs.status != '2'",
-    );
+    expect(doc.jobs.verify.if).toBe('github.event.pull_request.head.repo.full_name == github.repository');
+    expect(doc.jobs['code-scanning'].needs).toEqual(['verify']);
     expect(doc.jobs['fork-notice'].if).toBe(
       '!(github.event.pull_request.head.repo.full_name == github.repository)',
     );

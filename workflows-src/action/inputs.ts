@@ -2,7 +2,9 @@
  * The action's inputs, read once at the edge and turned into a typed object. Every problem is
  * reported at once, before anything is started in AWS.
  */
+import { isAbsolute, normalize } from 'node:path';
 import { inputFieldProblem } from '../../statemachine/contract.ts';
+import { DEFAULT_SPEC_FILE } from '../../statemachine/perimeter-spec.ts';
 
 export const WAIT_MODES = ['verdict', 'complete'] as const;
 export type WaitMode = (typeof WAIT_MODES)[number];
@@ -14,9 +16,22 @@ export interface VerifyInputs {
   stateMachineArn: string;
   /** Region of the state machine, taken from its ARN: where the Step Functions calls go. */
   stateMachineRegion: string;
-  /** Region the verification runs in (where Bedrock and the endpoint are). */
+  /**
+   * Region the verification runs in (where Bedrock and the endpoint are). With a spec: '' (every
+   * region of the spec) or one of the spec's regions (only that one is run).
+   */
   region: string;
+  /** The run's model. With a spec: '' or one of the spec's models (the spec's first is the run's own). */
   modelId: string;
+  /**
+   * The perimeter spec, relative to the workspace, when one is used: the `spec` input, or the
+   * default file when it exists. Absent: no perimeter, today's single region/model run.
+   */
+  spec?: string;
+  /** The base branch's spec (any path; a missing file means the pull request adds the spec). */
+  baseSpec?: string;
+  /** Models the stack's probe boundary allows; absent: the stack's, as cdk.json says, else its default. */
+  allowedModels?: string[];
   wait: WaitMode;
   timeoutSeconds: number;
   comment: CommentMode;
@@ -38,6 +53,9 @@ export const INPUT_NAMES = {
   githubToken: 'github-token',
   prNumber: 'pr-number',
   pollIntervalSeconds: 'poll-interval-seconds',
+  spec: 'spec',
+  baseSpec: 'base-spec',
+  allowedModels: 'allowed-models',
 } as const;
 
 export const INPUT_DEFAULTS = {
@@ -45,6 +63,7 @@ export const INPUT_DEFAULTS = {
   timeoutMinutes: '90',
   comment: 'auto',
   pollIntervalSeconds: '5',
+  spec: DEFAULT_SPEC_FILE,
 } as const;
 
 export const STATE_MACHINE_ARN_PATTERN =
@@ -59,10 +78,35 @@ export class InputError extends Error {
   }
 }
 
+export interface ParseOptions {
+  /**
+   * Whether a workspace-relative file exists. The default spec is used only when it exists; a spec
+   * named explicitly must exist. Without it no file exists (tests of the other inputs).
+   */
+  fileExists?: (relativePath: string) => boolean;
+}
+
 /** `get` returns the raw, trimmed value of an input ('' when unset), as @actions/core does. */
-export function parseInputs(get: (name: string) => string): VerifyInputs {
+export function parseInputs(get: (name: string) => string, opts: ParseOptions = {}): VerifyInputs {
   const problems: string[] = [];
   const raw = (name: string, fallback = '') => get(name).trim() || fallback;
+  const fileExists = opts.fileExists ?? (() => false);
+  // Only a caller that reads specs (the action) is told a spec would do instead.
+  const orSpec = (what: string) => (opts.fileExists ? ` (or a ${INPUT_NAMES.spec} that names ${what})` : '');
+
+  const specText = raw(INPUT_NAMES.spec);
+  const specPath = specText || INPUT_DEFAULTS.spec;
+  let spec: string | undefined;
+  if (isAbsolute(specPath) || normalize(specPath).split(/[\\/]/).includes('..')) {
+    // The spec is the pull request's: it is read from the checked-out workspace, never beside it.
+    problems.push(
+      `${INPUT_NAMES.spec} "${specPath}" must be a path inside the workspace (relative, no "..")`,
+    );
+  } else if (fileExists(specPath)) spec = specPath;
+  else if (specText)
+    problems.push(
+      `${INPUT_NAMES.spec} "${specText}" does not exist in the workspace (check out the repository first)`,
+    );
 
   const stateMachineArn = raw(INPUT_NAMES.stateMachineArn);
   const arnMatch = STATE_MACHINE_ARN_PATTERN.exec(stateMachineArn);
@@ -74,15 +118,17 @@ export function parseInputs(get: (name: string) => string): VerifyInputs {
   }
 
   const region = raw(INPUT_NAMES.region);
-  if (!region) problems.push(`${INPUT_NAMES.region} is required`);
-  else {
+  if (!region) {
+    if (!spec) problems.push(`${INPUT_NAMES.region} is required${orSpec('regions')}`);
+  } else {
     const problem = inputFieldProblem('region', region);
     if (problem) problems.push(`${INPUT_NAMES.region} "${region}": ${problem}`);
   }
 
   const modelId = raw(INPUT_NAMES.modelId);
-  if (!modelId) problems.push(`${INPUT_NAMES.modelId} is required`);
-  else {
+  if (!modelId) {
+    if (!spec) problems.push(`${INPUT_NAMES.modelId} is required${orSpec('models')}`);
+  } else {
     const problem = inputFieldProblem('modelId', modelId);
     if (problem) problems.push(`${INPUT_NAMES.modelId} "${modelId}": ${problem}`);
   }
@@ -128,6 +174,23 @@ export function parseInputs(get: (name: string) => string): VerifyInputs {
     );
   }
 
+  const baseSpec = raw(INPUT_NAMES.baseSpec) || undefined;
+  if (baseSpec && !spec)
+    problems.push(`${INPUT_NAMES.baseSpec} needs a spec: "${specPath}" does not exist in the workspace`);
+
+  const allowedText = raw(INPUT_NAMES.allowedModels);
+  let allowedModels: string[] | undefined;
+  if (allowedText) {
+    allowedModels = allowedText
+      .split(/[\s,]+/)
+      .map((m) => m.trim())
+      .filter(Boolean);
+    for (const m of allowedModels) {
+      const problem = inputFieldProblem('modelId', m);
+      if (problem) problems.push(`${INPUT_NAMES.allowedModels} "${m}": ${problem}`);
+    }
+  }
+
   if (problems.length > 0) throw new InputError(problems);
   return {
     stateMachineArn,
@@ -140,5 +203,8 @@ export function parseInputs(get: (name: string) => string): VerifyInputs {
     githubToken,
     ...(prNumber !== undefined ? { prNumber } : {}),
     pollIntervalSeconds,
+    ...(spec ? { spec } : {}),
+    ...(baseSpec ? { baseSpec } : {}),
+    ...(allowedModels ? { allowedModels } : {}),
   };
 }

@@ -13,12 +13,29 @@ export const ACTION_METADATA = {
       required: true,
     },
     [INPUT_NAMES.region]: {
-      description: 'AWS region to verify (where the endpoint and Bedrock are).',
-      required: true,
+      description:
+        'AWS region to verify (where the endpoint and Bedrock are). Required without a spec; with one, empty runs every region of the spec and a region of the spec runs only that one.',
+      required: false,
     },
     [INPUT_NAMES.modelId]: {
-      description: 'Bedrock model id or cross-region inference profile the endpoint policy allows.',
-      required: true,
+      description:
+        "Bedrock model id or cross-region inference profile the endpoint policy allows. Required without a spec; with one it must be one of the spec's models (all of them are verified).",
+      required: false,
+    },
+    [INPUT_NAMES.spec]: {
+      description: `The perimeter spec in the checked-out repository (YAML or JSON). When the default ${INPUT_DEFAULTS.spec} does not exist, the run verifies the product's own policy pair for region and model-id, as before specs existed; a spec named here must exist. The spec is checked statically first: if it cannot run, the step fails with one line per finding and nothing is started. Otherwise one execution per region of the spec runs, in parallel.`,
+      required: false,
+      default: INPUT_DEFAULTS.spec,
+    },
+    [INPUT_NAMES.baseSpec]: {
+      description:
+        "The base branch's spec, checked out elsewhere: the report also says what the pull request changes in the perimeter. A missing file means the pull request adds the spec.",
+      required: false,
+    },
+    [INPUT_NAMES.allowedModels]: {
+      description:
+        "Models the deployed stack's probe boundary allows (comma- or space-separated); a spec model outside them is refused statically. Default: the stack's allowedModels as the workspace's cdk.json sets them, else the stack default. AWS enforces the deployed boundary either way.",
+      required: false,
     },
     [INPUT_NAMES.wait]: {
       description: `${WAIT_MODES.join(' | ')}: "verdict" returns as soon as the verdict is known and leaves cleanup running; "complete" waits for cleanup too.`,
@@ -52,13 +69,33 @@ export const ACTION_METADATA = {
     },
   },
   outputs: {
-    verdict: { description: 'pass, fail or error.' },
+    // With a spec of several regions, the single-valued outputs describe the region that decides
+    // the outcome (the first, in the spec's order, with the worst outcome) and the -arns/-reports
+    // outputs hold every region. report-json stays one report rather than becoming an array, so a
+    // workflow that parses it as a report (fromJSON(...).verdict, ReportSchema) keeps working.
+    verdict: { description: 'pass, fail or error (with several regions: the worst).' },
     outcome: {
       description:
-        'pass, pass-with-leftovers, fail or error: the verdict with leftovers folded in (anything but pass fails the step).',
+        'pass, pass-with-leftovers, fail or error: the verdict with leftovers folded in (anything but pass fails the step); with several regions the worst, error above fail.',
     },
-    'execution-arn': { description: 'ARN of the Step Functions execution.' },
-    'report-json': { description: 'The report (schema: statemachine/contract.ts ReportSchema) as JSON.' },
+    'execution-arn': {
+      description:
+        'ARN of the Step Functions execution (with several regions: the one that decides the outcome).',
+    },
+    'execution-arns': { description: 'JSON array of the ARNs of every execution started, in region order.' },
+    'report-json': {
+      description:
+        'The report (schema: statemachine/contract.ts ReportSchema) as JSON: one report, never an array (with several regions: the one that decides the outcome).',
+    },
+    'reports-json': { description: "JSON array of every region's report, in the spec's region order." },
+    'junit-file': {
+      description:
+        'With a spec: path (in RUNNER_TEMP) of the JUnit XML file, one testcase per matrix cell. Empty without a spec.',
+    },
+    'sarif-file': {
+      description:
+        "With a spec: path (in RUNNER_TEMP) of the SARIF 2.1.0 file of the spec's findings, for code scanning. Empty without a spec.",
+    },
   },
   runs: { using: 'node24', main: 'dist/index.js' },
 };

@@ -3,6 +3,7 @@ import {
   CHECKOUT,
   CODEQL_UPLOAD_SARIF,
   CONFIGURE_AWS_CREDENTIALS,
+  DOWNLOAD_ARTIFACT,
   SETUP_NODE,
   UPLOAD_ARTIFACT,
   uses,
@@ -16,6 +17,7 @@ export const VARS = {
   stateMachineArn: expr(`env.${SETTINGS_ENV.stateMachineArn}`),
   region: expr(`env.${SETTINGS_ENV.region}`),
   modelId: expr(`env.${SETTINGS_ENV.modelId}`),
+  allowedModels: expr(`env.${SETTINGS_ENV.allowedModels}`),
 } as const;
 
 /** Fail with a sentence, not with configure-aws-credentials' complaint, while settings.ts is unfilled. */
@@ -52,11 +54,22 @@ export function awsCredentialsStep(region: string): Step {
   };
 }
 
+/**
+ * The region and model settings apply only while the repository has no spec: with one, the
+ * spec's regions and models are verified (a region or model-id input would have to be the spec's).
+ */
+export function withoutSpec(setting: string): string {
+  return `hashFiles('${SPEC_FILE}') == '' && ${setting} || ''`;
+}
+
 export function verifyStep(w: {
+  /** An expression for the region input ('' with a spec: every region of it). */
   region: string;
   modelId: string;
   wait: 'verdict' | 'complete';
   prNumber?: string;
+  /** Path of the base branch's spec (pull requests): the report says what the pull request changes. */
+  baseSpec?: string;
 }): Step {
   return {
     name: 'Verify private Bedrock access',
@@ -64,6 +77,9 @@ export function verifyStep(w: {
     uses: './.github/actions/verify',
     with: {
       'state-machine-arn': VARS.stateMachineArn,
+      spec: SPEC_FILE,
+      ...(w.baseSpec ? { 'base-spec': w.baseSpec } : {}),
+      'allowed-models': VARS.allowedModels,
       region: w.region,
       'model-id': w.modelId,
       wait: w.wait,
@@ -76,21 +92,96 @@ export function verifyStep(w: {
 
 /** The perimeter spec at the root of the repository (see README, "Perimeter as code"). */
 export const SPEC_FILE = 'privatelink-verify.yml';
-const SARIF_FILE = 'privatelink-verify.sarif';
 const JUNIT_FILE = 'privatelink-verify-static.junit.xml';
+/** Where the base branch's spec is checked out (inside the workspace, where actions/checkout writes). */
+export const BASE_SPEC_DIR = '.privatelink-verify-base';
+const SARIF_ARTIFACT = 'privatelink-verify-sarif';
+/** The action writes its SARIF under this name in RUNNER_TEMP/privatelink-verify (see main.ts). */
+const ACTION_SARIF_NAME = 'privatelink-verify.sarif';
+
+/** Just the base branch's spec file, beside the pull request's checkout: nothing else of the base is needed. */
+export const baseSpecCheckoutStep: Step = {
+  name: "Check out the base branch's spec (what this pull request changes)",
+  uses: uses(CHECKOUT),
+  with: {
+    ref: expr('github.event.pull_request.base.sha'),
+    path: BASE_SPEC_DIR,
+    'sparse-checkout': SPEC_FILE,
+    'sparse-checkout-cone-mode': false,
+    'persist-credentials': false,
+  },
+};
 
 /**
- * The spec's static checks, before any AWS call: findings go to code scanning (SARIF) and the
- * job's `status` output is check's exit status, so the live run is skipped when the spec cannot
- * run (2) and still runs when a row is only predicted to fail (1: the live run is the proof).
- * Only this job may write security events; forks get the check without the upload.
+ * After the verify step: the JUnit file kept with the run, and the SARIF file handed on to the
+ * code-scanning job (this job holds id-token: write and must not hold security-events too).
  */
-export function staticCheckJob(uploadIf: string): Job {
+export const reportArtifactSteps: Step[] = [
+  {
+    name: 'Keep the JUnit report',
+    if: "always() && steps.verify.outputs.junit-file != ''",
+    uses: uses(UPLOAD_ARTIFACT),
+    with: {
+      name: 'privatelink-verify-junit',
+      path: expr('steps.verify.outputs.junit-file'),
+      'retention-days': 14,
+    },
+  },
+  {
+    name: 'Hand the SARIF file to the code-scanning job',
+    if: "always() && steps.verify.outputs.sarif-file != ''",
+    uses: uses(UPLOAD_ARTIFACT),
+    with: { name: SARIF_ARTIFACT, path: expr('steps.verify.outputs.sarif-file'), 'retention-days': 1 },
+  },
+];
+
+/**
+ * The only job that may write security events: it checks nothing out and runs no code of the
+ * pull request, only the pinned download and upload actions (upload-sarif falls back to
+ * GITHUB_SHA without a checkout). It runs when the verify job wrote a SARIF file, pass or fail.
+ */
+export function codeScanningJob(verifyJob: string): Job {
+  return {
+    name: 'Upload the findings to code scanning',
+    needs: [verifyJob],
+    if: `always() && needs.${verifyJob}.outputs.sarif != ''`,
+    'runs-on': RUNNER,
+    'timeout-minutes': 10,
+    // security-events: write for the upload; contents: read is what private repositories also need
+    // (github/codeql-action README, "Workflow Permissions").
+    permissions: { contents: 'read', 'security-events': 'write' },
+    steps: [
+      {
+        name: 'Fetch the SARIF file',
+        uses: uses(DOWNLOAD_ARTIFACT),
+        with: { name: SARIF_ARTIFACT, path: `${expr('runner.temp')}/sarif` },
+      },
+      {
+        name: 'Upload to code scanning',
+        uses: uses(CODEQL_UPLOAD_SARIF),
+        with: {
+          sarif_file: `${expr('runner.temp')}/sarif/${ACTION_SARIF_NAME}`,
+          category: 'privatelink-verify',
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The spec's static checks for pull requests that get no live run (forks): no AWS, no write
+ * permission (it runs the pull request's code), the findings in the job summary and a JUnit
+ * artifact, and the job fails when the spec cannot run. Pull requests from this repository get
+ * the same checks from the action itself, which starts nothing when the spec cannot run and
+ * writes the SARIF the code-scanning job uploads.
+ */
+export function staticCheckJob(runIf: string): Job {
   return {
     name: 'Check the perimeter spec',
+    if: runIf,
     'runs-on': RUNNER,
     'timeout-minutes': 15,
-    permissions: { contents: 'read', 'security-events': 'write' },
+    permissions: { contents: 'read' },
     outputs: { status: expr('steps.check.outputs.status') },
     steps: [
       // Full history, so the base branch's spec can be read for "what this pull request changes".
@@ -103,18 +194,12 @@ export function staticCheckJob(uploadIf: string): Job {
         run: [
           'set +e',
           'git worktree add --detach "$RUNNER_TEMP/base" "origin/$GITHUB_BASE_REF" >/dev/null 2>&1',
-          `npx privatelink-verify check --spec ${SPEC_FILE} --base "$RUNNER_TEMP/base/${SPEC_FILE}" --sarif ${SARIF_FILE} --junit ${JUNIT_FILE} > "$RUNNER_TEMP/check.txt"`,
+          `npx privatelink-verify check --spec ${SPEC_FILE} --base "$RUNNER_TEMP/base/${SPEC_FILE}" --junit ${JUNIT_FILE} > "$RUNNER_TEMP/check.txt"`,
           'status=$?',
           'cat "$RUNNER_TEMP/check.txt"',
           `{ echo '### Perimeter spec: static checks'; echo '\`\`\`'; cat "$RUNNER_TEMP/check.txt"; echo '\`\`\`'; } >> "$GITHUB_STEP_SUMMARY"`,
           'echo "status=$status" >> "$GITHUB_OUTPUT"',
         ].join('\n'),
-      },
-      {
-        name: 'Upload the findings to code scanning',
-        if: `always() && hashFiles('${SARIF_FILE}') != '' && ${uploadIf}`,
-        uses: uses(CODEQL_UPLOAD_SARIF),
-        with: { sarif_file: SARIF_FILE, category: 'privatelink-verify-static' },
       },
       {
         name: 'Keep the JUnit report',

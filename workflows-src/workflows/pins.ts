@@ -27,18 +27,35 @@ export const CONFIGURE_AWS_CREDENTIALS: PinnedAction = {
   version: 'v5.0.0',
 };
 
-/** Uploads the perimeter spec's static findings (SARIF) to code scanning. */
+/**
+ * Uploads the perimeter spec's findings (SARIF) to code scanning. github/codeql-action's
+ * refs/tags/v4.36.2 is an annotated tag (1a818fd5f97ed0ee9a823421bd5b171add01227f, 2026-06-04)
+ * of commit 8aad20d150bbac5944a9f9d289da16a4b0d87c1e, the commit the moving v4 tag also named
+ * (`git cat-file -p v4.36.2` on a mirror of the repository, checked 2026-12-02).
+ */
 export const CODEQL_UPLOAD_SARIF: PinnedAction = {
   repo: 'github/codeql-action/upload-sarif',
   sha: '8aad20d150bbac5944a9f9d289da16a4b0d87c1e',
   version: 'v4.36.2',
 };
 
-/** Keeps the spec's JUnit report with the run, for test-report viewers. */
+/** Keeps the spec's JUnit report with the run, for test-report viewers; hands the SARIF file to the upload job. */
 export const UPLOAD_ARTIFACT: PinnedAction = {
   repo: 'actions/upload-artifact',
   sha: 'ea165f8d65b6e75b540449e92b4886f43607fa02',
   version: 'v4.6.2',
+};
+
+/**
+ * Fetches the SARIF file in the code-scanning job, which checks nothing out and runs no code of
+ * the pull request. v4.3.0 = commit d3f86a106a0bac45b974a628896c90dbdf5c8093
+ * (`git rev-parse v4.3.0^{commit}` on a mirror of actions/download-artifact, 2026-12-02); the v4
+ * line reads what upload-artifact v4 writes.
+ */
+export const DOWNLOAD_ARTIFACT: PinnedAction = {
+  repo: 'actions/download-artifact',
+  sha: 'd3f86a106a0bac45b974a628896c90dbdf5c8093',
+  version: 'v4.3.0',
 };
 
 export const PINNED_ACTIONS = [
@@ -47,6 +64,7 @@ export const PINNED_ACTIONS = [
   CONFIGURE_AWS_CREDENTIALS,
   CODEQL_UPLOAD_SARIF,
   UPLOAD_ARTIFACT,
+  DOWNLOAD_ARTIFACT,
 ];
 
 export function uses(a: PinnedAction): string {

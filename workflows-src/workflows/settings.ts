@@ -10,6 +10,12 @@ export const SETTINGS = {
   stateMachineArn: '',
   region: 'us-east-1',
   modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+  /**
+   * The stack's allowedModels (its probe boundary), comma-separated: a spec model outside them is
+   * refused before anything starts. Empty: the action reads them from the checked-out cdk.json
+   * (privatelink-verify:allowedModels, else the stack default), as `privatelink-verify check` does.
+   */
+  allowedModels: '',
 };
 
 /** The env names the generated workflows carry the settings in. */
@@ -18,6 +24,7 @@ export const SETTINGS_ENV = {
   stateMachineArn: 'PRIVATELINK_VERIFY_STATE_MACHINE_ARN',
   region: 'PRIVATELINK_VERIFY_REGION',
   modelId: 'PRIVATELINK_VERIFY_MODEL_ID',
+  allowedModels: 'PRIVATELINK_VERIFY_ALLOWED_MODELS',
 } as const;
 
 export function settingsEnv(): Record<string, string> {
@@ -26,5 +33,6 @@ export function settingsEnv(): Record<string, string> {
     [SETTINGS_ENV.stateMachineArn]: SETTINGS.stateMachineArn,
     [SETTINGS_ENV.region]: SETTINGS.region,
     [SETTINGS_ENV.modelId]: SETTINGS.modelId,
+    [SETTINGS_ENV.allowedModels]: SETTINGS.allowedModels,
   };
 }

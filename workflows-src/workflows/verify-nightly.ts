@@ -3,12 +3,14 @@ import {
   checkoutStep,
   checkSettingsStep,
   RUNNER,
+  reportArtifactSteps,
   VARS,
   VERIFY_TIMEOUT_MINUTES,
   verifyStep,
+  withoutSpec,
 } from './common.ts';
 import { settingsEnv } from './settings.ts';
-import type { Workflow } from './types.ts';
+import { expr, type Workflow } from './types.ts';
 
 /** Every night: a failure opens (or updates) one issue, and the next pass closes it. */
 export const verifyNightly: Workflow = {
@@ -29,7 +31,13 @@ export const verifyNightly: Workflow = {
         checkSettingsStep,
         checkoutStep,
         awsCredentialsStep(VARS.region),
-        verifyStep({ region: VARS.region, modelId: VARS.modelId, wait: 'complete' }),
+        verifyStep({
+          region: expr(withoutSpec('env.PRIVATELINK_VERIFY_REGION')),
+          modelId: expr(withoutSpec('env.PRIVATELINK_VERIFY_MODEL_ID')),
+          wait: 'complete',
+        }),
+        // The JUnit file only: nightly findings are not pull request code, so no SARIF upload here.
+        reportArtifactSteps[0]!,
       ],
     },
   },

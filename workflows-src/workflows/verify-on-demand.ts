@@ -3,15 +3,18 @@ import {
   checkoutStep,
   checkSettingsStep,
   RUNNER,
+  reportArtifactSteps,
   VARS,
   VERIFY_TIMEOUT_MINUTES,
   verifyStep,
+  withoutSpec,
 } from './common.ts';
 import { settingsEnv } from './settings.ts';
 import { expr, type Workflow } from './types.ts';
 
-const REGION = expr('inputs.region || env.PRIVATELINK_VERIFY_REGION');
-const MODEL = expr('inputs.model || env.PRIVATELINK_VERIFY_MODEL_ID');
+// With a spec: empty runs every region (model) of the spec, a value picks one of the spec's.
+const REGION = expr(`inputs.region || (${withoutSpec('env.PRIVATELINK_VERIFY_REGION')})`);
+const MODEL = expr(`inputs.model || (${withoutSpec('env.PRIVATELINK_VERIFY_MODEL_ID')})`);
 
 /** Run a verification by hand, optionally reporting on a pull request (e.g. one from a fork). */
 export const verifyOnDemand: Workflow = {
@@ -21,12 +24,14 @@ export const verifyOnDemand: Workflow = {
     workflow_dispatch: {
       inputs: {
         region: {
-          description: 'AWS region to verify (default: the repository variable)',
+          description:
+            "AWS region to verify (default: every region of privatelink-verify.yml, else the settings' region)",
           required: false,
           type: 'string',
         },
         model: {
-          description: 'Bedrock model id or inference profile (default: the repository variable)',
+          description:
+            "Bedrock model id or inference profile (with a spec: one of its models; default: the spec's, else the settings' model)",
           required: false,
           type: 'string',
         },
@@ -57,6 +62,7 @@ export const verifyOnDemand: Workflow = {
         checkoutStep,
         awsCredentialsStep(VARS.region),
         verifyStep({ region: REGION, modelId: MODEL, wait: 'complete', prNumber: expr('inputs.pr-number') }),
+        reportArtifactSteps[0]!,
       ],
     },
   },

@@ -1,12 +1,18 @@
 import {
   awsCredentialsStep,
+  BASE_SPEC_DIR,
+  baseSpecCheckoutStep,
   checkoutStep,
   checkSettingsStep,
+  codeScanningJob,
   RUNNER,
+  reportArtifactSteps,
+  SPEC_FILE,
   staticCheckJob,
   VARS,
   VERIFY_TIMEOUT_MINUTES,
   verifyStep,
+  withoutSpec,
 } from './common.ts';
 import { settingsEnv } from './settings.ts';
 import { expr, type Workflow } from './types.ts';
@@ -14,8 +20,11 @@ import { expr, type Workflow } from './types.ts';
 const SAME_REPO = 'github.event.pull_request.head.repo.full_name == github.repository';
 
 /**
- * Every pull request from this repository gets a verdict in one sticky comment. Fork pull
- * requests get no OIDC token (and must not get AWS credentials), so they get a notice instead.
+ * Every pull request from this repository gets a verdict in one sticky comment: the action reads
+ * the pull request's perimeter spec, compares it with the base branch's, and verifies it live in
+ * every region it names; the findings go to code scanning from a job of their own and the JUnit
+ * file stays with the run. Fork pull requests get no OIDC token (and must not get AWS
+ * credentials), so they get the static checks and a notice instead.
  */
 export const verifyPullRequest: Workflow = {
   file: 'verify-pull-request.yml',
@@ -30,7 +39,7 @@ export const verifyPullRequest: Workflow = {
     'cancel-in-progress': false,
   },
   jobs: {
-    'static-check': staticCheckJob(SAME_REPO),
+    'static-check': staticCheckJob(`!(${SAME_REPO})`),
     'fork-notice': {
       name: 'Skip fork pull request',
       if: `!(${SAME_REPO})`,
@@ -45,17 +54,27 @@ export const verifyPullRequest: Workflow = {
     },
     verify: {
       name: 'Verify',
-      needs: ['static-check'],
-      if: `${SAME_REPO} && needs.static-check.outputs.status != '2'`,
+      // The action checks the spec first and starts nothing when it cannot run.
+      if: SAME_REPO,
       'runs-on': RUNNER,
       'timeout-minutes': VERIFY_TIMEOUT_MINUTES,
       permissions: { 'id-token': 'write', contents: 'read', 'pull-requests': 'write' },
+      // Tells the code-scanning job there is a SARIF file to upload (its path is this runner's).
+      outputs: { sarif: expr('steps.verify.outputs.sarif-file') },
       steps: [
         checkSettingsStep,
         checkoutStep,
+        baseSpecCheckoutStep,
         awsCredentialsStep(VARS.region),
-        verifyStep({ region: VARS.region, modelId: VARS.modelId, wait: 'verdict' }),
+        verifyStep({
+          region: expr(withoutSpec(`env.PRIVATELINK_VERIFY_REGION`)),
+          modelId: expr(withoutSpec(`env.PRIVATELINK_VERIFY_MODEL_ID`)),
+          wait: 'verdict',
+          baseSpec: `${BASE_SPEC_DIR}/${SPEC_FILE}`,
+        }),
+        ...reportArtifactSteps,
       ],
     },
+    'code-scanning': codeScanningJob('verify'),
   },
 };
