@@ -112,8 +112,9 @@ describe("the bundled action with this repository's perimeter spec and the produ
     expect(report.matrix?.length).toBeGreaterThan(0);
     expect(report.matrix!.every((c) => c.result === 'passed' || c.result === 'skipped')).toBe(true);
     const junit = readFileSync(result.outputs['junit-file']!, 'utf8');
+    // One testcase per cell, per obligation, and the region's cleanup.
     const cases = junit.match(/<testcase /g) ?? [];
-    expect(cases.length).toBe(report.matrix!.length);
+    expect(cases.length).toBe(report.matrix!.length + report.obligations.length + 1);
     expect(junit).not.toContain('<failure');
     expect(emu.leftovers(TAG_KEYS.runId, report.runId)).toEqual([]);
   }, 180_000);

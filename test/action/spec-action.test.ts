@@ -394,10 +394,10 @@ describe('a spec of two regions', () => {
     expect(run.outputs['execution-arn']).toBe(arns[1]);
     // One comment with both regions.
     expect(gh.comments).toHaveLength(1);
-    expect(gh.comments[0]!.body).toContain('<summary><b>us-east-1</b></summary>');
-    expect(gh.comments[0]!.body).toContain('<summary><b>eu-west-1</b></summary>');
-    // JUnit: one case per observed cell per region; eu-west-1's failed cell fails.
-    const cases = testcases(run.outputs['junit-file']!);
+    expect(gh.comments[0]!.body).toContain('`us-east-1`: ');
+    expect(gh.comments[0]!.body).toContain('`eu-west-1`: ');
+    // JUnit: one case per observed cell per region (beside the obligations and cleanup); eu-west-1's failed cell fails.
+    const cases = testcases(run.outputs['junit-file']!).filter((c) => c.classname.endsWith(MODEL));
     expect(cases.map((c) => [c.classname, Boolean(c.failure)])).toEqual([
       [`privatelink-verify.us-east-1.${MODEL}`, false],
       [`privatelink-verify.eu-west-1.${MODEL}`, true],
@@ -422,8 +422,8 @@ describe('a spec of two regions', () => {
       env(passArn, ws, '9604', { 'base-spec': join(base, 'privatelink-verify.yml') }),
     );
     expect(run.code, run.stdout).toBe(0);
-    expect(run.summary).toContain('Changes against the base:');
-    expect(run.summary).toContain(`added model ${TITAN}`);
-    expect(run.summary).not.toContain(`added model ${MODEL}`);
+    expect(run.summary).toContain('### What this pull request changes');
+    expect(run.summary).toContain(`**added** model ${TITAN}`);
+    expect(run.summary).not.toContain(`**added** model ${MODEL}`);
   });
 });
