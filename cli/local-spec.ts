@@ -26,9 +26,13 @@ export interface SpecRunResult {
   exitCode: number;
 }
 
-/** The worst of several runs' exit codes: bad input, then could not verify, then failed, then ok. */
+/**
+ * The worst of several runs' exit codes: bad input, then failed (a contradiction fails the
+ * perimeter whatever else could not be observed, as worstRunOutcome), then credentials, then
+ * could not verify, then ok.
+ */
 export function worstExit(codes: readonly number[]): number {
-  for (const c of [EXIT.badInput, EXIT.infrastructure, EXIT.credentials, EXIT.verificationFailed])
+  for (const c of [EXIT.badInput, EXIT.verificationFailed, EXIT.credentials, EXIT.infrastructure])
     if (codes.includes(c)) return c;
   return codes.find((c) => c !== EXIT.ok) ?? EXIT.ok;
 }

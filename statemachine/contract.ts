@@ -577,6 +577,17 @@ export const ReportSchema = z.object({
 });
 export type Report = z.infer<typeof ReportSchema>;
 
+/**
+ * Several runs' outcome (a spec's regions): the worst. fail outranks error, as within one run: an
+ * observation that contradicts a claim fails the perimeter whatever else could not be observed;
+ * leftovers outrank a clean pass. No run at all is error: nothing was verified.
+ */
+export const RUN_OUTCOME_ORDER: readonly RunOutcome[] = ['fail', 'error', 'pass-with-leftovers', 'pass'];
+export function worstRunOutcome(outcomes: readonly RunOutcome[]): RunOutcome {
+  if (!outcomes.length) return 'error';
+  return RUN_OUTCOME_ORDER.find((o) => outcomes.includes(o)) ?? 'error';
+}
+
 /** True when the report says something may be left behind: leftovers, unanswered lists, or cleanup not finished. */
 export function hasLeftovers(report: Report): boolean {
   if (report.cleanup.status === 'not-started') return false;

@@ -76,7 +76,7 @@ export const ACTION_METADATA = {
     verdict: { description: 'pass, fail or error (with several regions: the worst).' },
     outcome: {
       description:
-        'pass, pass-with-leftovers, fail or error: the verdict with leftovers folded in (anything but pass fails the step); with several regions the worst, error above fail.',
+        'pass, pass-with-leftovers, fail or error: the verdict with leftovers folded in (anything but pass fails the step); with several regions the worst, fail above error (a region that disproves a claim decides, as within one run).',
     },
     'execution-arn': {
       description:

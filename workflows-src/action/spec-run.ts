@@ -15,7 +15,7 @@ import { stackAllowedModels } from '../../cli/allowed-models.ts';
 import { blockingErrors, runStaticChecks, type StaticCheckResult } from '../../perimeter/check.ts';
 import { changesAgainstBase, type SpecChange } from '../../perimeter/diff.ts';
 import { executionInputFor, perimeterInput } from '../../perimeter/resolve.ts';
-import type { ExecutionInputArgs, RunOutcome } from '../../statemachine/contract.ts';
+import { type ExecutionInputArgs, type RunOutcome, worstRunOutcome } from '../../statemachine/contract.ts';
 import type { PerimeterInput } from '../../statemachine/perimeter-spec.ts';
 import { INPUT_NAMES, type VerifyInputs } from './inputs.ts';
 
@@ -133,22 +133,8 @@ export function inputBytes(input: ExecutionInputArgs): number {
   return Buffer.byteLength(JSON.stringify(input), 'utf8');
 }
 
-const OUTCOME_RANK: Record<RunOutcome, number> = {
-  pass: 0,
-  'pass-with-leftovers': 1,
-  fail: 2,
-  error: 3,
-};
-
-/**
- * The step's outcome over several regions: the worst one. error (a region could not be verified)
- * outranks fail (a region disproved a claim): a fail elsewhere does not make an unverified region
- * any better known, and the step must not read as "only a policy to fix" while a region is unknown.
- */
-export function worstOutcome(outcomes: readonly RunOutcome[]): RunOutcome {
-  if (!outcomes.length) return 'error';
-  return outcomes.reduce((a, b) => (OUTCOME_RANK[b] > OUTCOME_RANK[a] ? b : a));
-}
+/** The step's outcome over several regions: the worst one (the contract's one rule, worstRunOutcome). */
+export const worstOutcome = worstRunOutcome;
 
 /** Index of the result that decides the outcome: the first (in the spec's order) with the worst outcome. */
 export function decidingIndex(outcomes: readonly RunOutcome[]): number {

@@ -14,6 +14,7 @@ import {
   type ResourceRef,
   type RunOutcome,
   runOutcomeOf,
+  worstRunOutcome,
 } from '../../statemachine/contract.ts';
 import { matrixMarkdown, matrixText, type RegionCell } from './matrix.ts';
 import { escapeMarkdownText, oneLine, tableCell } from './text.ts';
@@ -350,13 +351,9 @@ export function cellsOf(reports: readonly Report[]): RegionCell[] {
  * decideVerdict: "an observation that contradicts a claim is a perimeter failure, whatever else
  * happened"): a region that proved the perimeter broken is the news, whatever another could not see.
  */
-const OUTCOME_RANK: readonly RunOutcome[] = ['fail', 'error', 'pass-with-leftovers', 'pass'];
-
-/** The outcome of several regions' runs: the worst of their runOutcomeOf; no report at all is an error. */
+/** The outcome of several regions' runs: the worst of their runOutcomeOf (worstRunOutcome). */
 export function combinedOutcome(reports: readonly Report[]): RunOutcome {
-  if (reports.length === 0) return 'error';
-  const outcomes = reports.map(runOutcomeOf);
-  return OUTCOME_RANK.find((o) => outcomes.includes(o)) ?? 'error';
+  return worstRunOutcome(reports.map(runOutcomeOf));
 }
 
 const OUTCOME_ICON: Record<RunOutcome, string> = {
