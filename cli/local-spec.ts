@@ -82,9 +82,12 @@ export async function runSpecLocally(
  * The files `--junit` and `--sarif` ask for: the live cells and obligations with the static
  * findings, or, when the static checks stopped the run, the static findings alone.
  */
-export function writeSpecOutputs(o: NonNullable<LocalOptions['spec']>, r: SpecRunResult): void {
+export function writeSpecOutputs(
+  o: { junit?: string; sarif?: string },
+  r: Pick<SpecRunResult, 'static' | 'reports'>,
+): void {
   if (!o.junit && !o.sarif) return;
-  if (r.results.length && r.static.loaded) {
+  if (r.reports.length && r.static.loaded) {
     writeLiveOutputs(
       { reports: r.reports, spec: r.static.loaded, findings: r.static.findings, version: VERSION },
       { ...(o.junit ? { junit: o.junit } : {}), ...(o.sarif ? { sarif: o.sarif } : {}) },

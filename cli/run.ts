@@ -3,6 +3,8 @@
  * same start/attach and watch, same report; progress goes to stderr, the report to stdout.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import { Emulator } from '../emulator/emulator.ts';
@@ -31,6 +33,13 @@ Options:
   --wait verdict|complete  return at the verdict, or after cleanup too
                            (default: verdict; with --local: complete, as the emulator stops on exit)
   --run-id ID              execution name; run again with the same id to re-attach (default: a new one)
+  --spec FILE              verify a perimeter spec, as the action's spec: input does: static checks
+                           first (errors: exit 2, nothing started), then one execution per region of
+                           it (--region picks one; --model must be one of its models)
+  --base-spec FILE         with --spec: the base branch's spec, to say what this one changes
+  --allowed-models LIST    with --spec: the models the stack's probe boundary allows (default: the
+                           privatelink-verify:allowedModels context of ./cdk.json, else the stack default)
+  --junit FILE, --sarif FILE  with --spec: also write JUnit XML and SARIF 2.1.0
   --pool NAME              lease a network of this pool (privatelink-verify pool create) instead of
                            building a VPC; with --local a one-network pool is created in the emulator
   --timeout-minutes N      stop waiting after N minutes; the execution keeps running (default: 90)
@@ -80,6 +89,11 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
         wait: { type: 'string' },
         'run-id': { type: 'string' },
         pool: { type: 'string' },
+        spec: { type: 'string' },
+        'base-spec': { type: 'string' },
+        'allowed-models': { type: 'string' },
+        junit: { type: 'string' },
+        sarif: { type: 'string' },
         'timeout-minutes': { type: 'string' },
         'poll-interval-seconds': { type: 'string' },
         json: { type: 'boolean' },
@@ -121,10 +135,27 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
     [INPUT_NAMES.timeoutMinutes]: str(values['timeout-minutes']) ?? '',
     [INPUT_NAMES.comment]: 'off',
     [INPUT_NAMES.pollIntervalSeconds]: str(values['poll-interval-seconds']) ?? (local ? '0.05' : ''),
+    // A spec names its regions and models: the local defaults give way to it.
+    ...(values.spec !== undefined
+      ? {
+          [INPUT_NAMES.spec]: String(values.spec),
+          [INPUT_NAMES.region]: str(values.region) ?? '',
+          [INPUT_NAMES.modelId]: str(values.model) ?? '',
+          [INPUT_NAMES.baseSpec]: str(values['base-spec']) ?? '',
+          [INPUT_NAMES.allowedModels]: str(values['allowed-models']) ?? '',
+        }
+      : {}),
   };
+  if (values.spec === undefined)
+    for (const f of ['base-spec', 'allowed-models', 'junit', 'sarif'])
+      if (values[f] !== undefined) problems.push(`--${f} needs --spec`);
   let inputs: ReturnType<typeof parseInputs> | undefined;
   try {
-    inputs = parseInputs((name) => raw[name] ?? '');
+    // Only a --spec given is read: a privatelink-verify.yml that happens to be here is not.
+    inputs = parseInputs(
+      (name) => raw[name] ?? '',
+      values.spec !== undefined ? { fileExists: (f) => existsSync(resolve(f)) } : {},
+    );
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     problems.push(...e.problems.map(asFlagProblem));
@@ -135,6 +166,8 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
   }
 
   const log = stderrLog(err);
+  if (inputs.spec)
+    return runSpec({ ...inputs, spec: inputs.spec }, { local, pool, runId, values, out, err, log });
   let emulator: Emulator | undefined;
   try {
     let stateMachineArn = inputs.stateMachineArn;
@@ -211,6 +244,92 @@ export async function runCommand(argv: string[], io: RunCommandIo = {}): Promise
     }
     err(`privatelink-verify run: ${(e as Error).message}\n`);
     return EXIT.infrastructure;
+  } finally {
+    await emulator?.close();
+  }
+}
+
+/**
+ * `run --spec`: the action's spec path from a terminal. Static checks (errors: exit 2, nothing
+ * started), then one execution per region in parallel, each named from its input, then one
+ * document for every region and the JUnit/SARIF files asked for.
+ */
+async function runSpec(
+  inputs: ReturnType<typeof parseInputs> & { spec: string },
+  o: {
+    local: boolean;
+    pool: string | undefined;
+    runId: string;
+    values: Record<string, string | boolean | undefined>;
+    out: (s: string) => void;
+    err: (s: string) => void;
+    log: ProgressLog;
+  },
+): Promise<number> {
+  const { checkSpec, regionInput } = await import('../workflows-src/action/spec-run.ts');
+  const { renderRegionReportsText } = await import('../workflows-src/report/render.ts');
+  const { renderFindings } = await import('./check.ts');
+  const spec = await checkSpec(inputs, process.cwd());
+  if (spec.problems.length || !spec.perimeter) {
+    o.err(`${spec.problems.join('\n')}\nprivatelink-verify run: the spec cannot run; nothing was started\n`);
+    return EXIT.badInput;
+  }
+  if (spec.static.findings.length) o.err(renderFindings(spec.static));
+  if (o.local && spec.regions.length > 1) {
+    o.err('privatelink-verify run: --local verifies one region of a spec: give --region\n');
+    return EXIT.badInput;
+  }
+  let emulator: Emulator | undefined;
+  try {
+    let stateMachineArn = inputs.stateMachineArn;
+    const configFor = (region: string): SFNClientConfig =>
+      emulator ? emulator.clientConfig(region) : { region: inputs.stateMachineRegion };
+    if (o.local) {
+      emulator = await Emulator.start({ port: 0, timeScale: 0.01 });
+      // One emulator, the product deployed in each region of the spec with the boundary the checks used.
+      for (const region of spec.regions) {
+        stateMachineArn = (await deployProduct(emulator, { region, allowedModels: [...spec.allowedModels] }))
+          .stateMachineArn;
+        if (o.pool) await ensurePool(emulator.clientConfig(region), { pool: o.pool, region, size: 1 });
+      }
+    }
+    const results = await Promise.all(
+      spec.regions.map((region) => {
+        const input = {
+          ...regionInput({ owner: 'privatelink-verify' }, spec.perimeter!, region),
+          ...(o.pool ? { pool: o.pool } : {}),
+        };
+        const name = runIdForInput(o.runId, input);
+        return runVerification({
+          client: new SFNClient(configFor(region)),
+          stateMachineArn,
+          name,
+          input: { runId: name, ...input },
+          wait: inputs.wait,
+          timeoutSeconds: inputs.timeoutSeconds,
+          pollIntervalSeconds: inputs.pollIntervalSeconds,
+          log: o.log,
+        });
+      }),
+    );
+    const reports = results.flatMap((r) => (r.report ? [r.report] : []));
+    const { writeSpecOutputs } = await import('./local-spec.ts');
+    writeSpecOutputs(
+      {
+        ...(typeof o.values.junit === 'string' ? { junit: o.values.junit } : {}),
+        ...(typeof o.values.sarif === 'string' ? { sarif: o.values.sarif } : {}),
+      },
+      { static: spec.static, reports },
+    );
+    o.out(
+      o.values.json
+        ? `${JSON.stringify(reports, null, 2)}\n`
+        : `${renderRegionReportsText(reports, spec.changes ? { changes: spec.changes } : {})}\n${results.map((r) => `${r.message}\nExecution: ${r.executionArn}`).join('\n')}\n`,
+    );
+    const codes = results.map((r) => exitCodeFor(r.outcome));
+    return codes.includes(EXIT.verificationFailed)
+      ? EXIT.verificationFailed
+      : (codes.find((c) => c !== EXIT.ok) ?? EXIT.ok);
   } finally {
     await emulator?.close();
   }
