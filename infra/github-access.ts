@@ -80,6 +80,21 @@ export class GitHubAccess extends Construct {
         resources: [executions],
       }),
     );
+    // The action sends a pull request's perimeter policies to ValidatePolicy before it starts
+    // anything. The action has no resource type (Service Authorization Reference, AWS IAM Access
+    // Analyzer: ValidatePolicy names no resource), so its only scope is "*"; it reads no resource.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ValidatePerimeterPolicies',
+        actions: ['access-analyzer:ValidatePolicy'],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'access-analyzer:ValidatePolicy has no resource type: "*" is its only scope, and it reads no resource (it checks the policy text sent).',
+    });
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${stack.region}:<AWS::AccountId>:execution:<${stack.getLogicalId(props.stateMachine.node.defaultChild as never)}.Name>:*]`,
       reason:

@@ -120,7 +120,7 @@ function placeholderUses(template: unknown, name: string): (string | number)[][]
   const walk = (v: unknown, path: (string | number)[]) => {
     if (typeof v === 'string') {
       if ([...v.matchAll(PLACEHOLDER_PATTERN)].some((m) => m[1] === name && !m[2])) found.push(path);
-    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    } else if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, [...path, i]);
     else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };
   walk(template, []);

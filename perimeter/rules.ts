@@ -33,6 +33,8 @@ export const STATIC_RULES: Record<string, string> = {
   'access-analyzer-security-warning':
     'IAM Access Analyzer ValidatePolicy security warnings: access it considers overly permissive.',
   'access-analyzer-warning': 'IAM Access Analyzer ValidatePolicy warnings: policy-writing best practices.',
+  'access-analyzer-unavailable':
+    'IAM Access Analyzer ValidatePolicy could not be asked (the action goes on with the static checks).',
   'access-analyzer-suggestion':
     'IAM Access Analyzer ValidatePolicy suggestions: style that does not change access.',
 };

@@ -263,6 +263,32 @@ describe('a spec that cannot run', () => {
     expect(fallback.code, fallback.stdout).toBe(0);
   });
 
+  it('IAM Access Analyzer ValidatePolicy runs before anything starts: its ERROR stops the run at the policy file line', async () => {
+    // "bedrock:InvokeModle" passes the grammar check (any service:action shape) but Access Analyzer
+    // knows no such action: INVALID_ACTION, an ERROR (the emulator answers as perimeter/access-analyzer.ts expects).
+    const identity = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'bedrock:InvokeModle',
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:SourceVpce': '${VpcEndpointId}' } },
+        },
+      ],
+    };
+    const ws = workspace({
+      'privatelink-verify.yml': `${spec(['us-east-1'])}policies:\n  identity: { file: identity.json }\nmatrix:\n  - { expect: denied-by-identity-policy, from: outside }\n`,
+      'identity.json': JSON.stringify(identity, null, 2),
+    });
+    const before = (await executionsOf(passArn)).length;
+    const run = await runBundledAction(env(passArn, ws, '9510'));
+    expect(run.code, run.stdout).toBe(1);
+    expect(run.stdout).toMatch(/identity\.json:\d+:\d+: \[access-analyzer-error\][^\n]*INVALID_ACTION/);
+    expect(run.stdout).toContain('Nothing was started.');
+    expect((await executionsOf(passArn)).length).toBe(before);
+  });
+
   it('a schema error names its line and column', async () => {
     const ws = workspace({ 'privatelink-verify.yml': `${spec(['us-east-1'])}colour: blue\n` });
     const before = (await executionsOf(passArn)).length;

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as core from '@actions/core';
 import { context, getOctokit } from '@actions/github';
+import { AccessAnalyzerClient } from '@aws-sdk/client-accessanalyzer';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { accessAnalyzerFindings } from '../../perimeter/access-analyzer.ts';
 import type { Finding } from '../../perimeter/check.ts';
 import type { ExecutionInputArgs, Report, RunOutcome } from '../../statemachine/contract.ts';
 import { leftoverWarning, renderReportMarkdown } from '../report/render.ts';
@@ -37,6 +39,32 @@ import {
   worstOutcome,
 } from './spec-run.ts';
 import { runVerification, type VerificationResult } from './verify.ts';
+
+/**
+ * IAM Access Analyzer ValidatePolicy on the spec's rendered policies, with the job's credentials
+ * (the stack's GitHub role allows access-analyzer:ValidatePolicy). Not being able to ask is not a
+ * finding about the spec: it is one warning, and the run goes on (the live matrix is the proof).
+ */
+async function validateWithAccessAnalyzer(
+  loaded: Parameters<typeof accessAnalyzerFindings>[0],
+  region: string,
+): Promise<Finding[]> {
+  const client = new AccessAnalyzerClient({ region });
+  try {
+    return await accessAnalyzerFindings(loaded, client);
+  } catch (err) {
+    return [
+      {
+        rule: 'access-analyzer-unavailable',
+        level: 'warning',
+        message: `IAM Access Analyzer ValidatePolicy could not be asked (${(err as Error).name}: ${String((err as Error).message).split('\n')[0]}); the policies were checked statically only`,
+        at: loaded.source.locate([]),
+      },
+    ];
+  } finally {
+    client.destroy();
+  }
+}
 
 const coreLog: ProgressLog = {
   info: (l) => core.info(l),
@@ -108,7 +136,9 @@ export async function run(): Promise<void> {
     let planned: PlannedRun[];
     if (inputs.spec) {
       try {
-        spec = await checkSpec({ ...inputs, spec: inputs.spec }, workspace);
+        spec = await checkSpec({ ...inputs, spec: inputs.spec }, workspace, {
+          validatePolicy: (loaded) => validateWithAccessAnalyzer(loaded, inputs.stateMachineRegion),
+        });
       } catch (err) {
         // A cdk.json that is not JSON (cli/allowed-models.ts): the user's to fix, nothing started.
         if ((err as Error).name === 'UsageError') {

@@ -12,7 +12,12 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stackAllowedModels } from '../../cli/allowed-models.ts';
-import { blockingErrors, runStaticChecks, type StaticCheckResult } from '../../perimeter/check.ts';
+import {
+  blockingErrors,
+  type Finding,
+  runStaticChecks,
+  type StaticCheckResult,
+} from '../../perimeter/check.ts';
 import { changesAgainstBase, type SpecChange } from '../../perimeter/diff.ts';
 import { executionInputFor, perimeterInput } from '../../perimeter/resolve.ts';
 import { type ExecutionInputArgs, type RunOutcome, worstRunOutcome } from '../../statemachine/contract.ts';
@@ -59,6 +64,13 @@ function outsideWorkspace(workspace: string, specPath: string): boolean {
 export async function checkSpec(
   inputs: VerifyInputs & { spec: string },
   workspace: string,
+  opts: {
+    /**
+     * IAM Access Analyzer ValidatePolicy on the rendered policies (perimeter/access-analyzer.ts),
+     * run once the static checks pass: its ERROR findings stop the run like static errors.
+     */
+    validatePolicy?: (loaded: NonNullable<StaticCheckResult['loaded']>) => Promise<Finding[]>;
+  } = {},
 ): Promise<CheckedSpec> {
   // The stack's allowed models as this workspace's cdk.json configures them (the CLI's rule), unless
   // the workflow names them. Either way the deployed boundary is what AWS enforces.
@@ -82,6 +94,16 @@ export async function checkSpec(
   );
   const loaded = checked.loaded;
   if (problems.length || !loaded) return { static: checked, allowedModels, problems, regions: [] };
+  if (opts.validatePolicy) {
+    const found = await opts.validatePolicy(loaded);
+    checked.findings.push(...found);
+    problems.push(
+      ...blockingErrors({ ...checked, findings: found }).map(
+        (f) => `${f.at.file}:${f.at.line}:${f.at.column}: [${f.rule}] ${f.message}`,
+      ),
+    );
+    if (problems.length) return { static: checked, allowedModels, problems, regions: [] };
+  }
 
   const where = `${checked.specFile}:1:1`;
   let regions: string[] = [...loaded.spec.regions];
