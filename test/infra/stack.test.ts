@@ -601,6 +601,7 @@ describe('no wildcards beyond what AWS requires', () => {
     'ec2:DescribeNetworkInterfaces': 'EC2 Describe*',
     'ec2:DescribeRouteTables': 'EC2 Describe*',
     'sts:GetCallerIdentity': 'no resource type',
+    'access-analyzer:ValidatePolicy': 'no resource type (Service Authorization Reference, IAM Access Analyzer)',
     'iam:ListRoles': 'no resource type (the sweeper passes PathPrefix /privatelink-verify/)',
     'xray:PutTraceSegments': 'X-Ray has no resource-level permissions for trace upload',
     'xray:PutTelemetryRecords': 'X-Ray',
@@ -669,7 +670,7 @@ describe('GitHub access', () => {
     expect(JSON.stringify(trust)).not.toMatch(/ForAllValues|ForAnyValue|StringLike|\*/);
   });
 
-  it('may only start and read executions of this state machine', () => {
+  it('may only start and read executions of this state machine, and validate policy text', () => {
     const statements = statementsOfRole(logicalId(stack.github!.role));
     const smId = logicalId(stack.stateMachine);
     expect(statements.map((s) => [s.actions, s.resources.map(joined)])).toEqual([
@@ -684,6 +685,8 @@ describe('GitHub access', () => {
           ),
         ],
       ],
+      // ValidatePolicy reads no resource: it checks the policy text a pull request's spec renders.
+      [['access-analyzer:ValidatePolicy'], ['*']],
     ]);
   });
 
