@@ -601,7 +601,8 @@ describe('no wildcards beyond what AWS requires', () => {
     'ec2:DescribeNetworkInterfaces': 'EC2 Describe*',
     'ec2:DescribeRouteTables': 'EC2 Describe*',
     'sts:GetCallerIdentity': 'no resource type',
-    'access-analyzer:ValidatePolicy': 'no resource type (Service Authorization Reference, IAM Access Analyzer)',
+    'access-analyzer:ValidatePolicy':
+      'no resource type (Service Authorization Reference, IAM Access Analyzer)',
     'iam:ListRoles': 'no resource type (the sweeper passes PathPrefix /privatelink-verify/)',
     'xray:PutTraceSegments': 'X-Ray has no resource-level permissions for trace upload',
     'xray:PutTelemetryRecords': 'X-Ray',
