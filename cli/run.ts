@@ -313,7 +313,7 @@ async function runSpec(
       }),
     );
     const reports = results.flatMap((r) => (r.report ? [r.report] : []));
-    const { writeSpecOutputs } = await import('./local-spec.ts');
+    const { worstExit, writeSpecOutputs } = await import('./local-spec.ts');
     writeSpecOutputs(
       {
         ...(typeof o.values.junit === 'string' ? { junit: o.values.junit } : {}),
@@ -326,10 +326,7 @@ async function runSpec(
         ? `${JSON.stringify(reports, null, 2)}\n`
         : `${renderRegionReportsText(reports, spec.changes ? { changes: spec.changes } : {})}\n${results.map((r) => `${r.message}\nExecution: ${r.executionArn}`).join('\n')}\n`,
     );
-    const codes = results.map((r) => exitCodeFor(r.outcome));
-    return codes.includes(EXIT.verificationFailed)
-      ? EXIT.verificationFailed
-      : (codes.find((c) => c !== EXIT.ok) ?? EXIT.ok);
+    return worstExit(results.map((r) => exitCodeFor(r.outcome)));
   } finally {
     await emulator?.close();
   }

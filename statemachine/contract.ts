@@ -408,6 +408,8 @@ export type Obligation = z.infer<typeof ObligationSchema>;
 
 export const CellResultSchema = z.enum(['passed', 'failed', 'could-not-verify', 'skipped']);
 export type CellResult = z.infer<typeof CellResultSchema>;
+/** The order cells are shown and folded in: failures first, then the unobserved, the passed, the skipped. */
+export const CELL_RESULT_ORDER: readonly CellResult[] = ['failed', 'could-not-verify', 'passed', 'skipped'];
 
 /**
  * One cell of the expected-access matrix as observed: a row of the spec for one model. passed:

@@ -228,7 +228,8 @@ export function renderTemplate(template: unknown, values: TemplateValues): unkno
   return template;
 }
 
-const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
+/** A cross-region inference profile id starts with its geography (`us.`, `eu.`, …). */
+export const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
 
 /**
  * The ARNs a policy must name for `modelId`: a cross-region inference profile is authorized on the

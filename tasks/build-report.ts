@@ -23,7 +23,7 @@ import {
   type StageName,
   type Verdict,
 } from '../statemachine/contract.ts';
-import { planCells, skippedCell, sortCells, unobservedCell } from './lib/matrix-cells.ts';
+import { notRunCells, sortCells } from './lib/matrix-cells.ts';
 
 interface BuildReportEvent {
   phase: 'verdict' | 'final';
@@ -89,9 +89,7 @@ export function matrixOf(s: RunState): MatrixCell[] | undefined {
       phase === 'after-deny' && s.allow && s.allow.status !== 'passed'
         ? 'not run: the deny phase was skipped because the allow phase did not pass'
         : `not run: the run stopped before it (at the ${firstMissingStage(s)} stage${s.failure ? `, ${s.failure.Error}` : ''})`;
-    return planCells(perimeter, phase, unlisted).map((c) =>
-      c.row.skip ? skippedCell(c, `skipped: ${c.row.skip}`) : unobservedCell(c, why),
-    );
+    return notRunCells(perimeter, phase, unlisted, why);
   };
   return sortCells([
     ...phaseCells('allow-policy', s.allow?.matrix),

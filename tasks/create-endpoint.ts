@@ -11,7 +11,7 @@ import type { EndpointOutput } from '../statemachine/contract.ts';
 import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { aws } from './lib/outcomes.ts';
-import { perimeterPolicies, templateValues } from './lib/perimeter.ts';
+import { policiesOfRun } from './lib/perimeter.ts';
 import { allowProbeEndpointPolicy } from './lib/policies.ts';
 import { parseRunState, probeRoleArn, required } from './lib/run-state.ts';
 import { runIdFilter, runTags, tagSpecifications } from './lib/tags.ts';
@@ -25,7 +25,7 @@ export async function handler(event: unknown): Promise<EndpointOutput> {
   const ec2Api = client(EC2Client, input.region);
   // The team's endpoint policy when the run carries its perimeter; the product's own otherwise.
   const endpointPolicy = input.perimeter
-    ? perimeterPolicies(input.perimeter, templateValues({ ...state, preflight }, input.perimeter)).endpoint()
+    ? policiesOfRun({ ...state, preflight }, input.perimeter).endpoint()
     : allowProbeEndpointPolicy(probeRoleArn(preflight.accountId, input.runId), preflight.modelResourceArns);
 
   const found = await aws('DescribeVpcEndpoints', () =>

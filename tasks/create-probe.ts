@@ -27,7 +27,7 @@ import { client } from './lib/clients.ts';
 import { resourceFailed, timedOut } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { aws, errorCode, isNotFound } from './lib/outcomes.ts';
-import { extraRoleName, perimeterPolicies, templateValues } from './lib/perimeter.ts';
+import { extraRoleName, policiesOfRun } from './lib/perimeter.ts';
 import {
   IDENTITY_POLICY_NAME,
   identityPolicy,
@@ -97,10 +97,7 @@ export async function handler(event: unknown): Promise<ProbeFunctionOutput> {
     );
   const allowedModels = (process.env[TASK_ENV.allowedModels] ?? '').split(',').filter(Boolean);
   const written = input.perimeter
-    ? perimeterPolicies(
-        input.perimeter,
-        templateValues({ ...state, preflight }, input.perimeter, endpoint.vpcEndpointId),
-      )
+    ? policiesOfRun({ ...state, preflight }, input.perimeter, endpoint.vpcEndpointId)
     : undefined;
   // A model the stack allows but the endpoint policy does not name: the identity policy allows it
   // too, so only the endpoint policy can refuse it (obligation 3). A perimeter's own identity

@@ -4,7 +4,7 @@ import type { FlipOutput } from '../statemachine/contract.ts';
 import { client } from './lib/clients.ts';
 import { createLogger } from './lib/log.ts';
 import { aws } from './lib/outcomes.ts';
-import { perimeterPolicies, templateValues } from './lib/perimeter.ts';
+import { policiesOfRun } from './lib/perimeter.ts';
 import { denyInvokeEndpointPolicy } from './lib/policies.ts';
 import { parseRunState, required } from './lib/run-state.ts';
 
@@ -15,10 +15,7 @@ export async function handler(event: unknown): Promise<FlipOutput> {
   const endpoint = required(state.provisioned?.endpoint, 'endpoint');
   // A perimeter's rows may call any model and action: its Deny names them all.
   const policy = input.perimeter
-    ? perimeterPolicies(
-        input.perimeter,
-        templateValues({ ...state, preflight }, input.perimeter, endpoint.vpcEndpointId),
-      ).deny()
+    ? policiesOfRun({ ...state, preflight }, input.perimeter, endpoint.vpcEndpointId).deny()
     : denyInvokeEndpointPolicy(preflight.modelResourceArns);
   await aws('ModifyVpcEndpoint', () =>
     client(EC2Client, input.region).send(

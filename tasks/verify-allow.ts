@@ -7,8 +7,8 @@
 import type { Check, MatrixCell, Observation } from '../statemachine/contract.ts';
 import { callAsBystander, callUnlistedModel } from './lib/endpoint-decides.ts';
 import { createLogger } from './lib/log.ts';
-import { endpointDecidesFromCells, planCells, skippedCell, unobservedCell } from './lib/matrix-cells.ts';
-import { runMatrixPhase } from './lib/matrix-run.ts';
+import { endpointDecidesFromCells, notRunCells } from './lib/matrix-cells.ts';
+import { cellDeadlineMs, runMatrixPhase } from './lib/matrix-run.ts';
 import {
   noEgressRoutes,
   policyReadback,
@@ -17,7 +17,7 @@ import {
   throughTheseEnis,
 } from './lib/observations.ts';
 import { callFromOutside } from './lib/outside-caller.ts';
-import { perimeterPolicies, templateValues } from './lib/perimeter.ts';
+import { policiesOfRun } from './lib/perimeter.ts';
 import { allowProbeEndpointPolicy, identityPolicy, modelResourceArns } from './lib/policies.ts';
 import {
   checkFrom,
@@ -84,10 +84,7 @@ export async function handler(
   const perimeter = input.perimeter;
   const roleWritten = {
     identityPolicy: perimeter
-      ? perimeterPolicies(
-          perimeter,
-          templateValues({ ...state, preflight }, perimeter, endpoint.vpcEndpointId),
-        ).identity()
+      ? policiesOfRun({ ...state, preflight }, perimeter, endpoint.vpcEndpointId).identity()
       : identityPolicy(endpoint.vpcEndpointId, arns, unlistedArns),
     ...(boundaryArn ? { boundaryArn } : {}),
   };
@@ -184,7 +181,6 @@ export async function handler(
   let matrix: MatrixCell[] | undefined;
   if (perimeter) {
     // The perimeter's rows of this phase; its endpoint-refusal rows are what show the policy decides.
-    const planned = planCells(perimeter, 'allow-policy', probe.unlistedModelId);
     matrix =
       status === 'passed' && 'value' in reading
         ? await runMatrixPhase({
@@ -193,17 +189,14 @@ export async function handler(
             probe,
             reading: reading.value,
             intervalMs: input.options.probeIntervalSeconds * 1000,
-            // Cells are not the allow phase's wait: they get the Lambda's time, less a call's worth.
-            deadlineMs: Date.now() + (context?.getRemainingTimeInMillis?.() ?? 600_000) - 60_000,
+            deadlineMs: cellDeadlineMs(context),
             log,
           })
-        : planned.map((c) =>
-            c.row.skip
-              ? skippedCell(c, `skipped: ${c.row.skip}`)
-              : unobservedCell(
-                  c,
-                  'not run: the allowed call did not pass through this endpoint, so no other call would prove anything',
-                ),
+        : notRunCells(
+            perimeter,
+            'allow-policy',
+            probe.unlistedModelId,
+            'not run: the allowed call did not pass through this endpoint, so no other call would prove anything',
           );
   }
   if (matrix && status === 'passed' && 'value' in reading) {

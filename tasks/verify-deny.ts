@@ -9,8 +9,8 @@
  */
 import type { MatrixCell, Observation, ProbeResult, VerifyDenyOutput } from '../statemachine/contract.ts';
 import { createLogger } from './lib/log.ts';
-import { planCells, skippedCell, unobservedCell } from './lib/matrix-cells.ts';
-import { runMatrixPhase } from './lib/matrix-run.ts';
+import { notRunCells } from './lib/matrix-cells.ts';
+import { cellDeadlineMs, runMatrixPhase } from './lib/matrix-run.ts';
 import { policyReadback, throughTheseEnis } from './lib/observations.ts';
 import { refusedResource } from './lib/outcomes.ts';
 import { arnMatches } from './lib/policy-compare.ts';
@@ -120,16 +120,14 @@ export async function handler(
             probe,
             reading: enis,
             intervalMs: input.options.probeIntervalSeconds * 1000,
-            deadlineMs: Date.now() + (context?.getRemainingTimeInMillis?.() ?? 600_000) - 60_000,
+            deadlineMs: cellDeadlineMs(context),
             log,
           })
-        : planCells(input.perimeter, 'after-deny', probe.unlistedModelId).map((c) =>
-            c.row.skip
-              ? skippedCell(c, `skipped: ${c.row.skip}`)
-              : unobservedCell(
-                  c,
-                  "not run: the run's own Deny was not seen refusing in every zone, so no call after it would prove anything",
-                ),
+        : notRunCells(
+            input.perimeter,
+            'after-deny',
+            probe.unlistedModelId,
+            "not run: the run's own Deny was not seen refusing in every zone, so no call after it would prove anything",
           );
   }
 

@@ -8,7 +8,12 @@
  * asks about (the identity policy when the row asks about the endpoint policy, and the other way
  * round: AWS names one reason) — is could-not-verify, never evidence either way.
  */
-import type { MatrixCell, Observation, Outcome } from '../../statemachine/contract.ts';
+import {
+  CELL_RESULT_ORDER,
+  type MatrixCell,
+  type Observation,
+  type Outcome,
+} from '../../statemachine/contract.ts';
 import type { ExpectedOutcome, MatrixRow, PerimeterInput } from '../../statemachine/perimeter-spec.ts';
 import { explainOutcome, isUnobservedOutcome } from './outcomes.ts';
 
@@ -127,16 +132,22 @@ export function judgeCell(
   );
 }
 
-const CELL_RANK: Record<MatrixCell['result'], number> = {
-  failed: 0,
-  'could-not-verify': 1,
-  passed: 2,
-  skipped: 3,
-};
-
-/** Failures first, then the unobserved, then the passed, then the skipped; the spec's order within each. */
+/** In CELL_RESULT_ORDER (failures first); the spec's order within each. */
 export function sortCells(cells: readonly MatrixCell[]): MatrixCell[] {
-  return [...cells].sort((a, b) => CELL_RANK[a.result] - CELL_RANK[b.result] || a.index - b.index);
+  const rank = (c: MatrixCell) => CELL_RESULT_ORDER.indexOf(c.result);
+  return [...cells].sort((a, b) => rank(a) - rank(b) || a.index - b.index);
+}
+
+/** Every cell of a phase that did not run: skipped rows as skipped, the others unobserved, with why. */
+export function notRunCells(
+  perimeter: PerimeterInput,
+  phase: Phase,
+  unlistedModelId: string | undefined,
+  why: string,
+): MatrixCell[] {
+  return planCells(perimeter, phase, unlistedModelId).map((c) =>
+    c.row.skip ? skippedCell(c, `skipped: ${c.row.skip}`) : unobservedCell(c, why),
+  );
 }
 
 /**

@@ -40,6 +40,14 @@ const clip = (lines: string[]) =>
 /** Calls per cell: a fresh role's policy may take seconds to be in effect (IAM eventual consistency). */
 const ATTEMPTS = 4;
 
+/**
+ * When a verify task stops starting cells: cells are not the phase's own wait (its deadline is
+ * spent by then), so they get the Lambda's remaining time, less one cell's worth of calls.
+ */
+export function cellDeadlineMs(context?: { getRemainingTimeInMillis?: () => number }): number {
+  return Date.now() + (context?.getRemainingTimeInMillis?.() ?? 600_000) - 60_000;
+}
+
 export interface MatrixRunOptions {
   input: ExecutionInput;
   phase: Phase;

@@ -70,6 +70,15 @@ export function templateValues(
 const render = (template: Record<string, unknown>, values: TemplateValues) =>
   JSON.stringify(renderTemplate(template, values));
 
+/** The policies of the run in `state`, once the endpoint (when given) exists: what the tasks write and read back. */
+export function policiesOfRun(
+  state: Pick<RunState, 'input' | 'network'> & { preflight: { accountId: string } },
+  perimeter: PerimeterInput,
+  vpcEndpointId?: string,
+) {
+  return perimeterPolicies(perimeter, templateValues(state, perimeter, vpcEndpointId));
+}
+
 /** The policies a perimeter run writes, as the JSON text it writes. */
 export function perimeterPolicies(perimeter: PerimeterInput, values: TemplateValues) {
   return {

@@ -1,22 +1,17 @@
 /** The policy documents a run attaches. Built here only, so the report can show exactly what was tested. */
+import {
+  INFERENCE_PROFILE_PREFIX,
+  modelPolicyArns,
+  unlistedModel,
+} from '../../statemachine/perimeter-spec.ts';
 
 export const INVOKE_ACTIONS = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'];
 
-export const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
-
 /**
- * ARNs a call to `modelId` is authorized against. A cross-region inference profile is checked
- * against the profile ARN and the foundation-model ARN in each destination region, so both go in.
+ * ARNs a call to `modelId` is authorized against: for a cross-region inference profile, the
+ * profile ARN and the foundation-model ARN in each destination region. One rule, the spec's.
  */
-export function modelResourceArns(region: string, accountId: string, modelId: string): string[] {
-  const m = INFERENCE_PROFILE_PREFIX.exec(modelId);
-  if (!m) return [`arn:aws:bedrock:${region}::foundation-model/${modelId}`];
-  const base = modelId.slice(m[0].length);
-  return [
-    `arn:aws:bedrock:${region}:${accountId}:inference-profile/${modelId}`,
-    `arn:aws:bedrock:*::foundation-model/${base}`,
-  ];
-}
+export { INFERENCE_PROFILE_PREFIX, modelPolicyArns as modelResourceArns };
 
 /**
  * The endpoint policy under test, attached when the endpoint is created: only the run's probe role
@@ -123,12 +118,10 @@ export function bystanderTrustPolicy(verifyRoleArn: string): string {
 
 /**
  * A model for the unlisted-model call: the first model the stack allows (so the boundary does not
- * refuse it) that the run's policies do not already cover. A cross-region profile covers its
- * foundation model in every region, so neither may stand for the other.
+ * refuse it) that the run's policies do not already cover (the spec's rule, for one model).
  */
 export function unlistedModelFor(runModelId: string, allowedModels: readonly string[]): string | undefined {
-  const base = (m: string) => m.replace(INFERENCE_PROFILE_PREFIX, '');
-  return allowedModels.find((m) => m !== runModelId && base(m) !== base(runModelId));
+  return unlistedModel([runModelId], allowedModels);
 }
 
 export const LAMBDA_TRUST_POLICY = JSON.stringify({

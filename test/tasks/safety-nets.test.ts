@@ -213,6 +213,38 @@ describe('safety nets', () => {
     );
   });
 
+  it("the sweeper finds a perimeter's extra role (plv-by-<run>.x1) by its tags and deletes it; another run's is kept", async () => {
+    const { createCallerRole } = await import('../../tasks/lib/bystander-role.ts');
+    const { extraRoleName } = await import('../../tasks/lib/perimeter.ts');
+    const iam = new IAMClient(emu.clientConfig());
+    const verifyArn = (await iam.send(new GetRoleCommand({ RoleName: 'sweep-verify' }))).Role!.Arn!;
+    const make = (runId: string, expiresAt: Date) =>
+      createCallerRole({
+        region: 'us-east-1',
+        roleName: extraRoleName(runId, 0),
+        verifyRoleArn: verifyArn,
+        description: 'test',
+        policyName: 'plv-perimeter-role',
+        policyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: '*' }],
+        }),
+        tags: { runId, owner: 'test', expiresAt: expiresAt.toISOString() },
+      });
+    await make('expired-extra', new Date(Date.now() - 60_000));
+    await make('live-extra', new Date(Date.now() + 3_600_000));
+    const { handler: sweep } = await import('../../tasks/sweep.ts');
+    const result = await sweep({ region: 'us-east-1' });
+    expect(result.passes['expired-extra']?.deleted).toContainEqual({
+      type: 'iam-role',
+      id: 'plv-by-expired-extra.x1',
+    });
+    await expect(iam.send(new GetRoleCommand({ RoleName: 'plv-by-expired-extra.x1' }))).rejects.toThrow(
+      /cannot be found/,
+    );
+    expect((await iam.send(new GetRoleCommand({ RoleName: 'plv-by-live-extra.x1' }))).Role).toBeDefined();
+  });
+
   it('the sweeper under a refused DescribeVpcs still finds the expired run by its subnets, removes what it may, and reports the refused list', async () => {
     await strandedNetwork('expired-refused', new Date(Date.now() - 60_000), '10.48.0.0/16');
     emu.setFaults([

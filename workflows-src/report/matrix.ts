@@ -3,7 +3,7 @@
  * reviewer looks for, and what survives when a long comment is cut at its end), then cells that
  * could not be verified, then passes, then skipped rows with their reason.
  */
-import type { CellResult, MatrixCell } from '../../statemachine/contract.ts';
+import { CELL_RESULT_ORDER, type CellResult, type MatrixCell } from '../../statemachine/contract.ts';
 import { collapseRepeats, oneLine, tableCell } from './text.ts';
 
 /** A cell with the region whose run observed it (one report per region). */
@@ -20,7 +20,7 @@ export const CELL_ICON: Record<CellResult, string> = {
 };
 
 /** The order cells are listed in: what needs action first. */
-export const CELL_ORDER: readonly CellResult[] = ['failed', 'could-not-verify', 'passed', 'skipped'];
+export const CELL_ORDER = CELL_RESULT_ORDER;
 
 const COUNT_WORDS: Record<CellResult, string> = {
   passed: 'passed',
