@@ -19,7 +19,7 @@ import type { Emulator } from '../../emulator/emulator.ts';
 import { FULL_ACCESS_POLICY } from '../../emulator/services/ec2.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
 import { twoSubnetNetwork } from '../helpers/network.ts';
-import { endpointAvailable, eventually } from '../helpers/wait.ts';
+import { endpointAvailable, eventually, withClockHeld } from '../helpers/wait.ts';
 
 let emu: Emulator;
 let ec2: EC2Client;
@@ -266,19 +266,21 @@ describe('EC2 interface endpoints', () => {
     const allow = JSON.stringify({
       Statement: [{ Effect: 'Allow', Principal: '*', Action: 'bedrock:InvokeModel', Resource: '*' }],
     });
-    const mod = await ec2.send(
-      new ModifyVpcEndpointCommand({
-        VpcEndpointId: id,
-        PolicyDocument: allow,
-        AddSecurityGroupIds: [other],
-        RemoveSecurityGroupIds: [net.sg],
-        PrivateDnsEnabled: false,
-      }),
-    );
-    expect(mod.Return).toBe(true);
-    // Traffic keeps the old policy for a while after the change (propagation, on every profile).
-    expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy).toEqual(JSON.parse(DENY_ALL));
-    let [ep] = (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [id] }))).VpcEndpoints!;
+    let [ep] = await withClockHeld(emu, async () => {
+      const mod = await ec2.send(
+        new ModifyVpcEndpointCommand({
+          VpcEndpointId: id,
+          PolicyDocument: allow,
+          AddSecurityGroupIds: [other],
+          RemoveSecurityGroupIds: [net.sg],
+          PrivateDnsEnabled: false,
+        }),
+      );
+      expect(mod.Return).toBe(true);
+      // Traffic keeps the old policy for a while after the change (propagation, on every profile).
+      expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy).toEqual(JSON.parse(DENY_ALL));
+      return (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [id] }))).VpcEndpoints!;
+    });
     expect(ep).toMatchObject({
       PolicyDocument: allow,
       Groups: [{ GroupId: other, GroupName: 'other' }],

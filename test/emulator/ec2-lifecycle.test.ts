@@ -19,6 +19,7 @@ import { PROFILES } from '../../emulator/core/latency.ts';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
 import { twoSubnetNetwork } from '../helpers/network.ts';
+import { eventually, withClockHeld } from '../helpers/wait.ts';
 
 /**
  * Time-driven behaviour, on the realistic profile with timeScale 0.001: a virtual minute takes
@@ -51,22 +52,6 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: st
     return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
   }
   throw new Error('expected the call to fail');
-}
-
-/** Poll until the predicate holds; fails the test after a generous real-time deadline. */
-async function eventually<T>(
-  probe: () => Promise<T> | T,
-  ok: (v: T) => boolean,
-  what: string,
-  deadlineMs = 8000,
-): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const network = () => twoSubnetNetwork(ec2, { octet: 30, groupName: 'fn' });
@@ -111,17 +96,19 @@ describe('EC2 latency profile', () => {
     const net = await network();
     const ep = await createEndpoint(net);
     expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy).toEqual(policy('Deny'));
-    await ec2.send(
-      new ModifyVpcEndpointCommand({
-        VpcEndpointId: ep.VpcEndpointId,
-        PolicyDocument: JSON.stringify(policy('Allow')),
-      }),
-    );
-    const described = (
-      await ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [net.vpcId] }] }))
-    ).VpcEndpoints![0]!;
-    expect(JSON.parse(described.PolicyDocument!)).toEqual(policy('Allow'));
-    expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy).toEqual(policy('Deny'));
+    await withClockHeld(emu, async () => {
+      await ec2.send(
+        new ModifyVpcEndpointCommand({
+          VpcEndpointId: ep.VpcEndpointId,
+          PolicyDocument: JSON.stringify(policy('Allow')),
+        }),
+      );
+      const described = (
+        await ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [net.vpcId] }] }))
+      ).VpcEndpoints![0]!;
+      expect(JSON.parse(described.PolicyDocument!)).toEqual(policy('Allow'));
+      expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy).toEqual(policy('Deny'));
+    });
     await eventually(
       () => emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy,
       (p) => JSON.stringify(p) === JSON.stringify(policy('Allow')),
@@ -155,16 +142,13 @@ describe('EC2 latency profile', () => {
     const ep = await createEndpoint(net);
     // Calls made right after one another, as a client on AWS makes them: simulated time stands
     // still meanwhile, however long the loaded machine takes between them.
-    const release = emu.ctx.clock.hold('test client');
-    try {
+    await withClockHeld(emu, async () => {
       await ec2.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [ep.VpcEndpointId!] }));
       expect(await endpointState(net.vpcId)).toBe('deleting');
       expect((await errorOf(ec2.send(new DeleteSubnetCommand({ SubnetId: net.subnets[0] })))).name).toBe(
         'DependencyViolation',
       );
-    } finally {
-      release();
-    }
+    });
     await eventually(
       () => endpointState(net.vpcId),
       (s) => s === undefined,

@@ -20,7 +20,7 @@ import type { Emulator } from '../../emulator/emulator.ts';
 import { LAMBDA_TRUST_POLICY, zippedFixture } from '../fixtures/lambda/bundle.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
 import { type TestNetwork, twoSubnetNetwork } from '../helpers/network.ts';
-import { eventually, functionReady } from '../helpers/wait.ts';
+import { eventually, functionReady, withClockHeld } from '../helpers/wait.ts';
 
 /**
  * The instant profile keeps AWS's state machines and only shortens the delays (issue 9 item 4):
@@ -143,14 +143,16 @@ describe('instant profile: every lifecycle state AWS shows is observable', () =>
       (s) => s === 'available',
       'available',
     );
-    await ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: id, PolicyDocument: policy('Deny') }));
     const view = () => emu.ec2.interfaceEndpointsInVpc(net.vpcId).find((e) => e.vpcEndpointId === id)!;
-    // Traffic still meets the old policy right after the change; DescribeVpcEndpoints shows the new one.
-    expect(view().effectivePolicy).toEqual(JSON.parse(policy('Allow')));
-    expect(
-      (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [id] }))).VpcEndpoints?.[0]
-        ?.PolicyDocument,
-    ).toBe(policy('Deny'));
+    await withClockHeld(emu, async () => {
+      await ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: id, PolicyDocument: policy('Deny') }));
+      // Traffic still meets the old policy right after the change; DescribeVpcEndpoints shows the new one.
+      expect(view().effectivePolicy).toEqual(JSON.parse(policy('Allow')));
+      expect(
+        (await ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [id] }))).VpcEndpoints?.[0]
+          ?.PolicyDocument,
+      ).toBe(policy('Deny'));
+    });
     await eventually(view, (v) => JSON.stringify(v.effectivePolicy) === policy('Deny'), 'the Deny in force');
     await ec2.send(new DeleteVpcEndpointsCommand({ VpcEndpointIds: [id] }));
   });

@@ -23,6 +23,7 @@ import {
   REGION,
   waitUsable,
 } from '../helpers/path-world.ts';
+import { withClockHeld } from '../helpers/wait.ts';
 
 /**
  * The decision table of the network + policy path from inside a VPC: every hop missing or
@@ -298,17 +299,19 @@ describe('path decision table, from inside a VPC', () => {
 
   it('an endpoint policy flip to Deny takes effect only after propagation, then names the endpoint policy', async () => {
     const w = await build({}, { profile: PROFILES.realistic, timeScale: 0.005 });
-    await w.ec2.send(
-      new ModifyVpcEndpointCommand({
-        VpcEndpointId: w.vpceId,
-        PolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+    await withClockHeld(w.emu, async () => {
+      await w.ec2.send(
+        new ModifyVpcEndpointCommand({
+          VpcEndpointId: w.vpceId,
+          PolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+          }),
         }),
-      }),
-    );
-    // Propagation takes 30 s or more of virtual time: the old policy still decides right after the change.
-    expect((await w.explain()).outcome).toBe('allowed');
+      );
+      // Propagation takes 30 s or more of virtual time: the old policy still decides right after the change.
+      expect((await w.explain()).outcome).toBe('allowed');
+    });
     let d = await w.explain();
     for (let i = 0; i < 300 && d.outcome === 'allowed'; i++) {
       await new Promise((r) => setTimeout(r, 10));

@@ -39,3 +39,21 @@ export async function endpointAvailable(ec2: EC2Client, vpcEndpointId: string): 
     `${vpcEndpointId} available`,
   );
 }
+
+/**
+ * Calls made right after one another, as a client on AWS makes them: simulated time stands still
+ * while `steps` run, however long the loaded machine takes between them. For assertions about
+ * the moment just after a change (the old policy still in force, an endpoint still `deleting`):
+ * at the instant profile's cap a few real milliseconds of load are tens of virtual seconds.
+ */
+export async function withClockHeld<T>(
+  emu: { ctx: { clock: { hold(label: string): () => void } } },
+  steps: () => Promise<T>,
+): Promise<T> {
+  const release = emu.ctx.clock.hold('test client');
+  try {
+    return await steps();
+  } finally {
+    release();
+  }
+}
