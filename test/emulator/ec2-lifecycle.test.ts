@@ -104,7 +104,9 @@ describe('EC2 latency profile', () => {
         }),
       );
       const described = (
-        await ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [net.vpcId] }] }))
+        await ec2.send(
+          new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [net.vpcId] }] }),
+        )
       ).VpcEndpoints![0]!;
       expect(JSON.parse(described.PolicyDocument!)).toEqual(policy('Allow'));
       expect(emu.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!.effectivePolicy).toEqual(policy('Deny'));
