@@ -1,9 +1,8 @@
 /** `privatelink-verify check`: the static checks of a perimeter spec, in seconds, with nothing created. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccessAnalyzerClient } from '@aws-sdk/client-accessanalyzer';
-import { CONTEXT_KEYS, configFromContext, resolveConfig } from '../infra/config.ts';
 import { accessAnalyzerFindings } from '../perimeter/access-analyzer.ts';
 import {
   blockingErrors,
@@ -13,8 +12,6 @@ import {
 } from '../perimeter/check.ts';
 import { changesAgainstBase, renderChanges } from '../perimeter/diff.ts';
 import { junitXml } from '../perimeter/junit.ts';
-import { loadSpec } from '../perimeter/load.ts';
-import { perimeterInput } from '../perimeter/resolve.ts';
 import { STATIC_RULES } from '../perimeter/rules.ts';
 import { sarifLog } from '../perimeter/sarif.ts';
 import { DEFAULT_SPEC_FILE } from '../statemachine/perimeter-spec.ts';
