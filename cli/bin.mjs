@@ -49,6 +49,10 @@ if (
     process.channel.unref();
     process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   }
+  // V8's code cache for this command's own modules (Node's module compile cache, in the
+  // machine's temporary directory; NODE_COMPILE_CACHE moves it, NODE_DISABLE_COMPILE_CACHE=1 turns it off).
+  const { enableCompileCache } = await import('node:module');
+  enableCompileCache();
   const { main } = await import('./main.ts');
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -1,8 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, normalize, sep } from 'node:path';
+import { dirname } from 'node:path';
 import { unzipSync } from 'fflate';
 import { baseContext, decide } from '../auth/policies.ts';
 import { trustAllows } from '../auth/trust.ts';
@@ -18,6 +16,7 @@ import type {
   RestRequest,
   RestResult,
 } from '../core/service.ts';
+import { storePackage } from './lambda/code-store.ts';
 import { FunctionRuntime, IDLE_RECLAIM_REAL_MS, type InvocationOutcome } from './lambda/runtime.ts';
 
 const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'];
@@ -74,7 +73,7 @@ interface VpcSetting {
 }
 
 interface CodePackage {
-  /** Temporary directory owning everything below. */
+  /** The package's directory in the machine's code store (shared, never deleted here). */
   root: string;
   /** The unzipped package (LAMBDA_TASK_ROOT). */
   dir: string;
@@ -183,7 +182,6 @@ export class LambdaService implements EmulatedService, LambdaModel {
   private readonly ctx: EmulatorContext;
   /** Keyed by `region/name`. */
   private readonly functions = new Map<string, LambdaFunction>();
-  private readonly codeDirs = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
 
   constructor(ctx: EmulatorContext) {
@@ -291,7 +289,6 @@ export class LambdaService implements EmulatedService, LambdaModel {
     f.live = f.latest;
     f.runtime?.retire();
     f.runtime = undefined;
-    if (old.code.root !== f.live.code.root) this.dropCode(old.code.root);
   }
 
   private isPending(f: LambdaFunction): boolean {
@@ -343,7 +340,6 @@ export class LambdaService implements EmulatedService, LambdaModel {
     if (vpc) await this.checkEniPermission(base.role, region);
     const code = await this.storeCode(input.Code);
     if (this.functions.has(`${region}/${name}`)) {
-      this.dropCode(code.root);
       throw lambdaError('ResourceConflictException', `Function already exist: ${name}`, 409);
     }
     // Delays count from the moment the function exists (after its code is stored), not from the request.
@@ -533,7 +529,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
     return { vpcId: [...vpcIds][0]!, subnetIds: [...subnetIds], securityGroupIds: [...securityGroupIds] };
   }
 
-  /** Unzip a deployment package into its own directory, which the function's workers load from. */
+  /** Unzip a deployment package into the code store (lambda/code-store.ts), which the function's workers load from. */
   private async storeCode(code: Record<string, any> | undefined): Promise<CodePackage> {
     if (!code?.ZipFile) {
       if (code?.S3Bucket || code?.ImageUri) throw invalidParameter('The emulator accepts Code.ZipFile only.');
@@ -548,28 +544,11 @@ export class LambdaService implements EmulatedService, LambdaModel {
         'Could not unzip uploaded file. Please check your file, then try to upload again.',
       );
     }
-    const root = await mkdtemp(join(tmpdir(), 'plv-lambda-'));
-    this.codeDirs.add(root);
+    const sha = createHash('sha256').update(zip);
+    const hex = sha.copy().digest('hex');
     // Like /var/task beside /var/runtime: the package's own node_modules win, the runtime's SDK is the fallback.
-    const dir = join(root, 'task');
-    await mkdir(join(root, 'node_modules'), { recursive: true });
-    for (const [scope, target] of RUNTIME_SCOPES) {
-      if (target) await symlink(target, join(root, 'node_modules', scope), 'dir');
-    }
-    await mkdir(dir);
-    for (const [path, content] of Object.entries(files)) {
-      if (path.endsWith('/')) continue;
-      const target = normalize(join(dir, path));
-      if (!target.startsWith(dir + sep)) continue; // a path escaping the package is ignored, as unzip -: would refuse it
-      await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, content);
-    }
-    return { root, dir, sha256: createHash('sha256').update(zip).digest('base64'), size: zip.length };
-  }
-
-  private dropCode(dir: string): void {
-    if (!this.codeDirs.delete(dir)) return;
-    this.track(rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const stored = await storePackage(files, hex, RUNTIME_SCOPES);
+    return { ...stored, sha256: sha.digest('base64'), size: zip.length };
   }
 
   private track(p: Promise<unknown>): void {
@@ -645,12 +624,7 @@ export class LambdaService implements EmulatedService, LambdaModel {
       S3Bucket: input.S3Bucket,
       ImageUri: input.ImageUri,
     });
-    try {
-      this.assertUpdatable(f);
-    } catch (err) {
-      this.dropCode(code.root);
-      throw err;
-    }
+    this.assertUpdatable(f);
     const next: FunctionSettings = {
       ...f.latest,
       code,
@@ -685,8 +659,6 @@ export class LambdaService implements EmulatedService, LambdaModel {
     const runtime = f.runtime;
     f.runtime = undefined;
     await runtime?.close();
-    this.dropCode(f.live.code.root);
-    this.dropCode(f.latest.code.root);
   }
 
   private getFunction(req: RestRequest, call: OperationCall): RestResult {

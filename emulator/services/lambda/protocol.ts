@@ -15,6 +15,8 @@ export interface WorkerData {
   handler: string;
   /** Directory holding the unzipped deployment package. */
   codeDir: string;
+  /** Node's module compile cache for the package's modules (lambda/code-store.ts). */
+  compileCacheDir: string;
   memorySize: number;
   logStreamName: string;
   /** The emulator's clock state (core/clock.ts), shared so the function sees the same virtual time. */

@@ -11,6 +11,7 @@ import {
   SLOT,
   type VirtualTimer,
 } from '../../core/clock.ts';
+import { COMPILE_CACHE_DIR } from './code-store.ts';
 import type {
   DnsAnswer,
   DnsQuestion,
@@ -122,6 +123,7 @@ class ExecutionEnvironment {
       functionName: config.functionName,
       handler: config.handler,
       codeDir: config.codeDir,
+      compileCacheDir: COMPILE_CACHE_DIR,
       memorySize: config.memorySize,
       logStreamName: `${new Date(deps.clock.now()).toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${Math.random().toString(16).slice(2, 14)}`,
       clock: deps.clock.shared,

@@ -8,7 +8,7 @@ import dns from 'node:dns';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { syncBuiltinESMExports } from 'node:module';
+import { enableCompileCache, flushCompileCache, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
@@ -257,8 +257,12 @@ async function loadHandler(): Promise<Handler> {
     );
   }
   let mod: Record<string, unknown>;
+  // The package's path is stable (lambda/code-store.ts), so its compiled code is reused across
+  // sandboxes and runs; written out at once, since a reclaimed sandbox is terminated, not exited.
+  enableCompileCache({ directory: data.compileCacheDir });
   try {
     mod = await import(pathToFileURL(file).href);
+    flushCompileCache();
   } catch (err) {
     const e = errorPayload(err);
     throw new RuntimeError('Runtime.UserCodeSyntaxError', `${e.errorType}: ${e.errorMessage}`);
