@@ -536,18 +536,20 @@ export class LambdaService implements EmulatedService, LambdaModel {
       throw invalidParameter('Please provide a source for function code.');
     }
     const zip = Buffer.from(String(code.ZipFile), 'base64');
-    let files: Record<string, Uint8Array>;
-    try {
-      files = unzipSync(zip);
-    } catch {
-      throw invalidParameter(
-        'Could not unzip uploaded file. Please check your file, then try to upload again.',
-      );
-    }
+    const unzip = () => {
+      try {
+        return unzipSync(zip);
+      } catch {
+        throw invalidParameter(
+          'Could not unzip uploaded file. Please check your file, then try to upload again.',
+        );
+      }
+    };
     const sha = createHash('sha256').update(zip);
     const hex = sha.copy().digest('hex');
-    // Like /var/task beside /var/runtime: the package's own node_modules win, the runtime's SDK is the fallback.
-    const stored = await storePackage(files, hex, RUNTIME_SCOPES);
+    // Like /var/task beside /var/runtime: the package's own node_modules win, the runtime's SDK is
+    // the fallback. A package already stored was a valid zip: only new content is unzipped.
+    const stored = await storePackage(unzip, hex, RUNTIME_SCOPES);
     return { ...stored, sha256: sha.digest('base64'), size: zip.length };
   }
 

@@ -132,4 +132,30 @@ describe('Lambda code in the store', () => {
     const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'store-a' }));
     expect(got.Configuration?.CodeSize).toBe(zip.length);
   });
+
+  it('refuses a package that is not a zip, as Lambda does, and stores nothing for it', async () => {
+    const err = await lambda
+      .send(
+        new CreateFunctionCommand({
+          FunctionName: 'store-bad-zip',
+          Runtime: 'nodejs24.x',
+          Handler: 'index.handler',
+          Role: roleArn,
+          Code: { ZipFile: text(`not a zip ${Math.random()}`) },
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(err?.name).toBe('InvalidParameterValueException');
+    expect(err?.message).toBe(
+      'Could not unzip uploaded file. Please check your file, then try to upload again.',
+    );
+    // Nothing half-stored by this process (other test files store packages meanwhile).
+    const mine = readdirSync(join(tmpdir(), 'plv-lambda-code')).filter((n) =>
+      n.startsWith(`.tmp-${process.pid}-`),
+    );
+    expect(mine).toEqual([]);
+  });
 });

@@ -35,10 +35,11 @@ let pruned: Promise<void> | undefined;
 
 /**
  * The directory holding `files` with `runtimeScopes` linked beside them (name → target), made now
- * or found from an earlier store of the same content.
+ * or found from an earlier store of the same content. `files` may be a function: it is called
+ * (the package unzipped) only when the content is not stored yet.
  */
 export async function storePackage(
-  files: Record<string, Uint8Array>,
+  files: Record<string, Uint8Array> | (() => Record<string, Uint8Array>),
   zipSha256: string,
   runtimeScopes: [string, string | undefined][],
   store = CODE_STORE_DIR,
@@ -61,6 +62,7 @@ export async function storePackage(
   } catch {
     // not stored yet (or half-stored by a process that died): store it
   }
+  const contents = typeof files === 'function' ? files() : files;
   const temp = join(store, `.tmp-${process.pid}-${randomUUID()}`);
   const dir = join(temp, 'task');
   await mkdir(join(temp, 'node_modules'), { recursive: true });
@@ -68,7 +70,7 @@ export async function storePackage(
     if (target) await symlink(target, join(temp, 'node_modules', scope), 'dir');
   }
   await mkdir(dir);
-  for (const [path, content] of Object.entries(files)) {
+  for (const [path, content] of Object.entries(contents)) {
     if (path.endsWith('/')) continue;
     const target = normalize(join(dir, path));
     if (!target.startsWith(dir + sep)) continue; // a path escaping the package is ignored, as unzip -: would refuse it

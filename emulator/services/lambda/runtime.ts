@@ -21,7 +21,7 @@ import type {
   WorkerResponse,
 } from './protocol.ts';
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url);
+const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
 
 export interface RuntimeConfig {
   functionName: string;

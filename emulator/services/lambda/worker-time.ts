@@ -14,13 +14,18 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
+import { createRequire } from 'node:module';
 import net from 'node:net';
-import timers from 'node:timers';
-import timersPromises from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { realEpochMs, SLOT, SLOT_DUE_OFFSET, virtualNowFrom } from '../../core/clock.ts';
 import { ROUTED_HOST_HEADER, SANDBOX_HEADER } from './protocol.ts';
+
+// Patched below: taken with require, so their ESM namespaces are made after the patches (worker.ts).
+const builtin = createRequire(import.meta.url);
+const http2Module = builtin('node:http2') as typeof http2;
+const timers = builtin('node:timers') as typeof import('node:timers');
+const timersPromises = builtin('node:timers/promises') as typeof import('node:timers/promises');
 
 export interface VirtualTimeOptions {
   clock: SharedArrayBuffer;
@@ -365,8 +370,8 @@ export function installVirtualTime(o: VirtualTimeOptions) {
     });
   });
 
-  const realConnect = http2.connect;
-  http2.connect = function (this: unknown, authority: string | URL, ...rest: unknown[]) {
+  const realConnect = http2Module.connect;
+  http2Module.connect = function (this: unknown, authority: string | URL, ...rest: unknown[]) {
     const session = (realConnect as (...a: unknown[]) => http2.ClientHttp2Session).call(
       this,
       authority,

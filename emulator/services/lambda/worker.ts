@@ -2,13 +2,12 @@
  * Runs inside a worker thread: one Lambda execution environment. Before the function's bundle
  * loads, it moves the thread's clock, timers and DNS into the emulator's world, so function code
  * (SDK timeouts, waiters, a probe's DNS check) behaves as it would on AWS.
- * Only Node built-ins here: this file is loaded by the worker directly.
+ * Only Node built-ins here: this file is loaded by the worker directly (through worker-entry.mjs).
  */
-import dns from 'node:dns';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
-import { enableCompileCache, flushCompileCache, syncBuiltinESMExports } from 'node:module';
+import type { RequestOptions as HttpsRequestOptions } from 'node:https';
+import { createRequire, flushCompileCache } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
@@ -20,6 +19,17 @@ import {
   type WorkerResponse,
 } from './protocol.ts';
 import { installVirtualTime } from './worker-time.ts';
+
+/**
+ * The built-ins this file patches, taken with require: an ESM import would make their ESM
+ * namespaces now, with the unpatched functions, and only syncBuiltinESMExports would update
+ * them, which reads every export of every built-in (loading undici through node:http's lazy
+ * getters: ~14 ms of every sandbox's start). Made after the patches, the function's own
+ * `import { lookup } from 'node:dns'` sees the patched ones.
+ */
+const builtin = createRequire(import.meta.url);
+const dns = builtin('node:dns') as typeof import('node:dns');
+const https = builtin('node:https') as typeof import('node:https');
 
 const data = workerData as WorkerData;
 const port = parentPort!;
@@ -188,7 +198,7 @@ https.request = function (this: unknown, ...args: unknown[]) {
   const fromUrl = typeof first === 'string' || first instanceof URL;
   const options = (
     fromUrl ? (typeof second === 'object' ? second : {}) : (first ?? {})
-  ) as https.RequestOptions;
+  ) as HttpsRequestOptions;
   const url = fromUrl ? new URL(String(first)) : undefined;
   const host = String(url?.hostname ?? options.hostname ?? options.host ?? '').replace(/:\d+$/, '');
   if (!isAwsName(host))
@@ -213,8 +223,6 @@ https.request = function (this: unknown, ...args: unknown[]) {
     callback,
   );
 } as typeof https.request;
-
-syncBuiltinESMExports();
 
 // ---- The function itself. ----
 
@@ -257,9 +265,9 @@ async function loadHandler(): Promise<Handler> {
     );
   }
   let mod: Record<string, unknown>;
-  // The package's path is stable (lambda/code-store.ts), so its compiled code is reused across
-  // sandboxes and runs; written out at once, since a reclaimed sandbox is terminated, not exited.
-  enableCompileCache({ directory: data.compileCacheDir });
+  // The compile cache is on (worker-entry.mjs) and the package's path is stable
+  // (lambda/code-store.ts), so its compiled code is reused across sandboxes and runs; written out
+  // at once, since a reclaimed sandbox is terminated, not exited.
   try {
     mod = await import(pathToFileURL(file).href);
     flushCompileCache();
