@@ -1,3 +1,8 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { AwsError } from '../../core/errors.ts';
 
@@ -94,21 +99,71 @@ export function validateDefinition(text: unknown): StateMachineDefinition {
 
 /**
  * Definitions the library's validator accepted, by text. asl-validator compiles its JSON schemas
- * anew on every call (about 0.3 s), and a process deploys the same definition again and again
- * (every test emulator, every `npm start`); the verdict depends on the text alone.
+ * anew on every call (about 0.3 s; ~0.2 s of every `npm start`'s deploy by --cpu-prof), and the
+ * same definition is deployed again and again (every test emulator, every `npm start`); the
+ * verdict depends on the text and the library alone. Kept in memory, and on disk across
+ * processes under the machine's temporary directory, keyed by both.
  */
 const ACCEPTED = new Map<string, string>();
 const ACCEPTED_MAX = 64;
+const ACCEPTED_DIR = join(tmpdir(), 'plv-emulator-cache', 'asl-accepted');
+
+function libraryVersions(): string {
+  const require = createRequire(import.meta.url);
+  const version = (name: string, from = require) => {
+    try {
+      return (JSON.parse(readFileSync(from.resolve(`${name}/package.json`), 'utf8')) as { version: string })
+        .version;
+    } catch {
+      return 'unknown';
+    }
+  };
+  let local: NodeJS.Require = require;
+  try {
+    local = createRequire(require.resolve('aws-local-stepfunctions'));
+  } catch {
+    // keep the emulator's own resolution
+  }
+  return `aws-local-stepfunctions@${version('aws-local-stepfunctions')} asl-validator@${version('asl-validator', local)}`;
+}
+let versions: string | undefined;
 
 /** Validate `def` (parsed from `text`) as the library does, and leave it as validation leaves it. */
 function librarySchemaCheck(text: string, def: Record<string, unknown>): Record<string, unknown> {
-  const seen = ACCEPTED.get(text);
   // The validator fills in defaults (each state's QueryLanguage): a hit returns the same result.
+  const seen = ACCEPTED.get(text);
   if (seen !== undefined) return JSON.parse(seen) as Record<string, unknown>;
+  versions ??= libraryVersions();
+  const file = join(
+    ACCEPTED_DIR,
+    `${createHash('sha256').update(versions).update('\0').update(text).digest('hex')}.json`,
+  );
+  try {
+    const stored = readFileSync(file, 'utf8');
+    const out = JSON.parse(stored) as Record<string, unknown>;
+    remember(text, stored);
+    return out;
+  } catch {
+    // not accepted before (or an unreadable entry): validate
+  }
   new StateMachine(def as unknown as StateMachineDefinition);
-  if (ACCEPTED.size >= ACCEPTED_MAX) ACCEPTED.clear();
-  ACCEPTED.set(text, JSON.stringify(def));
+  const result = JSON.stringify(def);
+  remember(text, result);
+  try {
+    mkdirSync(ACCEPTED_DIR, { recursive: true });
+    // Written then renamed: a concurrent reader sees the whole entry or none.
+    const temp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+    writeFileSync(temp, result);
+    renameSync(temp, file);
+  } catch {
+    // a cache that cannot be written only costs the next process the validation
+  }
   return def;
+}
+
+function remember(text: string, result: string): void {
+  if (ACCEPTED.size >= ACCEPTED_MAX) ACCEPTED.clear();
+  ACCEPTED.set(text, result);
 }
 
 const TASK_RESOURCE = /^arn:aws[\w-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:[^\s${}]+$/;
