@@ -80,7 +80,8 @@ export function npmStartArgs(): string[] {
   const pkg = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { scripts: { start: string } };
   const words = pkg.scripts.start.split(/\s+/);
   const at = words.indexOf('cli/bin.mjs');
-  if (words[0] !== 'node' || at < 0) throw new Error(`npm start is not "node cli/bin.mjs …": ${pkg.scripts.start}`);
+  if (words[0] !== 'node' || at < 0)
+    throw new Error(`npm start is not "node cli/bin.mjs …": ${pkg.scripts.start}`);
   return words.slice(at + 1);
 }
 

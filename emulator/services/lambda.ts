@@ -285,7 +285,6 @@ export class LambdaService implements EmulatedService, LambdaModel {
   private settle(f: LambdaFunction): void {
     if (f.live === f.latest || this.ctx.now() < f.updateDoneAt) return;
     if (f.mustShowUpdate && !f.shownUpdate) return;
-    const old = f.live;
     f.live = f.latest;
     f.runtime?.retire();
     f.runtime = undefined;
