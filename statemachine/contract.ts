@@ -642,7 +642,7 @@ export const EXECUTION_ERRORS = {
  * entry point (local, run, sweep, emulator, the action) refuses the same values with the same words.
  */
 export function inputFieldProblem(
-  field: 'runId' | 'region' | 'modelId' | 'vpcCidr',
+  field: 'runId' | 'region' | 'modelId' | 'vpcCidr' | 'pool',
   value: unknown,
 ): string | undefined {
   const r = ExecutionInputSchema.shape[field].safeParse(value);

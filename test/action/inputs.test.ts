@@ -43,7 +43,13 @@ describe('action inputs', () => {
     expect(inputs.prNumber).toBe(12);
   });
 
+  it('passes a pool name on, as the execution input takes it', () => {
+    expect(parseInputs((n) => ({ ...GOOD, pool: 'ci-pool' })[n] ?? '').pool).toBe('ci-pool');
+    expect(parseInputs((n) => GOOD[n] ?? '').pool).toBeUndefined();
+  });
+
   it.each([
+    [{ pool: 'CI' }, 'pool "CI": pool must be 1–24 lower-case letters, digits or "-"'],
     [{ 'state-machine-arn': '' }, 'state-machine-arn is required'],
     [
       { 'state-machine-arn': 'arn:aws:lambda:us-east-1:123456789012:function:x' },

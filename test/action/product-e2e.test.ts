@@ -5,8 +5,11 @@
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deployProduct } from '../../cli/deploy.ts';
+import { ensurePool } from '../../cli/pool.ts';
 import { runCommand } from '../../cli/run.ts';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { ReportSchema, TAG_KEYS } from '../../statemachine/contract.ts';
@@ -35,7 +38,7 @@ afterAll(async () => {
 
 beforeEach(() => gh.reset());
 
-function run(runId: string) {
+function run(runId: string, extra: Record<string, string> = {}) {
   return runBundledAction({
     emulatorUrl: emu.url,
     githubUrl: gh.url,
@@ -50,6 +53,7 @@ function run(runId: string) {
       'github-token': 'ghs_standin',
       'poll-interval-seconds': '0.05',
       'timeout-minutes': '5',
+      ...extra,
     },
   });
 }
@@ -85,6 +89,40 @@ describe('the bundled action with the product deployed', () => {
       emu.ctx.world = { ...emu.ctx.world, endpointPolicyUpdatesApply: true };
     }
   }, 120_000);
+});
+
+describe('the bundled action with a network lease pool', () => {
+  it('leases a pooled network instead of building a VPC, passes, and leaves the pool as it found it', async () => {
+    const cfg = emu.clientConfig('us-east-1');
+    await ensurePool(cfg, { pool: 'ci', region: 'us-east-1', size: 1 });
+    const ec2 = new EC2Client(cfg);
+    const vpcs = async () =>
+      ((await ec2.send(new DescribeVpcsCommand({}))).Vpcs ?? []).map((v) => v.VpcId).sort();
+    const before = await vpcs();
+    const result = await run('6103', { pool: 'ci' });
+    expect(result.code, result.stdout).toBe(0);
+    const report = ReportSchema.parse(JSON.parse(result.outputs['report-json']!));
+    // The world where the input is dropped on the way builds a VPC of the run's own: no lease.
+    expect(report.leasedNetwork).toBe('pool-ci-1');
+    expect(report.cleanup.status).toBe('complete');
+    expect(await vpcs()).toEqual(before);
+    expect(emu.leftovers(TAG_KEYS.runId, report.runId)).toEqual([]);
+  }, 120_000);
+
+  it('refuses a pool name that pool create would refuse, before starting anything', async () => {
+    const sfn = new SFNClient(emu.clientConfig('us-east-1'));
+    const executions = async () =>
+      (await sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions?.length ?? 0;
+    const before = await executions();
+    const result = await run('6104', { pool: 'Not_A_Pool' });
+    // A failed step is exit 1 on GitHub (as for every bad input of the action).
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      '::error::Invalid input: pool "Not_A_Pool": pool must be 1–24 lower-case letters',
+    );
+    expect(result.stdout).toContain('Nothing was started.');
+    expect(await executions()).toBe(before);
+  }, 60_000);
 });
 
 describe("the bundled action with this repository's perimeter spec and the product deployed", () => {

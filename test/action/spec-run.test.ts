@@ -113,6 +113,13 @@ describe('one execution input per region', () => {
     expect(parsed.perimeter?.models).toEqual([MODEL, 'amazon.titan-text-express-v1']);
     expect(parsed.options.denySettleSeconds).toBe(12);
     expect(parsed.owner).toBe('github.com/o/r');
+    expect(parsed.pool).toBeUndefined();
+    // The action's pool input reaches every region's run.
+    const pooled = ExecutionInputSchema.parse({
+      runId: 'r',
+      ...regionInput({ owner: 'o', pool: 'ci' }, perimeter, 'us-east-1'),
+    });
+    expect(pooled.pool).toBe('ci');
   });
 
   it('gets a deterministic execution name of its own per region', () => {

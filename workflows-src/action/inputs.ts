@@ -32,6 +32,8 @@ export interface VerifyInputs {
   baseSpec?: string;
   /** Models the stack's probe boundary allows; absent: the stack's, as cdk.json says, else its default. */
   allowedModels?: string[];
+  /** Network lease pool every run leases from (`privatelink-verify pool create`); absent: each run builds its VPC. */
+  pool?: string;
   wait: WaitMode;
   timeoutSeconds: number;
   comment: CommentMode;
@@ -56,6 +58,7 @@ export const INPUT_NAMES = {
   spec: 'spec',
   baseSpec: 'base-spec',
   allowedModels: 'allowed-models',
+  pool: 'pool',
 } as const;
 
 export const INPUT_DEFAULTS = {
@@ -191,6 +194,12 @@ export function parseInputs(get: (name: string) => string, opts: ParseOptions = 
     }
   }
 
+  const pool = raw(INPUT_NAMES.pool);
+  if (pool) {
+    const problem = inputFieldProblem('pool', pool);
+    if (problem) problems.push(`${INPUT_NAMES.pool} "${pool}": ${problem}`);
+  }
+
   if (problems.length > 0) throw new InputError(problems);
   return {
     stateMachineArn,
@@ -206,5 +215,6 @@ export function parseInputs(get: (name: string) => string, opts: ParseOptions = 
     ...(spec ? { spec } : {}),
     ...(baseSpec ? { baseSpec } : {}),
     ...(allowedModels ? { allowedModels } : {}),
+    ...(pool ? { pool } : {}),
   };
 }

@@ -150,7 +150,11 @@ export async function run(): Promise<void> {
       announceStatic(spec);
       planned = spec.perimeter
         ? spec.regions.map((region) => {
-            const input = regionInput({ owner }, spec!.perimeter!, region);
+            const input = regionInput(
+              { owner, ...(inputs.pool ? { pool: inputs.pool } : {}) },
+              spec!.perimeter!,
+              region,
+            );
             const name = nameFor(input);
             return { region, name, input: { runId: name, ...input } };
           })
@@ -181,7 +185,12 @@ export async function run(): Promise<void> {
         `${planned.length} region(s): ${planned.map((p) => p.region).join(', ')}; models ${spec.perimeter!.models.join(', ')}; execution input ${Math.max(...planned.map((p) => inputBytes(p.input)))} bytes at most`,
       );
     } else {
-      const input = { region: inputs.region, modelId: inputs.modelId, owner };
+      const input = {
+        region: inputs.region,
+        modelId: inputs.modelId,
+        owner,
+        ...(inputs.pool ? { pool: inputs.pool } : {}),
+      };
       const name = nameFor(input);
       planned = [{ region: inputs.region, name, input: { runId: name, ...input } }];
     }

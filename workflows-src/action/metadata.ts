@@ -37,6 +37,11 @@ export const ACTION_METADATA = {
         "Models the deployed stack's probe boundary allows (comma- or space-separated); a spec model outside them is refused statically. Default: the stack's allowedModels as the workspace's cdk.json sets them, else the stack default. AWS enforces the deployed boundary either way.",
       required: false,
     },
+    [INPUT_NAMES.pool]: {
+      description:
+        'Lease a network of this pool (made once with `privatelink-verify pool create`) instead of building a VPC per run: each run still creates and deletes its own endpoint and probe, and the VPC quota and VPC teardown stop bounding how many runs an hour a region takes. Empty: every run builds and deletes its own VPC.',
+      required: false,
+    },
     [INPUT_NAMES.wait]: {
       description: `${WAIT_MODES.join(' | ')}: "verdict" returns as soon as the verdict is known and leaves cleanup running; "complete" waits for cleanup too.`,
       required: false,

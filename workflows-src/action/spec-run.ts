@@ -128,6 +128,8 @@ export async function checkSpec(
 /** What every region's input shares: today's input without region and model (the spec gives those). */
 export interface BaseInput {
   owner: string;
+  /** The pool every region's run leases its network from (the `pool` input). */
+  pool?: string;
 }
 
 /**
