@@ -3,6 +3,7 @@
  * the concurrency benchmark and the determinism test.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { DescribeExecutionCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { fullHistory } from '../cli/local.ts';
 import type { Emulator } from '../emulator/emulator.ts';
@@ -107,14 +108,35 @@ export function cpuHog(): { stop: () => void } {
 }
 
 /** Peak resident set size of this process (emulator and sandboxes are threads of it), sampled. */
+/**
+ * This process's peak resident set from now on. On Linux the kernel keeps it exactly (VmHWM),
+ * reset here by writing 5 to /proc/self/clear_refs; elsewhere, 100 ms samples of the RSS.
+ */
 export function rssSampler(): { peakMb: () => number; stop: () => void } {
+  const hwm = () => {
+    try {
+      return Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) * 1024 || 0;
+    } catch {
+      return 0;
+    }
+  };
+  let exact = false;
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    exact = hwm() > 0;
+  } catch {
+    // not Linux, or not allowed: sample
+  }
   let peak = process.memoryUsage().rss;
   const t = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 100);
   t.unref();
   return {
-    peakMb: () => Math.max(peak, process.memoryUsage().rss) / 1048576,
+    peakMb: () => (exact ? hwm() : Math.max(peak, process.memoryUsage().rss)) / 1048576,
     stop: () => clearInterval(t),
   };
 }
+
+/** This process's resident set now, in MiB. */
+export const rssNowMb = () => process.memoryUsage().rss / 1048576;
