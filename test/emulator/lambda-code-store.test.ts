@@ -9,6 +9,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -20,6 +21,7 @@ import {
   GetFunctionCommand,
   InvokeCommand,
   LambdaClient,
+  UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
@@ -31,7 +33,7 @@ import {
 } from '../../emulator/services/lambda/code-store.ts';
 import { LAMBDA_TRUST_POLICY, zippedSource } from '../fixtures/lambda/bundle.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
-import { functionReady } from '../helpers/wait.ts';
+import { eventually, functionReady } from '../helpers/wait.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const files = (body: string) => ({ 'index.mjs': text(body), 'lib/a.mjs': text('export const a = 1;') });
@@ -129,6 +131,20 @@ describe('Lambda code in the store', () => {
     expect(roots[0]).toBe(roots[1]);
     expect(roots[0]!.startsWith(join(tmpdir(), 'plv-lambda-code'))).toBe(true);
     expect(cacheEntries()).toBeGreaterThan(before);
+    // A cold start marks the package in use, so a prune elsewhere keeps it.
+    const mark = join(roots[0]!, '..', '.complete');
+    const dayAgo = new Date(Date.now() - STALE_MS - 60_000);
+    utimesSync(mark, dayAgo, dayAgo);
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({ FunctionName: 'store-a', Description: 'cold again' }),
+    );
+    await functionReady(lambda, 'store-a');
+    expect((await lambda.send(new InvokeCommand({ FunctionName: 'store-a' }))).FunctionError).toBeUndefined();
+    await eventually(
+      () => statSync(mark).mtimeMs,
+      (t) => Date.now() - t < STALE_MS,
+      'the package marked in use',
+    );
     const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'store-a' }));
     expect(got.Configuration?.CodeSize).toBe(zip.length);
   });

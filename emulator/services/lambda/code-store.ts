@@ -34,6 +34,15 @@ export interface StoredPackage {
 let pruned: Promise<void> | undefined;
 
 /**
+ * A sandbox starts from the package in `dir` (its `task/` directory): the package is in use, so
+ * no other emulator's prune removes it (an emulator may run for days after it stored the code).
+ */
+export function touchPackage(dir: string): void {
+  const now = new Date();
+  void utimes(join(dirname(dir), COMPLETE), now, now).catch(() => {});
+}
+
+/**
  * The directory holding `files` with `runtimeScopes` linked beside them (name → target), made now
  * or found from an earlier store of the same content. `files` may be a function: it is called
  * (the package unzipped) only when the content is not stored yet.

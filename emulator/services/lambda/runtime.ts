@@ -11,7 +11,7 @@ import {
   SLOT,
   type VirtualTimer,
 } from '../../core/clock.ts';
-import { COMPILE_CACHE_DIR } from './code-store.ts';
+import { COMPILE_CACHE_DIR, touchPackage } from './code-store.ts';
 import type {
   DnsAnswer,
   DnsQuestion,
@@ -314,6 +314,7 @@ export class FunctionRuntime {
       // A run that starts a new sandbox has moved on from the functions it left idle: reclaim
       // those now, not after the idle timeout, so a run holds one loaded sandbox per step.
       if (this.deps.reclaimOnNextStep()) evictIdleOf(this.deps.clock.runKey(), this);
+      touchPackage(this.config.codeDir);
       env = new ExecutionEnvironment(this.config, this.deps, (e) => this.released(e));
     }
     this.busy.add(env);
