@@ -33,6 +33,16 @@ import { withClockHeld } from '../helpers/wait.ts';
 
 afterEach(closePathWorld);
 
+const DENY_ALL = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
+});
+
+/** The endpoint policy becomes an explicit Deny of everything (the product's flip, simplified). */
+function flipToDenyAll(w: Awaited<ReturnType<typeof build>>) {
+  return w.ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: w.vpceId, PolicyDocument: DENY_ALL }));
+}
+
 describe('path decision table, from inside a VPC', () => {
   it('fully correct setup: private DNS → available endpoint → SGs → both policies → model answers', async () => {
     const w = await build();
@@ -300,15 +310,7 @@ describe('path decision table, from inside a VPC', () => {
   it('an endpoint policy flip to Deny takes effect only after propagation, then names the endpoint policy', async () => {
     const w = await build({}, { profile: PROFILES.realistic, timeScale: 0.005 });
     await withClockHeld(w.emu, async () => {
-      await w.ec2.send(
-        new ModifyVpcEndpointCommand({
-          VpcEndpointId: w.vpceId,
-          PolicyDocument: JSON.stringify({
-            Version: '2012-10-17',
-            Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
-          }),
-        }),
-      );
+      await flipToDenyAll(w);
       // Propagation takes 30 s or more of virtual time: the old policy still decides right after the change.
       expect((await w.explain()).outcome).toBe('allowed');
     });
@@ -324,15 +326,7 @@ describe('path decision table, from inside a VPC', () => {
 
   it('a world where endpoint policy updates never apply keeps answering with the old policy', async () => {
     const w = await build({}, { world: { endpointPolicyUpdatesApply: false } });
-    await w.ec2.send(
-      new ModifyVpcEndpointCommand({
-        VpcEndpointId: w.vpceId,
-        PolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
-        }),
-      }),
-    );
+    await flipToDenyAll(w);
     await w.emu.ctx.clock.sleep(600_000);
     const out = await invoke(w.runtime);
     expect(out.$metadata.httpStatusCode).toBe(200);
@@ -353,11 +347,6 @@ describe('path decision table, from inside a VPC', () => {
     );
   });
 
-  const DENY_ALL = JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: '*' }],
-  });
-
   it('a Deny that flaps (world.denyLapse with forSeconds): refused, then allowed again, then refused', async () => {
     const w = await build(
       {},
@@ -366,7 +355,7 @@ describe('path decision table, from inside a VPC', () => {
         world: { endpointPolicyPropagationSeconds: 40, denyLapse: { afterSeconds: 80, forSeconds: 120 } },
       },
     );
-    await w.ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: w.vpceId, PolicyDocument: DENY_ALL }));
+    await flipToDenyAll(w);
     const at = async (s: number) => {
       await w.emu.ctx.clock.sleep(s * 1000);
       return (await w.explain()).outcome;
@@ -382,7 +371,7 @@ describe('path decision table, from inside a VPC', () => {
 
   it('a Deny enforced as "no allow" (world.denyEnforcedAs): the refusal is implicit, not the explicit Deny', async () => {
     const w = await build({}, { world: { endpointPolicyPropagationSeconds: 1, denyEnforcedAs: 'no-allow' } });
-    await w.ec2.send(new ModifyVpcEndpointCommand({ VpcEndpointId: w.vpceId, PolicyDocument: DENY_ALL }));
+    await flipToDenyAll(w);
     await w.emu.ctx.clock.sleep(5_000);
     const err = await failure(invoke(w.runtime));
     expect(err.message).toBe(denied('because no VPC endpoint policy allows the bedrock:InvokeModel action'));
