@@ -5,7 +5,8 @@
  * ideal ⌈N / free VPC slots⌉ × one run's VPC-holding time (the median of an uncontended run,
  * from CreateNetwork's exit to the end), wall time, peak RSS (the kernel's high-water mark), what
  * each run adds to the resident set after the product is deployed ((peak − deployed) ÷ N), and
- * how much of the growth is given back once the runs ended and their sandboxes were reclaimed.
+ * how much of the growth is given back once the runs ended and their sandboxes were reclaimed
+ * (1.5 s and 10 s after: the memory of ended worker threads comes back over seconds).
  * Figures only; no pass/fail. Run one N per process for its own peak: `node bench/concurrency.ts 10`.
  * `node bench/concurrency.ts [N ...]` (default 5 10 25).
  */
@@ -40,7 +41,7 @@ export async function main(sizes = [5, 10, 25]): Promise<void> {
     const makespan = (Math.max(...r.runs.map((x) => x.end)) - Math.min(...r.runs.map((x) => x.start))) / 1000;
     for (const run of r.runs) if (run.why) console.log(`  ${run.runId}: ${run.why}`);
     console.log(
-      `N=${n}: passed ${outcomes.pass ?? 0}/${n} ${JSON.stringify(outcomes)}, leftovers ${r.leftovers}, queued for a VPC ${r.runs.filter((x) => x.quotaWaitSeconds > 0).length}; makespan ${makespan.toFixed(0)} s simulated vs ideal ⌈${n}/${r.free}⌉ × ${hold.toFixed(0)} s = ${ideal.toFixed(0)} s (ratio ${(makespan / ideal).toFixed(2)}); wall ${r.wallS.toFixed(1)} s, peak RSS ${r.peakMb.toFixed(0)} MB; deployed ${r.deployedMb.toFixed(0)} MB, ${((r.peakMb - r.deployedMb) / n).toFixed(0)} MB per run; after the runs ${r.afterMb.toFixed(0)} MB (${(r.peakMb - r.afterMb).toFixed(0)} of ${(r.peakMb - r.deployedMb).toFixed(0)} MB of growth given back; the emulator's heap holds ${r.heapGrowthMb.toFixed(0)} MB more: executions, histories, resources)`,
+      `N=${n}: passed ${outcomes.pass ?? 0}/${n} ${JSON.stringify(outcomes)}, leftovers ${r.leftovers}, queued for a VPC ${r.runs.filter((x) => x.quotaWaitSeconds > 0).length}; makespan ${makespan.toFixed(0)} s simulated vs ideal ⌈${n}/${r.free}⌉ × ${hold.toFixed(0)} s = ${ideal.toFixed(0)} s (ratio ${(makespan / ideal).toFixed(2)}); wall ${r.wallS.toFixed(1)} s, peak RSS ${r.peakMb.toFixed(0)} MB; deployed ${r.deployedMb.toFixed(0)} MB, ${((r.peakMb - r.deployedMb) / n).toFixed(0)} MB per run; after the runs ${r.afterMb.toFixed(0)} MB (${(r.peakMb - r.afterMb).toFixed(0)} of ${(r.peakMb - r.deployedMb).toFixed(0)} MB of growth given back), ${r.after10Mb.toFixed(0)} MB 10 s after (${(r.peakMb - r.after10Mb).toFixed(0)} given back); the emulator's heap holds ${r.heapGrowthMb.toFixed(0)} MB more: executions, histories, resources`,
     );
   }
 }
@@ -63,6 +64,9 @@ async function measure(n: number, prefix: string) {
     // Idle sandboxes are reclaimed 400 ms (real) after their last invocation: wait that out.
     await new Promise((r) => setTimeout(r, 1500));
     const afterMb = settledRssMb();
+    const heapGrowthMb = heapUsedMb() - deployedHeapMb;
+    // Ended worker threads' memory comes back over seconds (released lazily): look again at 10 s.
+    await new Promise((r) => setTimeout(r, 8500));
     return {
       runs,
       leftovers,
@@ -71,7 +75,8 @@ async function measure(n: number, prefix: string) {
       peakMb,
       deployedMb,
       afterMb,
-      heapGrowthMb: heapUsedMb() - deployedHeapMb,
+      after10Mb: settledRssMb(),
+      heapGrowthMb,
     };
   } finally {
     rss.stop();
