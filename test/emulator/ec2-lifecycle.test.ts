@@ -54,10 +54,10 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: st
   throw new Error('expected the call to fail');
 }
 
-const network = () => twoSubnetNetwork(ec2, { octet: 30, groupName: 'fn' });
+const network = (client = ec2) => twoSubnetNetwork(client, { octet: 30, groupName: 'fn' });
 
-async function createEndpoint(net: Awaited<ReturnType<typeof network>>) {
-  const out = await ec2.send(
+async function createEndpoint(net: Awaited<ReturnType<typeof network>>, client = ec2) {
+  const out = await client.send(
     new CreateVpcEndpointCommand({
       VpcId: net.vpcId,
       ServiceName: RUNTIME,
@@ -84,20 +84,8 @@ describe('EC2 latency profile', () => {
     const slow = await startTestEmulator({ profile: PROFILES.realistic, timeScale: 0.01 });
     try {
       const client = new EC2Client(adminClientConfig(slow));
-      const net = await twoSubnetNetwork(client, { octet: 30, groupName: 'fn' });
-      const ep = (
-        await client.send(
-          new CreateVpcEndpointCommand({
-            VpcId: net.vpcId,
-            ServiceName: RUNTIME,
-            VpcEndpointType: 'Interface',
-            SubnetIds: net.subnets,
-            SecurityGroupIds: [net.sg],
-            PrivateDnsEnabled: true,
-            PolicyDocument: JSON.stringify(policy('Deny')),
-          }),
-        )
-      ).VpcEndpoint!;
+      const net = await network(client);
+      const ep = await createEndpoint(net, client);
       const view = () => slow.ec2.interfaceEndpointsInVpc(net.vpcId)[0]!;
       expect(ep.State).toBe('pending');
       expect(view()).toMatchObject({ state: 'pending', usable: false });
