@@ -33,6 +33,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROFILES } from '../../emulator/core/latency.ts';
 import type { Emulator } from '../../emulator/emulator.ts';
 import { adminClientConfig, startTestEmulator } from '../helpers/emulator.ts';
+import { withClockHeld } from '../helpers/wait.ts';
 
 const ACCOUNT = '123456789012';
 const BASIC = 'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole';
@@ -692,12 +693,16 @@ describe('IamModel under the realistic profile', () => {
   afterAll(() => real.close());
 
   it('keeps a new role unassumable by Lambda for 5-12 virtual seconds, and reopens that window after a trust policy update', async () => {
-    await realIam.send(new CreateRoleCommand({ RoleName: 'probe', AssumeRolePolicyDocument: lambdaTrust }));
-    const view = real.iam.role('probe')!;
-    const window = real.iam.assumableByLambdaAt('probe') - view.createdAt;
+    // 5-12 virtual seconds are 5-12 ms of wall time at this cap: hold the clock from the create
+    // to the look, as a client calling right after CreateRole would be on AWS.
+    const window = await withClockHeld(real, async () => {
+      await realIam.send(new CreateRoleCommand({ RoleName: 'probe', AssumeRolePolicyDocument: lambdaTrust }));
+      const w = real.iam.assumableByLambdaAt('probe') - real.iam.role('probe')!.createdAt;
+      expect(real.iam.assumableByLambdaAt('probe')).toBeGreaterThan(real.ctx.now());
+      return w;
+    });
     expect(window).toBeGreaterThanOrEqual(5_000);
     expect(window).toBeLessThanOrEqual(12_000);
-    expect(real.iam.assumableByLambdaAt('probe')).toBeGreaterThan(real.ctx.now());
 
     // Wait (virtually) until the role is assumable, then change the trust policy.
     await real.ctx.clock.sleep(window + 1);
