@@ -107,19 +107,21 @@ export function cpuHog(): { stop: () => void } {
   return { stop: () => void child.kill('SIGKILL') };
 }
 
-/** Peak resident set size of this process (emulator and sandboxes are threads of it), sampled. */
 /**
  * This process's peak resident set from now on. On Linux the kernel keeps it exactly (VmHWM),
  * reset here by writing 5 to /proc/self/clear_refs; elsewhere, 100 ms samples of the RSS.
  */
+/** A process's peak resident set so far in kB (Linux VmHWM; 0 where /proc does not tell). */
+export function vmHwmKb(pid: number | 'self' = 'self'): number {
+  try {
+    return Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 export function rssSampler(): { peakMb: () => number; stop: () => void } {
-  const hwm = () => {
-    try {
-      return Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) * 1024 || 0;
-    } catch {
-      return 0;
-    }
-  };
+  const hwm = () => vmHwmKb() * 1024;
   let exact = false;
   try {
     writeFileSync('/proc/self/clear_refs', '5');

@@ -4,14 +4,15 @@
  * the wrapper re-executes; its VmHWM, the kernel's high-water mark, which is what `/usr/bin/time -v`
  * reports as maximum resident set size: a 50 ms sample of VmRSS missed spikes by ~45 MB) and peak
  * PSS of the whole process tree (wrapper, emulator, any esbuild service: PSS counts the pages the
- * processes share, such as the node binary, once), sampled from /proc every 250 ms (reading smaps_rollup more often slowed the run it measures by ~1 s); and the
- * processes of the tree still alive after it exited (none is the aim). Aim: under 5 s wall and
- * under 300 MB.
+ * processes share, such as the node binary, once), sampled from /proc every 250 ms (reading
+ * smaps_rollup more often slowed the run it measures by ~1 s); and the processes of the tree still
+ * alive after it exited (none is the aim). Aim: under 5 s wall and under 300 MB.
  * `node bench/npm-start.ts [runs]` (default 2). Figures only; no pass/fail.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { REPO_ROOT } from '../tasks/build.ts';
+import { vmHwmKb } from './concurrent-runs.ts';
 
 interface ProcInfo {
   ppid: number;
@@ -38,15 +39,6 @@ function processTable(): Map<number, ProcInfo> {
     }
   }
   return table;
-}
-
-/** The process's peak resident set so far (kB). */
-function hwmKb(pid: number): number {
-  try {
-    return Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
 }
 
 function pssKb(pid: number): number {
@@ -110,7 +102,7 @@ export async function measureNpmStart(args: string[] = npmStartArgs()): Promise<
       const p = table.get(pid)!;
       seen.set(pid, p.name);
       pss += pssKb(pid);
-      peakLargest = Math.max(peakLargest, hwmKb(pid));
+      peakLargest = Math.max(peakLargest, vmHwmKb(pid));
     }
     peakTreePss = Math.max(peakTreePss, pss);
   };

@@ -26,7 +26,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator/emulator.ts';
 import {
-  COMPILE_CACHE_DIR,
+  codeStoreDir,
+  compileCacheDir,
   pruneStale,
   STALE_MS,
   storePackage,
@@ -103,7 +104,7 @@ describe('Lambda code in the store', () => {
   afterAll(() => emu?.close());
 
   const cacheEntries = () =>
-    existsSync(COMPILE_CACHE_DIR) ? readdirSync(COMPILE_CACHE_DIR, { recursive: true }).length : 0;
+    existsSync(compileCacheDir()) ? readdirSync(compileCacheDir(), { recursive: true }).length : 0;
 
   it('two functions with one package share its directory, and a cold start leaves its compiled code cached', async () => {
     // A module nobody loaded before (its text is new), so its cache entry is new too.
@@ -129,7 +130,7 @@ describe('Lambda code in the store', () => {
       roots.push(JSON.parse(new TextDecoder().decode(out.Payload)) as string);
     }
     expect(roots[0]).toBe(roots[1]);
-    expect(roots[0]!.startsWith(join(tmpdir(), 'plv-lambda-code'))).toBe(true);
+    expect(roots[0]!.startsWith(codeStoreDir())).toBe(true);
     expect(cacheEntries()).toBeGreaterThan(before);
     // A cold start marks the package in use, so a prune elsewhere keeps it.
     const mark = join(roots[0]!, '..', '.complete');
@@ -169,9 +170,7 @@ describe('Lambda code in the store', () => {
       'Could not unzip uploaded file. Please check your file, then try to upload again.',
     );
     // Nothing half-stored by this process (other test files store packages meanwhile).
-    const mine = readdirSync(join(tmpdir(), 'plv-lambda-code')).filter((n) =>
-      n.startsWith(`.tmp-${process.pid}-`),
-    );
+    const mine = readdirSync(codeStoreDir()).filter((n) => n.startsWith(`.tmp-${process.pid}-`));
     expect(mine).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Where unzipped deployment packages live: one directory per package content, shared by every
- * emulator on this machine, so a package keeps one path across runs and processes. Node's module
+ * emulator this user runs on this machine (core/cache-dir.ts), so a package keeps one path across runs and processes. Node's module
  * compile cache is keyed by a module's path, and a bundle with the AWS SDK takes ~140 ms to
  * compile and load cold against ~85 ms with its V8 code cache (a 1.2 MB task bundle, measured
  * with `node -e "import(...)"` and NODE_COMPILE_CACHE); a path that changed with every
@@ -12,13 +12,13 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, normalize, sep } from 'node:path';
+import { privateCacheDir } from '../../core/cache-dir.ts';
 
-/** Packages and the compile cache, below the machine's temporary directory. */
-export const CODE_STORE_DIR = join(tmpdir(), 'plv-lambda-code');
+/** Packages and the compile cache: this user's own directory below the machine's temporary one. */
+export const codeStoreDir = () => privateCacheDir('plv-lambda-code');
 /** V8 code caches of the packages' modules (Node's module compile cache), for the sandboxes. */
-export const COMPILE_CACHE_DIR = join(CODE_STORE_DIR, '.compile-cache');
+export const compileCacheDir = () => join(codeStoreDir(), '.compile-cache');
 /** A package nobody stored for a day is removed by the next emulator process that stores one. */
 export const STALE_MS = 24 * 3600 * 1000;
 /** Written last: a directory without it is a store that did not finish. */
@@ -51,9 +51,9 @@ export async function storePackage(
   files: Record<string, Uint8Array> | (() => Record<string, Uint8Array>),
   zipSha256: string,
   runtimeScopes: [string, string | undefined][],
-  store = CODE_STORE_DIR,
+  store = codeStoreDir(),
 ): Promise<StoredPackage> {
-  if (store === CODE_STORE_DIR) {
+  if (store === codeStoreDir()) {
     pruned ??= pruneStale().catch(() => {});
     await pruned;
   }
@@ -97,7 +97,7 @@ export async function storePackage(
 }
 
 /** Remove packages (and, with them, the compile cache) that no emulator stored for STALE_MS. */
-export async function pruneStale(store = CODE_STORE_DIR): Promise<void> {
+export async function pruneStale(store = codeStoreDir()): Promise<void> {
   const names = await readdir(store).catch(() => [] as string[]);
   let removed = false;
   for (const name of names) {

@@ -11,7 +11,7 @@ import {
   SLOT,
   type VirtualTimer,
 } from '../../core/clock.ts';
-import { COMPILE_CACHE_DIR, touchPackage } from './code-store.ts';
+import { compileCacheDir, touchPackage } from './code-store.ts';
 import type {
   DnsAnswer,
   DnsQuestion,
@@ -123,7 +123,7 @@ class ExecutionEnvironment {
       functionName: config.functionName,
       handler: config.handler,
       codeDir: config.codeDir,
-      compileCacheDir: COMPILE_CACHE_DIR,
+      compileCacheDir: compileCacheDir(),
       memorySize: config.memorySize,
       logStreamName: `${new Date(deps.clock.now()).toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${Math.random().toString(16).slice(2, 14)}`,
       clock: deps.clock.shared,

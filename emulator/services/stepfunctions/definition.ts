@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { privateCacheDir } from '../../core/cache-dir.ts';
 import { AwsError } from '../../core/errors.ts';
 
 /** One state of an ASL definition, as written (JSONPath only). */
@@ -102,11 +102,11 @@ export function validateDefinition(text: unknown): StateMachineDefinition {
  * anew on every call (about 0.3 s; ~0.2 s of every `npm start`'s deploy by --cpu-prof), and the
  * same definition is deployed again and again (every test emulator, every `npm start`); the
  * verdict depends on the text and the library alone. Kept in memory, and on disk across
- * processes under the machine's temporary directory, keyed by both.
+ * processes in this user's own cache directory (core/cache-dir.ts), keyed by both.
  */
 const ACCEPTED = new Map<string, string>();
 const ACCEPTED_MAX = 64;
-const ACCEPTED_DIR = join(tmpdir(), 'plv-emulator-cache', 'asl-accepted');
+const acceptedDir = () => join(privateCacheDir('plv-emulator-cache'), 'asl-accepted');
 
 function libraryVersions(): string {
   const require = createRequire(import.meta.url);
@@ -135,7 +135,7 @@ function librarySchemaCheck(text: string, def: Record<string, unknown>): Record<
   if (seen !== undefined) return JSON.parse(seen) as Record<string, unknown>;
   versions ??= libraryVersions();
   const file = join(
-    ACCEPTED_DIR,
+    acceptedDir(),
     `${createHash('sha256').update(versions).update('\0').update(text).digest('hex')}.json`,
   );
   try {
@@ -150,7 +150,7 @@ function librarySchemaCheck(text: string, def: Record<string, unknown>): Record<
   const result = JSON.stringify(def);
   remember(text, result);
   try {
-    mkdirSync(ACCEPTED_DIR, { recursive: true });
+    mkdirSync(acceptedDir(), { recursive: true });
     // Written then renamed: a concurrent reader sees the whole entry or none.
     const temp = `${file}.${process.pid}.${randomUUID()}.tmp`;
     writeFileSync(temp, result);
